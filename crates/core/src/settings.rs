@@ -1,0 +1,59 @@
+//! What the driver can change on the settings page, persisted by the app.
+
+use serde::{Deserialize, Serialize};
+
+/// The app's settings. Missing fields in stored settings take their defaults, so settings saved
+/// by an older version still load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// WebSocket URL of the dispatch server; `None` means `/ws` on the page's own origin.
+    pub server_url: Option<String>,
+    /// The driver this device belongs to.
+    pub driver_id: String,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { server_url: None, driver_id: "demo-driver".into() }
+    }
+}
+
+impl Settings {
+    /// The WebSocket URL to connect to, given the page's origin (`https://host:port`).
+    /// `http` becomes `ws` and `https` becomes `wss`.
+    pub fn websocket_url(&self, page_origin: &str) -> String {
+        if let Some(url) = self.server_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) {
+            return url.to_string();
+        }
+        let origin = page_origin.trim_end_matches('/');
+        if let Some(rest) = origin.strip_prefix("https://") {
+            format!("wss://{rest}/ws")
+        } else if let Some(rest) = origin.strip_prefix("http://") {
+            format!("ws://{rest}/ws")
+        } else {
+            format!("{origin}/ws")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_url_follows_the_page_origin() {
+        let settings = Settings::default();
+        assert_eq!(settings.websocket_url("http://127.0.0.1:8080"), "ws://127.0.0.1:8080/ws");
+        assert_eq!(settings.websocket_url("https://fleet.example/"), "wss://fleet.example/ws");
+    }
+
+    #[test]
+    fn configured_url_wins_and_blank_means_default() {
+        let mut settings =
+            Settings { server_url: Some(" wss://dispatch.example/ws ".into()), ..Settings::default() };
+        assert_eq!(settings.websocket_url("http://localhost"), "wss://dispatch.example/ws");
+        settings.server_url = Some("   ".into());
+        assert_eq!(settings.websocket_url("http://localhost"), "ws://localhost/ws");
+    }
+}

@@ -1,0 +1,90 @@
+//! The Enroute mock dispatch server: speaks protocol v1 over `GET /ws`, stores what drivers send,
+//! and serves the built app from `dist/`.
+//!
+//! Everything about the wire format comes from `enroute-protocol`; this crate never writes or
+//! parses JSON frames by hand. Protocol decisions for one connection live in [`session`], which
+//! does no I/O, so they can be tested without sockets; [`socket`] drives a session over any
+//! `Sink`/`Stream` pair, and [`router`] wires it to axum.
+//!
+//! The crate is native only; built for wasm32 it is empty.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+pub mod options;
+pub mod router;
+pub mod session;
+pub mod socket;
+pub mod static_files;
+pub mod store;
+
+pub use options::Options;
+pub use router::{AppState, router};
+
+use std::io::Write;
+
+/// Binds the listener, prints the address it serves on, and serves until Ctrl-C or SIGTERM.
+pub async fn run(options: Options) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr: options.addr, source })?;
+    let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
+    let state = AppState::new(store::Store::in_memory());
+    let app = router(state, &options.dist);
+    if !options.dist.join("index.html").exists() {
+        tracing::warn!(dist = %options.dist.display(), "no built app here; only /ws and /health are useful");
+    }
+    // Scripts and tests read this line to learn the port (with `--addr 127.0.0.1:0`).
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "enroute mock server listening on http://{local_addr}");
+    let _ = stdout.flush();
+    tracing::info!(%local_addr, dist = %options.dist.display(), "listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServerError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The listening address could not be bound (in use, not local, no permission).
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    /// Serving failed after the listener was bound.
+    Serve(std::io::Error),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Bind { addr, source } => write!(formatter, "cannot listen on {addr}: {source}"),
+            ServerError::Serve(source) => write!(formatter, "server failed: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServerError::Bind { source, .. } | ServerError::Serve(source) => Some(source),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Command-line options of `enroute-mock-server`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "enroute-mock-server", version, about = "Enroute mock dispatch server")]
+pub struct Options {
+    /// Address to listen on. Use port 0 to let the system pick a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Directory holding the built app (`trunk build` output) to serve.
+    #[arg(long, default_value = "dist")]
+    pub dist: PathBuf,
+}

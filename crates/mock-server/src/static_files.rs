@@ -1,0 +1,58 @@
+//! Serves the built app: files from `dist/`, and `index.html` for the app's own routes
+//! (`/settings`, `/assignments/7`), so a reload on any route works.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use std::path::{Path, PathBuf};
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// A service for everything that is not an API route.
+pub fn static_files(dist: &Path) -> MethodRouter {
+    let dist = dist.to_path_buf();
+    get(move |request: Request<Body>| serve(dist.clone(), request))
+}
+
+async fn serve(dist: PathBuf, request: Request<Body>) -> Response {
+    let path = request.uri().path().to_string();
+    let index = dist.join("index.html");
+    let mut response = if looks_like_app_route(&path) {
+        ServeFile::new(&index).oneshot(request).await.into_response()
+    } else {
+        ServeDir::new(&dist).oneshot(request).await.into_response()
+    };
+    if response.status() == StatusCode::NOT_FOUND && looks_like_app_route(&path) && !index.exists() {
+        return (StatusCode::NOT_FOUND, "the app is not built: run scripts/serve\n").into_response();
+    }
+    let cache_control = if looks_like_app_route(&path) || path.ends_with("service-worker.js") {
+        // Always revalidate the page and the worker so a new build is picked up.
+        "no-cache"
+    } else {
+        "public, max-age=3600"
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    response
+}
+
+/// App routes have no file extension in their last segment; assets always do.
+fn looks_like_app_route(path: &str) -> bool {
+    let last_segment = path.rsplit('/').next().unwrap_or("");
+    !last_segment.contains('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_app_route;
+
+    #[test]
+    fn routes_and_assets_are_told_apart() {
+        assert!(looks_like_app_route("/"));
+        assert!(looks_like_app_route("/settings"));
+        assert!(looks_like_app_route("/assignments/17"));
+        assert!(!looks_like_app_route("/enroute-3f2a_bg.wasm"));
+        assert!(!looks_like_app_route("/public/icons/icon-192.png"));
+        assert!(!looks_like_app_route("/manifest.json"));
+    }
+}

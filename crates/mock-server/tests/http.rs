@@ -1,0 +1,100 @@
+//! The HTTP side: health, the app's files with the right types, and routes falling back to the page.
+
+#![cfg(not(target_arch = "wasm32"))] // the server is native only
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use enroute_mock_server::store::Store;
+use enroute_mock_server::{AppState, router};
+use tower::ServiceExt;
+
+fn fake_dist() -> tempdir::TempDist {
+    tempdir::TempDist::new(&[
+        ("index.html", "<!doctype html><title>Enroute</title>"),
+        ("enroute-0123abcd_bg.wasm", "\0asm"),
+        ("enroute-0123abcd.js", "export default 1;"),
+        ("manifest.json", "{}"),
+    ])
+}
+
+async fn get(dist: &std::path::Path, path: &str) -> (StatusCode, String, String) {
+    let app = router(AppState::new(Store::in_memory()), dist);
+    let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, content_type, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let dist = fake_dist();
+    assert_eq!(get(dist.path(), "/health").await.2, "ok\n");
+}
+
+#[tokio::test]
+async fn wasm_is_served_as_application_wasm() {
+    let dist = fake_dist();
+    let (status, content_type, _) = get(dist.path(), "/enroute-0123abcd_bg.wasm").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/wasm");
+    let (_, content_type, _) = get(dist.path(), "/enroute-0123abcd.js").await;
+    assert!(content_type.starts_with("text/javascript"), "{content_type}");
+}
+
+#[tokio::test]
+async fn app_routes_fall_back_to_index_html() {
+    let dist = fake_dist();
+    for route in ["/", "/settings", "/assignments", "/assignments/42", "/no-such-page"] {
+        let (status, content_type, body) = get(dist.path(), route).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
+        assert!(content_type.starts_with("text/html"), "{route}: {content_type}");
+        assert!(body.contains("<title>Enroute</title>"), "{route}");
+    }
+}
+
+#[tokio::test]
+async fn missing_assets_are_404_not_the_page() {
+    let dist = fake_dist();
+    let (status, _, _) = get(dist.path(), "/missing-0000_bg.wasm").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn unbuilt_app_says_how_to_build_it() {
+    let (status, _, body) = get(std::path::Path::new("/nonexistent-dist"), "/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("scripts/serve"), "{body}");
+}
+
+/// A throwaway directory for a fake `dist/`, removed on drop.
+mod tempdir {
+    pub struct TempDist(std::path::PathBuf);
+
+    impl TempDist {
+        pub fn new(files: &[(&str, &str)]) -> TempDist {
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let unique = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("enroute-dist-{}-{unique}", std::process::id()));
+            std::fs::create_dir_all(&path).unwrap();
+            for (name, content) in files {
+                std::fs::write(path.join(name), content).unwrap();
+            }
+            TempDist(path)
+        }
+
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDist {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

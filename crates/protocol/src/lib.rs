@@ -1,0 +1,30 @@
+//! Enroute wire protocol, version 1.
+//!
+//! This crate is the only place where the wire format is defined: the app and the dispatch
+//! server both encode and decode frames through it, and its golden tests pin every message's
+//! exact JSON text. Frames are WebSocket text frames, each holding one JSON object whose `type`
+//! field says which message it is. `docs/protocol.md` describes the same format in prose.
+//!
+//! This crate must not depend on anything that does I/O, reads a clock or needs a browser:
+//! it is plain data plus serde.
+
+mod client_message;
+mod decode_error;
+mod error_code;
+mod event;
+mod record;
+mod server_message;
+
+pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
+pub use decode_error::DecodeError;
+pub use error_code::ErrorCode;
+pub use event::{Event, EventPayload};
+pub use record::{DriverStatus, Fix, Record, RecordId, RecordKind};
+pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};
+
+/// The protocol version this crate speaks. A `hello` with another version is refused with
+/// [`ErrorCode::UnsupportedProtocol`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame either side accepts, in bytes. Larger frames are refused before parsing.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;

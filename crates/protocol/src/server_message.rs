@@ -1,0 +1,62 @@
+use crate::decode_error::{decode_frame, encode_frame};
+use crate::{DecodeError, ErrorCode, Event};
+use serde::{Deserialize, Serialize};
+
+/// A frame sent by the server to the app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Answer to `hello`: the session is open.
+    Welcome(Welcome),
+    /// Cumulative acknowledgement of records.
+    Ack(RecordAck),
+    /// Something for the driver.
+    Event(Event),
+    /// Answer to `ping`.
+    Pong(Pong),
+    /// The server refused something.
+    Error(ErrorMessage),
+}
+
+impl ServerMessage {
+    /// Decodes one text frame.
+    pub fn decode(text: &str) -> Result<ServerMessage, DecodeError> {
+        decode_frame(text)
+    }
+
+    /// Encodes this message as one text frame.
+    pub fn encode(&self) -> String {
+        encode_frame(self)
+    }
+}
+
+/// The session is open. Tells the device what the server already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The protocol version the server speaks on this connection.
+    pub protocol: u32,
+    /// The highest sequence number such that the server holds every record from 1 up to it
+    /// for this driver (0 for none). The device drops those and resends the rest.
+    pub acked_seq: u64,
+    /// The server's clock, in milliseconds since the Unix epoch, for estimating clock skew.
+    pub server_time_ms: i64,
+}
+
+/// Every record from 1 up to `acked_seq` is durably stored; the device may delete them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordAck {
+    pub acked_seq: u64,
+}
+
+/// Answer to a `ping`, echoing its nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    pub nonce: u64,
+}
+
+/// Refusal with a stable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub code: ErrorCode,
+    pub message: String,
+}

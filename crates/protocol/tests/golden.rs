@@ -1,0 +1,215 @@
+//! Golden tests: every message's exact JSON text is pinned by a file in `tests/golden/`.
+//! A change to the wire format shows up here as a failing test and a diff to review.
+//!
+//! To regenerate after an intended change: `UPDATE_GOLDEN=1 cargo test -p enroute-protocol`,
+//! then review the diff of `tests/golden/` and `docs/protocol.md` by hand.
+
+use enroute_protocol::*;
+use std::path::PathBuf;
+
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.json"))
+}
+
+fn check_golden(name: &str, encoded: &str) {
+    let path = golden_path(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, format!("{encoded}\n")).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    assert_eq!(encoded, expected.trim_end(), "wire format of `{name}` changed");
+}
+
+fn check_client(name: &str, message: ClientMessage) {
+    let encoded = message.encode();
+    check_golden(name, &encoded);
+    assert_eq!(ClientMessage::decode(&encoded).unwrap(), message, "round trip of `{name}`");
+}
+
+fn check_server(name: &str, message: ServerMessage) {
+    let encoded = message.encode();
+    check_golden(name, &encoded);
+    assert_eq!(ServerMessage::decode(&encoded).unwrap(), message, "round trip of `{name}`");
+}
+
+fn sample_fix() -> Fix {
+    Fix {
+        time_ms: 1_763_769_600_000,
+        lat: 48.1371545,
+        lon: 11.5761249,
+        accuracy_m: 4.5,
+        speed_mps: Some(12.25),
+        heading_deg: Some(271.5),
+        altitude_m: None,
+    }
+}
+
+#[test]
+fn client_hello() {
+    check_client(
+        "client_hello",
+        ClientMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            driver_id: "driver-7".into(),
+            token: Some("4f2a9c1e7b3d5a8f0c6e2b9d4a7f1c3e".into()),
+            app_version: "0.1.0".into(),
+            last_event_id: 12,
+        }),
+    );
+}
+
+#[test]
+fn client_hello_without_token() {
+    check_client(
+        "client_hello_without_token",
+        ClientMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            driver_id: "driver-7".into(),
+            token: None,
+            app_version: "0.1.0".into(),
+            last_event_id: 0,
+        }),
+    );
+}
+
+#[test]
+fn client_records() {
+    check_client(
+        "client_records",
+        ClientMessage::Records(RecordBatch {
+            live: false,
+            records: vec![
+                Record {
+                    seq: 41,
+                    id: RecordId::from_random_bits(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
+                    created_at_ms: 1_763_769_599_000,
+                    kind: RecordKind::Status { status: DriverStatus::OnDuty },
+                },
+                Record {
+                    seq: 42,
+                    id: RecordId::from_random_bits(0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff),
+                    created_at_ms: 1_763_769_600_010,
+                    kind: RecordKind::Location { fix: sample_fix() },
+                },
+            ],
+        }),
+    );
+}
+
+#[test]
+fn client_records_live() {
+    check_client(
+        "client_records_live",
+        ClientMessage::Records(RecordBatch {
+            live: true,
+            records: vec![Record {
+                seq: 980,
+                id: RecordId::from_random_bits(7),
+                created_at_ms: 1_763_769_600_010,
+                kind: RecordKind::Location {
+                    fix: Fix { speed_mps: None, heading_deg: None, altitude_m: Some(519.0), ..sample_fix() },
+                },
+            }],
+        }),
+    );
+}
+
+#[test]
+fn client_status_off_duty() {
+    check_client(
+        "client_status_off_duty",
+        ClientMessage::Records(RecordBatch {
+            live: false,
+            records: vec![Record {
+                seq: 43,
+                id: RecordId::from_random_bits(u128::MAX),
+                created_at_ms: 1_763_773_200_000,
+                kind: RecordKind::Status { status: DriverStatus::OffDuty },
+            }],
+        }),
+    );
+}
+
+#[test]
+fn client_ack() {
+    check_client("client_ack", ClientMessage::Ack(EventAck { event_id: 12 }));
+}
+
+#[test]
+fn client_ping() {
+    check_client("client_ping", ClientMessage::Ping(Ping { nonce: 3 }));
+}
+
+#[test]
+fn server_welcome() {
+    check_server(
+        "server_welcome",
+        ServerMessage::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            acked_seq: 40,
+            server_time_ms: 1_763_769_600_123,
+        }),
+    );
+}
+
+#[test]
+fn server_ack() {
+    check_server("server_ack", ServerMessage::Ack(RecordAck { acked_seq: 42 }));
+}
+
+#[test]
+fn server_event_message() {
+    check_server(
+        "server_event_message",
+        ServerMessage::Event(Event {
+            event_id: 13,
+            created_at_ms: 1_763_769_700_000,
+            payload: EventPayload::Message { text: "Call the depot <before> 10:00 & \"soon\"".into() },
+        }),
+    );
+}
+
+#[test]
+fn server_pong() {
+    check_server("server_pong", ServerMessage::Pong(Pong { nonce: 3 }));
+}
+
+#[test]
+fn server_error() {
+    check_server(
+        "server_error",
+        ServerMessage::Error(ErrorMessage {
+            code: ErrorCode::UnsupportedProtocol,
+            message: "this server speaks protocol 1, the app spoke 2".into(),
+        }),
+    );
+}
+
+/// Every golden file must belong to a test above, so a renamed message cannot leave a stale file.
+#[test]
+fn every_golden_file_is_checked() {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut names: Vec<String> = std::fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "client_ack",
+            "client_hello",
+            "client_hello_without_token",
+            "client_ping",
+            "client_records",
+            "client_records_live",
+            "client_status_off_duty",
+            "server_ack",
+            "server_error",
+            "server_event_message",
+            "server_pong",
+            "server_welcome",
+        ]
+    );
+}

@@ -1,0 +1,143 @@
+// Shared helpers for the end-to-end tests: start the real mock server (the debug binary built by
+// scripts/test) on a port, and Chromium through playwright-core with the flags this machine needs.
+
+'use strict';
+
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+const net = require('node:net');
+const { chromium } = require('playwright-core');
+
+const ROOT = path.resolve(__dirname, '..');
+const SERVER_BIN = process.env.ENROUTE_SERVER_BIN || path.join(ROOT, 'target/debug/enroute-mock-server');
+const DIST = process.env.ENROUTE_DIST || path.join(ROOT, 'dist');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+// Chromium runs as root here; without the background-networking flags it keeps trying to reach
+// Google's hosts, which this machine's closed network refuses.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** A free TCP port on 127.0.0.1, so a restarted server can come back on the same port. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the mock server. Resolves once it prints its address. `extraArgs` go to the binary.
+ * The returned handle collects the server's log lines (stderr) in `logs`.
+ */
+async function startServer({ port = 0, dist = DIST, extraArgs = [] } = {}) {
+  if (!fs.existsSync(SERVER_BIN)) {
+    throw new Error(`no server binary at ${SERVER_BIN}: run scripts/test, which builds it`);
+  }
+  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, '--dist', dist, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+  });
+  const logs = [];
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => logs.push(...chunk.split('\n').filter(Boolean)));
+  const url = await new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}${logs.join('\n')}`)), 15000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const match = output.match(/listening on (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${output}${logs.join('\n')}`));
+    });
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    url,
+    port: Number(new URL(url).port),
+    logs,
+    child,
+    /** Stops the server with `signal` (SIGKILL simulates a crash) and waits until it is gone. */
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Launches headless Chromium with a fresh profile directory. */
+async function launchBrowser() {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enroute-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` (an async function returning truthy) until it holds or `timeoutMs` passes. */
+async function eventually(check, { timeoutMs = 10000, intervalMs = 50, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Runs axe-core on the page and returns its serious and critical violations. */
+async function seriousAccessibilityViolations(page) {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      targets: violation.nodes.map((node) => node.target.join(' ')),
+    }));
+}
+
+module.exports = {
+  CHROMIUM_ARGS,
+  freePort,
+  startServer,
+  launchBrowser,
+  eventually,
+  seriousAccessibilityViolations,
+};

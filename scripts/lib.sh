@@ -1,0 +1,89 @@
+# Shared by scripts/serve and scripts/test: install what is missing, skip what is present at the
+# right version. Only crates.io, the npm registry and Debian are reachable from the machines this
+# runs on, so nothing here downloads from GitHub, and the tools that would (trunk, wasm-pack) are
+# given the binaries installed here instead.
+#
+# Source it from the repository root: `. scripts/lib.sh`.
+
+set -euo pipefail
+
+ROOT=$(pwd)
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+TRUNK_VERSION=0.21.14      # 0.22 needs a newer rustc than the machine's
+WASM_PACK_VERSION=0.15.1
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The wasm-bindgen version in Cargo.lock; the CLI must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+ensure_rust_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+# ensure_cargo_tool BINARY VERSION CRATE [cargo install flags...]
+ensure_cargo_tool() {
+  local binary=$1 version=$2 crate=$3
+  shift 3
+  if command -v "$binary" >/dev/null 2>&1 && "$binary" --version 2>/dev/null | grep -qF " $version"; then
+    return
+  fi
+  say "installing $crate $version (cargo install; takes minutes the first time)"
+  cargo install "$crate" --version "$version" --force "$@"
+}
+
+ensure_build_tools() {
+  ensure_rust_target
+  ensure_cargo_tool trunk "$TRUNK_VERSION" trunk --locked
+  # Without --locked: with it, the registry lacks one crate pinned by wasm-bindgen-cli's lock file.
+  ensure_cargo_tool wasm-bindgen "$(wasm_bindgen_version)" wasm-bindgen-cli
+  ensure_npm_packages
+  command -v wasm-opt >/dev/null || die "wasm-opt missing after npm ci (package binaryen)"
+}
+
+ensure_test_tools() {
+  ensure_build_tools
+  ensure_cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
+  ensure_debian_packages chromium chromium-driver
+}
+
+ensure_debian_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# npm packages from package-lock.json; reinstalled only when the lock file changed.
+ensure_npm_packages() {
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+# Release build of the app into dist/.
+build_app() {
+  say "building the app (trunk build --release)"
+  trunk build --release --offline
+}
+
+build_server() {
+  say "building the mock server"
+  cargo build -p enroute-mock-server
+}
+
+SERVER_BIN="$ROOT/target/debug/enroute-mock-server"

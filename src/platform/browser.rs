@@ -1,0 +1,50 @@
+//! Small reads of browser state: the clock, the network flag, the page's origin and visibility,
+//! and a random seed.
+
+use enroute_core::Instant;
+
+/// The monotonic clock (`performance.now()`), for the core state machines.
+pub fn now() -> Instant {
+    let milliseconds = web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or_else(js_sys::Date::now, |performance| performance.now());
+    Instant::from_millis(milliseconds.max(0.0) as u64)
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch, for timestamps that leave the device.
+pub fn unix_time_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// `navigator.onLine`: false means certainly offline; true means maybe online.
+pub fn is_online() -> bool {
+    web_sys::window().is_none_or(|window| window.navigator().on_line())
+}
+
+/// Whether the page is visible (not in a background tab, not minimised, screen on).
+pub fn is_page_visible() -> bool {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .is_none_or(|document| document.visibility_state() == web_sys::VisibilityState::Visible)
+}
+
+/// The page's origin, e.g. `http://127.0.0.1:8080`.
+pub fn page_origin() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().origin().ok())
+        .unwrap_or_else(|| "http://localhost".into())
+}
+
+/// 64 bits from the browser's cryptographic generator, to seed the core's jitter.
+pub fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let filled = web_sys::window()
+        .and_then(|window| window.crypto().ok())
+        .is_some_and(|crypto| crypto.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if filled {
+        u64::from_le_bytes(bytes)
+    } else {
+        // No crypto: still spread phones apart by their clocks.
+        (js_sys::Math::random() * u64::MAX as f64) as u64 ^ unix_time_ms() as u64
+    }
+}

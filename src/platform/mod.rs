@@ -1,0 +1,10 @@
+//! The only part of the app that touches browser APIs: clock, events, WebSocket, storage,
+//! service worker. Each module wraps one API and hands plain Rust values to the rest of the app.
+
+pub mod browser;
+pub mod database;
+pub mod event_listener;
+pub mod service_worker;
+pub mod settings_storage;
+pub mod sync_driver;
+pub mod websocket;
