@@ -45,11 +45,11 @@ function freePort() {
  * Starts the mock server. Resolves once it prints its address. `extraArgs` go to the binary.
  * The returned handle collects the server's log lines (stderr) in `logs`.
  */
-async function startServer({ port = 0, dist = DIST, extraArgs = [] } = {}) {
+async function startServer({ port = 0, dist = DIST, db = ':memory:', extraArgs = [] } = {}) {
   if (!fs.existsSync(SERVER_BIN)) {
     throw new Error(`no server binary at ${SERVER_BIN}: run scripts/test, which builds it`);
   }
-  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, '--dist', dist, ...extraArgs], {
+  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, '--dist', dist, '--db', db, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });
@@ -85,6 +85,18 @@ async function startServer({ port = 0, dist = DIST, extraArgs = [] } = {}) {
       await exited;
     },
   };
+}
+
+/** A fresh directory for a test's files (databases), removed by the caller. */
+function scratchDirectory(prefix = 'enroute-e2e-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Fetches JSON from the server's API. */
+async function getJson(server, apiPath) {
+  const response = await fetch(`${server.url}${apiPath}`);
+  if (!response.ok) throw new Error(`${apiPath}: HTTP ${response.status}`);
+  return response.json();
 }
 
 /** Launches headless Chromium with a fresh profile directory. */
@@ -135,6 +147,8 @@ async function seriousAccessibilityViolations(page) {
 
 module.exports = {
   CHROMIUM_ARGS,
+  scratchDirectory,
+  getJson,
   freePort,
   startServer,
   launchBrowser,

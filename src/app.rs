@@ -2,40 +2,84 @@
 
 use crate::components::Header;
 use crate::pages::{AssignmentsPage, DutyPage, NotFoundPage, SettingsPage};
+use crate::platform::leadership::{LeadershipRequest, request_leadership};
 use crate::platform::settings_storage;
 use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions};
-use crate::state::SyncState;
-use enroute_core::Settings;
+use crate::platform::tab_channel::TabChannel;
+use crate::state::{Intents, SyncState, TabRole};
+use enroute_core::{Settings, SyncView};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use std::time::Duration;
 
-/// The whole app: loads settings, keeps the connection to the server running, renders the shell.
+/// The whole app: loads settings, runs tracking if this tab leads (or follows the tab that
+/// does), and renders the shell.
 #[component]
 pub fn App() -> impl IntoView {
     let settings = RwSignal::new(settings_storage::load());
     let state = SyncState::new();
     let driver = StoredValue::new_local(None::<SyncDriver>);
-    // Restart the connection whenever the settings change (and once at start).
-    Effect::new(move |_| {
+    let follower_channel =
+        StoredValue::new_local(TabChannel::subscribe(move |text| {
+            match serde_json::from_str::<SyncView>(&text) {
+                Ok(view) => state.view.set(view),
+                Err(error) => log::warn!("ignoring a message from another tab: {error}"),
+            }
+        }));
+    let leadership = StoredValue::new_local(None::<LeadershipRequest>);
+    leadership.set_value(Some(request_leadership(move || {
+        follower_channel.set_value(None);
+        state.role.set(TabRole::Leader);
+        driver.set_value(Some(SyncDriver::start(
+            SyncDriverOptions::from_settings(&settings.get_untracked()),
+            state,
+        )));
+    })));
+    // Not granted at once: another tab leads.
+    set_timeout(
+        move || {
+            if state.role.get_untracked() == TabRole::Starting {
+                state.role.set(TabRole::Follower);
+            }
+        },
+        Duration::from_millis(300),
+    );
+    // Saved settings reconnect with the new values.
+    Effect::new(move |previous: Option<Settings>| {
         let current = settings.get();
-        settings_storage::save(&current);
-        driver.set_value(None); // stops the old driver before the new one connects
-        driver.set_value(Some(SyncDriver::start(SyncDriverOptions::from_settings(&current), state)));
+        if previous.is_some_and(|previous| previous != current) {
+            settings_storage::save(&current);
+            if state.role.get_untracked() == TabRole::Leader {
+                driver.set_value(None); // stops the old driver before the new one connects
+                driver.set_value(Some(SyncDriver::start(SyncDriverOptions::from_settings(&current), state)));
+            }
+        }
+        current
     });
-    view! { <AppShell state settings /> }
+    let intents = Intents::new(move |intent| {
+        driver.with_value(|driver| {
+            if let Some(driver) = driver {
+                driver.send(intent);
+            }
+        })
+    });
+    view! { <AppShell state settings intents /> }
 }
 
 /// The app's layout and routes, rendering the given state.
 #[component]
 pub fn AppShell(
-    /// Live synchronisation state shown in the header and on the duty screen.
+    /// Synchronisation state shown in the header and on the duty screen.
     state: SyncState,
     /// The driver's settings; the settings page edits them.
     settings: RwSignal<Settings>,
+    /// Where the driver's actions go.
+    intents: Intents,
 ) -> impl IntoView {
     provide_context(state);
     provide_context(settings);
+    provide_context(intents);
     view! {
         <Router>
             <Header />

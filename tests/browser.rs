@@ -6,11 +6,15 @@
 #![cfg(target_arch = "wasm32")]
 
 use enroute::app::AppShell;
+use enroute::platform::outbox_storage::{IndexedDbOutbox, MemoryOutbox, OutboxStorage};
 use enroute::platform::sync_driver::{SyncDriver, SyncDriverOptions};
 use enroute::platform::websocket::{Socket, SocketEvent};
 use enroute::platform::{browser, database};
-use enroute::state::SyncState;
-use enroute_core::{ConnectionConfig, DeviceIdentity, Instant, LinkStatus, Settings};
+use enroute::state::{Intent, Intents, SyncState};
+use enroute_core::{
+    DeviceIdentity, Engine, EngineAction, EngineConfig, Instant, LinkStatus, Now, OutboxConfig, Settings,
+    StoredOutbox, SyncView,
+};
 use enroute_protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage};
 use futures::StreamExt;
 use futures::channel::mpsc;
@@ -44,6 +48,15 @@ struct MountedShell {
 
 impl MountedShell {
     fn new(path: &str, state: SyncState, settings: RwSignal<Settings>) -> MountedShell {
+        MountedShell::with_intents(path, state, settings, Intents::new(|_| {}))
+    }
+
+    fn with_intents(
+        path: &str,
+        state: SyncState,
+        settings: RwSignal<Settings>,
+        intents: Intents,
+    ) -> MountedShell {
         let window = web_sys::window().unwrap();
         window
             .history()
@@ -54,8 +67,9 @@ impl MountedShell {
         let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
         document.body().unwrap().append_child(&root).unwrap();
         let owner = Owner::new();
-        let handle =
-            owner.with(|| mount_to(root.clone(), move || view! { <AppShell state settings /> }.into_any()));
+        let handle = owner.with(|| {
+            mount_to(root.clone(), move || view! { <AppShell state settings intents /> }.into_any())
+        });
         MountedShell { root, owner, handle: Some(handle) }
     }
 }
@@ -84,8 +98,28 @@ fn link_with_text(root: &web_sys::HtmlElement, text: &str) -> web_sys::HtmlEleme
         .unwrap_or_else(|| panic!("no link {text:?} in {}", root.inner_html()))
 }
 
+/// The view the engine would publish for `link` at `now`, with an empty outbox.
+fn view_of(link: &LinkStatus, now: Instant) -> SyncView {
+    let snapshot = enroute_core::SyncSnapshot {
+        link: link.clone(),
+        outbox: enroute_core::OutboxStatus { storage_ok: true, ..Default::default() },
+    };
+    SyncView::of(&snapshot, now)
+}
+
 async fn sleep(milliseconds: u64) {
     gloo_timers::future::sleep(Duration::from_millis(milliseconds)).await;
+}
+
+/// Polls `condition` for up to 5 s.
+async fn wait_until(condition: impl Fn() -> bool) {
+    for _ in 0..250 {
+        if condition() {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("condition not met within 5 s");
 }
 
 /// Waits until the page's heading reads `expected`: navigation finishes asynchronously.
@@ -104,7 +138,7 @@ async fn wait_for_heading(root: &web_sys::HtmlElement, expected: &str) {
 
 #[wasm_bindgen_test]
 async fn shell_shows_the_connection_state_it_is_given() {
-    let state = SyncState::showing(&LinkStatus::Online, Instant::default());
+    let state = SyncState::showing(view_of(&LinkStatus::Online, Instant::default()));
     let shell = MountedShell::new("/", state, RwSignal::new(Settings::default()));
     let root = &shell.root;
     tick().await;
@@ -112,7 +146,7 @@ async fn shell_shows_the_connection_state_it_is_given() {
     assert!(indicator.text_content().unwrap().contains("Online"));
     assert!(indicator.class_name().contains("connection--good"));
 
-    state.link.set(enroute_core::summarize_link(
+    state.view.set(view_of(
         &LinkStatus::Waiting { retry_at: Instant::from_millis(4_000), browser_offline: true },
         Instant::from_millis(1_000),
     ));
@@ -224,42 +258,235 @@ async fn sync_driver_goes_online_against_the_test_server() {
             token: None,
             app_version: "browser-test".into(),
         },
-        config: ConnectionConfig::default(),
+        config: EngineConfig::default(),
     };
-    let driver = SyncDriver::start(options, state);
-    for _ in 0..100 {
-        if state.link.get_untracked().label == "Online" {
-            break;
-        }
-        sleep(50).await;
-    }
-    assert_eq!(state.link.get_untracked().label, "Online");
+    let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
+    wait_until(|| state.view.get_untracked().link_label == "Online").await;
     drop(driver);
 }
 
 #[wasm_bindgen_test]
 async fn sync_driver_shows_disconnected_when_the_server_is_unreachable() {
     let state = SyncState::new();
-    let options = SyncDriverOptions {
-        url: "ws://127.0.0.1:9/ws".into(),
+    let options = test_options("ws://127.0.0.1:9/ws", "nobody");
+    let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
+    wait_until(|| state.view.get_untracked().link_label.starts_with("Disconnected · retrying in")).await;
+    drop(driver);
+}
+
+fn test_options(url: &str, driver_id: &str) -> SyncDriverOptions {
+    SyncDriverOptions {
+        url: url.to_string(),
         identity: DeviceIdentity {
-            driver_id: "nobody".into(),
+            driver_id: driver_id.to_string(),
             token: None,
             app_version: "browser-test".into(),
         },
-        config: ConnectionConfig::default(),
-    };
-    let driver = SyncDriver::start(options, state);
-    for _ in 0..100 {
-        if state.link.get_untracked().label.contains("retrying in") {
-            break;
-        }
-        sleep(50).await;
+        config: EngineConfig::default(),
     }
-    assert!(
-        state.link.get_untracked().label.starts_with("Disconnected · retrying in"),
-        "{:?}",
-        state.link.get_untracked()
+}
+
+fn unique_driver() -> String {
+    format!("browser-test-{}", browser::random_seed())
+}
+
+fn now() -> Now {
+    Now { monotonic: browser::now(), unix_ms: browser::unix_time_ms() }
+}
+
+fn status_record(on: bool) -> enroute_protocol::RecordKind {
+    use enroute_protocol::{DriverStatus, RecordKind};
+    RecordKind::Status { status: if on { DriverStatus::OnDuty } else { DriverStatus::OffDuty } }
+}
+
+fn fix_record(time_ms: i64) -> enroute_protocol::RecordKind {
+    enroute_protocol::RecordKind::Location {
+        fix: enroute_protocol::Fix {
+            time_ms,
+            lat: 48.1,
+            lon: 11.5,
+            accuracy_m: 5.0,
+            speed_mps: None,
+            heading_deg: None,
+            altitude_m: None,
+        },
+    }
+}
+
+/// Runs every storage write the engine asks for against `storage`, in order.
+async fn flush_writes(engine: &mut Engine, storage: &impl OutboxStorage) {
+    while let Some(action) = engine.poll_action(now()) {
+        if let EngineAction::Store(write) = action {
+            storage.write(&write).await.unwrap();
+            engine.handle_storage_written(write.id);
+        }
+    }
+}
+
+async fn scratch_database() -> (String, IndexedDbOutbox) {
+    let name = format!("enroute-test-{}", browser::random_seed());
+    let storage = IndexedDbOutbox::open(&name).await.unwrap();
+    (name, storage)
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_outbox_survives_closing_and_reopening_the_database() {
+    let (name, storage) = scratch_database().await;
+    let identity = DeviceIdentity { driver_id: "d".into(), token: None, app_version: "t".into() };
+    let mut engine = Engine::new(EngineConfig::default(), identity.clone(), storage.load().await.unwrap(), 1);
+    for index in 0..25 {
+        engine.record(now(), status_record(index % 2 == 0));
+    }
+    flush_writes(&mut engine, &storage).await;
+    storage.close();
+
+    let reopened = IndexedDbOutbox::open(&name).await.unwrap();
+    let stored = reopened.load().await.unwrap();
+    assert_eq!(
+        stored.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
+        (1..=25).collect::<Vec<_>>()
     );
+    assert_eq!(stored.counters.last_seq, 25);
+    let ids: std::collections::HashSet<_> = stored.records.iter().map(|record| record.id.clone()).collect();
+    assert_eq!(ids.len(), 25, "ids survive too");
+    reopened.close();
+    rexie::Rexie::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn sequence_numbers_continue_after_reopening_even_when_everything_was_acknowledged() {
+    let (name, storage) = scratch_database().await;
+    let identity = DeviceIdentity { driver_id: "d".into(), token: None, app_version: "t".into() };
+    let mut engine = Engine::new(EngineConfig::default(), identity.clone(), storage.load().await.unwrap(), 2);
+    for _ in 0..3 {
+        engine.record(now(), status_record(true));
+    }
+    flush_writes(&mut engine, &storage).await;
+    // The server acknowledges all three: they are deleted, but the numbering must go on.
+    let welcome = enroute_protocol::ServerMessage::Welcome(enroute_protocol::Welcome {
+        protocol: enroute_protocol::PROTOCOL_VERSION,
+        acked_seq: 0,
+        server_time_ms: 0,
+    });
+    engine.start(now());
+    let socket = loop {
+        match engine.poll_action(now()) {
+            Some(EngineAction::OpenSocket(socket)) => break socket,
+            Some(_) => {}
+            None => panic!("the engine did not open a socket"),
+        }
+    };
+    engine.handle_socket_opened(now(), socket);
+    engine.handle_message(now(), socket, &welcome);
+    flush_writes(&mut engine, &storage).await;
+    let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck { acked_seq: 3 });
+    engine.handle_message(now(), socket, &ack);
+    flush_writes(&mut engine, &storage).await;
+    storage.close();
+
+    let reopened = IndexedDbOutbox::open(&name).await.unwrap();
+    let stored = reopened.load().await.unwrap();
+    assert!(stored.records.is_empty(), "acknowledged records are deleted");
+    let mut engine = Engine::new(EngineConfig::default(), identity, stored, 3);
+    assert_eq!(engine.record(now(), status_record(false)), 4);
+    reopened.close();
+    rexie::Rexie::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn eviction_drops_the_oldest_fixes_first_and_keeps_status_records_in_indexeddb() {
+    let (name, storage) = scratch_database().await;
+    let identity = DeviceIdentity { driver_id: "d".into(), token: None, app_version: "t".into() };
+    let config = EngineConfig {
+        outbox: OutboxConfig { max_records: 5, ..OutboxConfig::default() },
+        ..Default::default()
+    };
+    let mut engine = Engine::new(config, identity, StoredOutbox::default(), 4);
+    engine.record(now(), fix_record(1)); // 1
+    engine.record(now(), status_record(true)); // 2
+    engine.record(now(), fix_record(2)); // 3
+    engine.record(now(), fix_record(3)); // 4
+    engine.record(now(), fix_record(4)); // 5
+    flush_writes(&mut engine, &storage).await;
+    engine.record(now(), fix_record(5)); // 6: evicts fixes 1 and 3, adds report 7
+    flush_writes(&mut engine, &storage).await;
+    let stored = storage.load().await.unwrap();
+    assert_eq!(stored.records.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![2, 4, 5, 6, 7]);
+    assert_eq!(stored.counters.evicted_total, 2);
+    assert!(matches!(stored.records[4].kind, enroute_protocol::RecordKind::Gap { .. }));
+    storage.close();
+    rexie::Rexie::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn sync_driver_delivers_duty_changes_to_the_test_server() {
+    let state = SyncState::new();
+    let storage = MemoryOutbox::new();
+    let driver =
+        SyncDriver::start_with_storage(test_options(test_server_url(), &unique_driver()), storage, state);
+    wait_until(|| state.view.get_untracked().link_label == "Online").await;
+    driver.send(Intent::SetDuty(true));
+    driver.send(Intent::SetDuty(false));
+    driver.send(Intent::SetDuty(true));
+    wait_until(|| {
+        let view = state.view.get_untracked();
+        view.waiting == 0 && view.last_ack_unix_ms.is_some()
+    })
+    .await;
+    assert!(state.view.get_untracked().on_duty);
     drop(driver);
+}
+
+#[wasm_bindgen_test]
+async fn failing_storage_shows_a_lasting_warning_and_still_delivers() {
+    let state = SyncState::new();
+    let storage = MemoryOutbox::failing("quota exceeded");
+    let driver =
+        SyncDriver::start_with_storage(test_options(test_server_url(), &unique_driver()), storage, state);
+    wait_until(|| state.view.get_untracked().link_label == "Online").await;
+    driver.send(Intent::SetDuty(true));
+    wait_until(|| !state.view.get_untracked().storage_ok).await;
+    wait_until(|| state.view.get_untracked().last_ack_unix_ms.is_some()).await;
+    assert!(!state.view.get_untracked().storage_ok, "the warning lasts while storage fails");
+    drop(driver);
+}
+
+#[wasm_bindgen_test]
+async fn the_duty_button_sends_an_intent_and_the_header_shows_waiting_records() {
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = sent.clone();
+    let intents = Intents::new(move |intent| recorder.lock().unwrap().push(intent));
+    let mut view = view_of(&LinkStatus::Online, Instant::default());
+    view.waiting = 3;
+    let state = SyncState::showing(view);
+    let shell = MountedShell::with_intents("/", state, RwSignal::new(Settings::default()), intents);
+    tick().await;
+    let button = find(&shell.root, "[data-testid=duty-toggle]");
+    assert_eq!(button.text_content().unwrap(), "Start duty");
+    button.click();
+    tick().await;
+    assert_eq!(*sent.lock().unwrap(), vec![Intent::SetDuty(true)]);
+    assert_eq!(find(&shell.root, "[data-testid=waiting]").text_content().unwrap(), "3 records waiting");
+    state.view.update(|view| {
+        view.on_duty = true;
+        view.waiting = 0;
+        view.storage_ok = false;
+    });
+    tick().await;
+    assert_eq!(button.text_content().unwrap(), "End duty");
+    assert_eq!(find(&shell.root, "[data-testid=waiting]").text_content().unwrap(), "All sent");
+    assert!(
+        find(&shell.root, "[data-testid=storage-warning]").text_content().unwrap().contains("cannot save")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_follower_tab_cannot_change_duty_and_says_why() {
+    let state = SyncState::showing(view_of(&LinkStatus::Online, Instant::default()));
+    state.role.set(enroute::state::TabRole::Follower);
+    let shell = MountedShell::new("/", state, RwSignal::new(Settings::default()));
+    tick().await;
+    let button: web_sys::HtmlButtonElement = find(&shell.root, "[data-testid=duty-toggle]").unchecked_into();
+    assert!(button.disabled());
+    assert!(find(&shell.root, "[data-testid=follower]").text_content().unwrap().contains("another tab"));
 }

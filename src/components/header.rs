@@ -1,18 +1,17 @@
-use crate::components::ConnectionIndicator;
-use crate::state::SyncState;
+use crate::components::{ConnectionIndicator, SyncStatus};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The top bar: the app's name, the connection indicator and the navigation.
+/// The top bar: the app's name, the connection indicator, the sync status and the navigation.
 #[component]
 pub fn Header() -> impl IntoView {
-    let state = expect_context::<SyncState>();
     view! {
         <header class="app-header">
             <div class="app-header__row">
                 <span class="app-header__name">"Enroute"</span>
-                <ConnectionIndicator link=state.link />
+                <ConnectionIndicator />
             </div>
+            <SyncStatus />
             <nav class="app-nav" aria-label="Main">
                 <A href="/">"Duty"</A>
                 <A href="/assignments">"Jobs"</A>

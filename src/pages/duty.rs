@@ -1,20 +1,35 @@
-use crate::state::SyncState;
+use crate::state::{Intent, Intents, SyncState, TabRole};
 use enroute_core::Settings;
 use leptos::prelude::*;
 
-/// The home screen: who is signed in on this device and how the link to dispatch is doing.
+/// The home screen: on or off duty, who is signed in, and how the link to dispatch is doing.
 #[component]
 pub fn DutyPage() -> impl IntoView {
     let state = expect_context::<SyncState>();
     let settings = expect_context::<RwSignal<Settings>>();
+    let intents = expect_context::<Intents>();
+    let on_duty = move || state.view.with(|view| view.on_duty);
+    let leading = move || state.role.get() == TabRole::Leader;
     view! {
         <section class="page" aria-labelledby="duty-title">
             <h1 id="duty-title">"Duty"</h1>
+            <p class="duty-state" data-testid="duty-state">
+                {move || if on_duty() { "You are on duty." } else { "You are off duty." }}
+            </p>
+            <button
+                type="button"
+                class=move || if on_duty() { "button button--wide button--stop" } else { "button button--wide button--primary" }
+                data-testid="duty-toggle"
+                disabled=move || !leading()
+                on:click=move |_| intents.send(Intent::SetDuty(!on_duty()))
+            >
+                {move || if on_duty() { "End duty" } else { "Start duty" }}
+            </button>
             <dl class="facts">
                 <dt>"Driver"</dt>
                 <dd data-testid="driver-id">{move || settings.with(|settings| settings.driver_id.clone())}</dd>
                 <dt>"Dispatch link"</dt>
-                <dd data-testid="link-detail">{move || state.link.with(|link| link.detail.clone())}</dd>
+                <dd data-testid="link-detail">{move || state.view.with(|view| view.link_detail.clone())}</dd>
             </dl>
         </section>
     }

@@ -48,3 +48,21 @@ pub fn random_seed() -> u64 {
         (js_sys::Math::random() * u64::MAX as f64) as u64 ^ unix_time_ms() as u64
     }
 }
+
+/// A wall-clock time as the driver reads it: "14:05" today, "3 Nov 14:05" on other days, in the
+/// phone's time zone.
+pub fn format_clock_time(unix_ms: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix_ms as f64));
+    let today = js_sys::Date::new_0();
+    let same_day = date.get_full_year() == today.get_full_year()
+        && date.get_month() == today.get_month()
+        && date.get_date() == today.get_date();
+    let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
+    if same_day {
+        time
+    } else {
+        const MONTHS: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        format!("{} {} {time}", date.get_date(), MONTHS[date.get_month() as usize % 12])
+    }
+}

@@ -14,6 +14,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Small named values (device facts, counters) as strings.
 pub const META_STORE: &str = "meta";
 
+/// Records waiting for the server, keyed by sequence number, as their JSON text.
+pub const OUTBOX_STORE: &str = "outbox";
+
 /// Why a database operation failed. Rexie's `Display` hides the cause, so this keeps its `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseError(pub String);
@@ -37,6 +40,7 @@ pub async fn open(name: &str) -> Result<Rexie, DatabaseError> {
     Ok(Rexie::builder(name)
         .version(SCHEMA_VERSION)
         .add_object_store(ObjectStore::new(META_STORE))
+        .add_object_store(ObjectStore::new(OUTBOX_STORE))
         .build()
         .await?)
 }

@@ -4,7 +4,10 @@
 pub mod browser;
 pub mod database;
 pub mod event_listener;
+pub mod leadership;
+pub mod outbox_storage;
 pub mod service_worker;
 pub mod settings_storage;
 pub mod sync_driver;
+pub mod tab_channel;
 pub mod websocket;

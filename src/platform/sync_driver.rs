@@ -1,33 +1,36 @@
-//! Runs the core [`Connection`] state machine against real sockets, timers and browser events,
-//! and publishes what the driver should see into [`SyncState`].
+//! Runs the core [`Engine`] against real sockets, storage, timers and browser events, and
+//! publishes what the driver should see into [`SyncState`] (and to other tabs).
 //!
-//! All decisions are the state machine's; this loop only turns browser events into
-//! `handle_*` calls and the machine's actions into socket operations.
+//! All decisions are the engine's; this loop only turns browser events into `handle_*` calls
+//! and the engine's actions into socket and storage operations.
 
 use crate::platform::browser;
 use crate::platform::event_listener::EventListener;
+use crate::platform::outbox_storage::{AppOutboxStorage, OutboxStorage};
+use crate::platform::tab_channel::TabChannel;
 use crate::platform::websocket::{Socket, SocketEvent};
-use crate::state::SyncState;
+use crate::state::{Intent, SyncState};
 use enroute_core::{
-    Connection, ConnectionAction, ConnectionConfig, DeviceIdentity, LinkStatus, Settings, SocketId,
-    summarize_link,
+    DeviceIdentity, Engine, EngineAction, EngineConfig, LinkStatus, Now, Settings, SocketId, StorageWrite,
+    SyncView,
 };
-use enroute_protocol::ServerMessage;
+use enroute_protocol::{DriverStatus, RecordKind, ServerMessage};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use futures::future::{Either, select};
 use leptos::prelude::Set;
+use std::rc::Rc;
 use std::time::Duration;
 
-/// What the driver needs to connect.
+/// What the driver needs to run.
 #[derive(Debug, Clone)]
 pub struct SyncDriverOptions {
     /// WebSocket URL of the server.
     pub url: String,
     /// Who this device is.
     pub identity: DeviceIdentity,
-    /// Timings of the connection.
-    pub config: ConnectionConfig,
+    /// Timings and limits.
+    pub config: EngineConfig,
 }
 
 impl SyncDriverOptions {
@@ -40,13 +43,15 @@ impl SyncDriverOptions {
                 token: None,
                 app_version: crate::APP_VERSION.to_string(),
             },
-            config: ConnectionConfig::default(),
+            config: EngineConfig::default(),
         }
     }
 }
 
 enum DriverEvent {
     Socket(SocketId, SocketEvent),
+    StorageDone { id: u64, result: Result<(), String> },
+    Intent(Intent),
     BrowserOnline(bool),
     PageVisible,
     Stop,
@@ -59,12 +64,44 @@ pub struct SyncDriver {
 }
 
 impl SyncDriver {
-    /// Starts connecting and keeps `state` up to date until dropped.
+    /// Starts the app's driver: opens IndexedDB (or falls back to memory), loads the outbox,
+    /// connects, and keeps `state` up to date until dropped. Publishes to other tabs.
     pub fn start(options: SyncDriverOptions, state: SyncState) -> SyncDriver {
+        SyncDriver::spawn(options, state, TabChannel::open(), async { AppOutboxStorage::open().await })
+    }
+
+    /// Starts a driver on the given storage (tests use memory or a scratch database).
+    pub fn start_with_storage<S: OutboxStorage + 'static>(
+        options: SyncDriverOptions,
+        storage: S,
+        state: SyncState,
+    ) -> SyncDriver {
+        SyncDriver::spawn(options, state, None, async { storage })
+    }
+
+    fn spawn<S, F>(
+        options: SyncDriverOptions,
+        state: SyncState,
+        channel: Option<TabChannel>,
+        storage: F,
+    ) -> SyncDriver
+    where
+        S: OutboxStorage + 'static,
+        F: Future<Output = S> + 'static,
+    {
         let (events, receiver) = mpsc::unbounded();
         let listeners = listen_to_browser(&events);
-        wasm_bindgen_futures::spawn_local(run(options, state, events.clone(), receiver));
+        let loop_events = events.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let storage = storage.await;
+            run(options, Rc::new(storage), state, channel, loop_events, receiver).await;
+        });
         SyncDriver { events, _listeners: listeners }
+    }
+
+    /// Passes a driver's intent (go on duty, …) to the engine.
+    pub fn send(&self, intent: Intent) {
+        let _ = self.events.unbounded_send(DriverEvent::Intent(intent));
     }
 }
 
@@ -94,77 +131,128 @@ fn listen_to_browser(events: &mpsc::UnboundedSender<DriverEvent>) -> Vec<EventLi
     listeners
 }
 
-async fn run(
+fn now() -> Now {
+    Now { monotonic: browser::now(), unix_ms: browser::unix_time_ms() }
+}
+
+async fn run<S: OutboxStorage + 'static>(
     options: SyncDriverOptions,
+    storage: Rc<S>,
     state: SyncState,
+    channel: Option<TabChannel>,
     events: mpsc::UnboundedSender<DriverEvent>,
     mut receiver: mpsc::UnboundedReceiver<DriverEvent>,
 ) {
-    let mut connection = Connection::new(options.config, options.identity, browser::random_seed());
+    // If the outbox cannot be read, this page must not write to it either: its numbering would
+    // clash with what is stored. Records then live in memory and the driver is warned.
+    let (stored, storage_usable) = match storage.load().await {
+        Ok(stored) => (stored, true),
+        Err(error) => {
+            log::error!("cannot read the stored outbox, keeping records in memory: {error:?}");
+            (Default::default(), false)
+        }
+    };
+    let mut engine = Engine::new(options.config, options.identity, stored, browser::random_seed());
     let mut socket: Option<(SocketId, Socket)> = None;
-    connection.handle_browser_online(browser::now(), browser::is_online());
-    connection.handle_start(browser::now());
+    engine.handle_browser_online(now(), browser::is_online());
+    engine.start(now());
+    let mut last_published: Option<SyncView> = None;
     loop {
-        while let Some(action) = connection.poll_action() {
+        while let Some(action) = engine.poll_action(now()) {
             match action {
-                ConnectionAction::Open(id) => {
+                EngineAction::OpenSocket(id) => {
                     let events = events.clone();
                     let opened = Socket::open(&options.url, move |event| {
                         let _ = events.unbounded_send(DriverEvent::Socket(id, event));
                     });
                     socket = Some((id, opened)); // replacing an old socket drops (closes) it
                 }
-                ConnectionAction::Send(message) => match &socket {
+                EngineAction::Send(message) => match &socket {
                     Some((_, current)) => current.send(message.encode()),
-                    None => log::warn!("no socket to send {message:?} on"),
+                    None => log::warn!("no socket to send a frame on"),
                 },
-                ConnectionAction::Close(id) => {
+                EngineAction::CloseSocket(id) => {
                     if socket.as_ref().is_some_and(|(current, _)| *current == id) {
                         socket = None;
                     }
                 }
+                EngineAction::Store(write) => store(storage.clone(), storage_usable, write, events.clone()),
             }
         }
-        let status = connection.status();
-        state.link.set(summarize_link(&status, browser::now()));
+        let snapshot = engine.snapshot();
+        let view = SyncView::of(&snapshot, browser::now());
+        if last_published.as_ref() != Some(&view) {
+            if let (Some(channel), Ok(text)) = (&channel, serde_json::to_string(&view)) {
+                channel.publish(&text);
+            }
+            state.view.set(view.clone());
+            last_published = Some(view);
+        }
 
         // `receiver` never ends: this loop holds a sender. `None` below means a timer fired.
-        let event = match wait_time(&connection, &status) {
+        let event = match wait_time(&engine, &snapshot.link) {
             Some(wait) => match select(receiver.next(), gloo_timers::future::sleep(wait)).await {
                 Either::Left((event, _)) => event,
                 Either::Right(((), _)) => None,
             },
             None => receiver.next().await,
         };
-        let now = browser::now();
+        let now = now();
         match event {
-            Some(DriverEvent::Socket(id, SocketEvent::Opened)) => connection.handle_socket_opened(now, id),
+            Some(DriverEvent::Socket(id, SocketEvent::Opened)) => engine.handle_socket_opened(now, id),
             Some(DriverEvent::Socket(id, SocketEvent::Frame(text))) => match ServerMessage::decode(&text) {
-                Ok(message) => {
-                    connection.handle_message(now, id, &message);
-                }
+                Ok(message) => engine.handle_message(now, id, &message),
                 Err(error) => log::warn!("ignoring a frame from the server: {error}"),
             },
             Some(DriverEvent::Socket(id, SocketEvent::Closed { code })) => {
                 log::info!("socket {id:?} closed (code {code:?})");
-                connection.handle_socket_closed(now, id);
+                engine.handle_socket_closed(now, id);
             }
-            Some(DriverEvent::BrowserOnline(online)) => connection.handle_browser_online(now, online),
-            Some(DriverEvent::PageVisible) => connection.handle_page_visible(now),
+            Some(DriverEvent::StorageDone { id, result: Ok(()) }) => engine.handle_storage_written(id),
+            Some(DriverEvent::StorageDone { id, result: Err(error) }) => {
+                log::error!("storing the outbox failed: {error}");
+                engine.handle_storage_failed(now, id);
+            }
+            Some(DriverEvent::Intent(intent)) => {
+                let kind = match intent {
+                    Intent::SetDuty(true) => RecordKind::Status { status: DriverStatus::OnDuty },
+                    Intent::SetDuty(false) => RecordKind::Status { status: DriverStatus::OffDuty },
+                };
+                engine.record(now, kind);
+            }
+            Some(DriverEvent::BrowserOnline(online)) => engine.handle_browser_online(now, online),
+            Some(DriverEvent::PageVisible) => engine.handle_page_visible(now),
             Some(DriverEvent::Stop) => {
-                connection.handle_stop();
+                engine.stop();
                 return; // dropping `socket` closes it
             }
-            None => {} // a timer fired
+            None => {}
         }
-        connection.handle_timeout(browser::now());
+        engine.handle_timeout(crate::platform::sync_driver::now());
     }
 }
 
+/// Applies a write in the background and reports back; the engine allows one at a time.
+fn store<S: OutboxStorage + 'static>(
+    storage: Rc<S>,
+    storage_usable: bool,
+    write: StorageWrite,
+    events: mpsc::UnboundedSender<DriverEvent>,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = if storage_usable {
+            storage.write(&write).await.map_err(|error| format!("{error:?}"))
+        } else {
+            Err("the stored outbox could not be read at start".to_string())
+        };
+        let _ = events.unbounded_send(DriverEvent::StorageDone { id: write.id, result });
+    });
+}
+
 /// How long to sleep before the next deadline; at most a second while a countdown is shown.
-fn wait_time(connection: &Connection, status: &LinkStatus) -> Option<Duration> {
-    let until_deadline = connection.poll_timeout().map(|deadline| deadline - browser::now());
-    match status {
+fn wait_time(engine: &Engine, link: &LinkStatus) -> Option<Duration> {
+    let until_deadline = engine.poll_timeout().map(|deadline| deadline - browser::now());
+    match link {
         LinkStatus::Waiting { .. } => {
             Some(until_deadline.unwrap_or(Duration::MAX).min(Duration::from_secs(1)))
         }

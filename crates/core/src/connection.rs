@@ -237,10 +237,18 @@ impl Connection {
     }
 
     /// The browser's `online`/`offline` events (and `navigator.onLine` at start).
+    ///
+    /// `offline` is trusted: the phone has no network, so an open socket is closed at once (it
+    /// would otherwise look alive until the ping times out) and retries slow down. `online` is
+    /// only a hint, so it ends any wait and probes an open socket.
     pub fn handle_browser_online(&mut self, now: Instant, online: bool) {
+        let went_offline = !online && !self.browser_offline;
         self.browser_offline = !online;
         if online {
             self.cut_wait_short_or_probe(now);
+        } else if went_offline && let Some(socket) = self.current_socket() {
+            self.actions.push_back(ConnectionAction::Close(socket));
+            self.schedule_retry(now);
         }
     }
 

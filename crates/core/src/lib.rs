@@ -11,6 +11,7 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod engine;
 pub mod random;
 pub mod time;
 
@@ -23,3 +24,10 @@ pub mod settings;
 
 pub use link_summary::{LinkSummary, LinkTone, summarize_link};
 pub use settings::Settings;
+pub mod outbox;
+
+pub use engine::{Engine, EngineAction, EngineConfig, Now, SyncSnapshot};
+pub use outbox::{Outbox, OutboxConfig, OutboxCounters, OutboxStatus, StorageWrite, StoredOutbox};
+pub mod sync_view;
+
+pub use sync_view::SyncView;

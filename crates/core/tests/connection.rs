@@ -350,3 +350,32 @@ fn stop_closes_the_socket_and_stays_idle() {
     assert_eq!(connection.status(), LinkStatus::Idle);
     assert_eq!(connection.poll_timeout(), None);
 }
+
+#[test]
+fn going_offline_closes_the_socket_at_once_instead_of_waiting_for_the_ping() {
+    let mut connection = Connection::new(ConnectionConfig::default(), identity(), 31);
+    let socket = connect_online(&mut connection, at(0));
+    connection.handle_browser_online(at(1_000), false);
+    assert_eq!(drain(&mut connection), vec![ConnectionAction::Close(socket)]);
+    match connection.status() {
+        LinkStatus::Waiting { browser_offline, retry_at } => {
+            assert!(browser_offline);
+            assert!(retry_at >= at(16_000), "offline cadence: {retry_at:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A second offline event (or the same state at start) changes nothing.
+    connection.handle_browser_online(at(1_100), false);
+    assert!(drain(&mut connection).is_empty());
+    // Back online: connect at once.
+    connection.handle_browser_online(at(2_000), true);
+    opened_socket(&drain(&mut connection));
+}
+
+#[test]
+fn starting_while_offline_still_tries_once() {
+    let mut connection = Connection::new(ConnectionConfig::default(), identity(), 32);
+    connection.handle_browser_online(at(0), false);
+    connection.handle_start(at(0));
+    opened_socket(&drain(&mut connection));
+}

@@ -4,12 +4,13 @@
 //! Everything about the wire format comes from `enroute-protocol`; this crate never writes or
 //! parses JSON frames by hand. Protocol decisions for one connection live in [`session`], which
 //! does no I/O, so they can be tested without sockets; [`socket`] drives a session over any
-//! `Sink`/`Stream` pair, and [`router`] wires it to axum.
+//! `Sink`/`Stream` pair, and [`router`] wires it to axum. [`store`] keeps everything in SQLite.
 //!
 //! The crate is native only; built for wasm32 it is empty.
 
 #![cfg(not(target_arch = "wasm32"))]
 
+pub mod metrics;
 pub mod options;
 pub mod router;
 pub mod session;
@@ -28,7 +29,8 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .await
         .map_err(|source| ServerError::Bind { addr: options.addr, source })?;
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
-    let state = AppState::new(store::Store::in_memory());
+    let store = store::Store::open(&options.db).map_err(ServerError::Store)?;
+    let state = AppState::new(store);
     let app = router(state, &options.dist);
     if !options.dist.join("index.html").exists() {
         tracing::warn!(dist = %options.dist.display(), "no built app here; only /ws and /health are useful");
@@ -37,7 +39,7 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "enroute mock server listening on http://{local_addr}");
     let _ = stdout.flush();
-    tracing::info!(%local_addr, dist = %options.dist.display(), "listening");
+    tracing::info!(%local_addr, dist = %options.dist.display(), db = %options.db.display(), "listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServerError::Serve)
 }
 
@@ -70,6 +72,8 @@ pub enum ServerError {
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
     /// Serving failed after the listener was bound.
     Serve(std::io::Error),
+    /// The database could not be opened.
+    Store(store::StoreError),
 }
 
 impl std::fmt::Display for ServerError {
@@ -77,6 +81,7 @@ impl std::fmt::Display for ServerError {
         match self {
             ServerError::Bind { addr, source } => write!(formatter, "cannot listen on {addr}: {source}"),
             ServerError::Serve(source) => write!(formatter, "server failed: {source}"),
+            ServerError::Store(source) => write!(formatter, "{source}"),
         }
     }
 }
@@ -85,6 +90,7 @@ impl std::error::Error for ServerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ServerError::Bind { source, .. } | ServerError::Serve(source) => Some(source),
+            ServerError::Store(source) => Some(source),
         }
     }
 }

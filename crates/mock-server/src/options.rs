@@ -11,4 +11,7 @@ pub struct Options {
     /// Directory holding the built app (`trunk build` output) to serve.
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
+    /// SQLite database file; created if missing. `:memory:` keeps everything in memory.
+    #[arg(long, default_value = "enroute.db")]
+    pub db: PathBuf,
 }

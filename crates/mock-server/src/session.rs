@@ -1,6 +1,7 @@
 //! One connection's protocol logic, with no I/O: frames in, frames out.
 
-use crate::store::Store;
+use crate::metrics::Metrics;
+use crate::router::AppState;
 use enroute_protocol::{
     ClientMessage, DecodeError, ErrorCode, ErrorMessage, Hello, PROTOCOL_VERSION, Pong, RecordAck,
     ServerMessage, Welcome,
@@ -8,7 +9,7 @@ use enroute_protocol::{
 
 /// The state of one WebSocket connection.
 pub struct Session {
-    store: Store,
+    state: AppState,
     driver_id: Option<String>,
 }
 
@@ -32,8 +33,8 @@ impl Reply {
 }
 
 impl Session {
-    pub fn new(store: Store) -> Session {
-        Session { store, driver_id: None }
+    pub fn new(state: AppState) -> Session {
+        Session { state, driver_id: None }
     }
 
     /// The driver this connection belongs to, once `hello` was accepted.
@@ -43,7 +44,7 @@ impl Session {
 
     /// Handles one text frame. `now_ms` is the server clock in milliseconds since the epoch.
     pub fn handle_text(&mut self, text: &str, now_ms: i64) -> Reply {
-        match ClientMessage::decode(text) {
+        let reply = match ClientMessage::decode(text) {
             Ok(message) => self.handle_message(message, now_ms),
             Err(error @ DecodeError::TooLarge { .. }) => {
                 Reply::refuse(ErrorCode::BadMessage, error.to_string())
@@ -57,7 +58,11 @@ impl Session {
                     message: error.to_string(),
                 }))
             }
-        }
+        };
+        let refusals =
+            reply.messages.iter().filter(|message| matches!(message, ServerMessage::Error(_))).count();
+        Metrics::add(&self.state.metrics.frames_refused, refusals as u64);
+        reply
     }
 
     /// Handles one decoded message.
@@ -69,10 +74,23 @@ impl Session {
             }
             (_, None) => Reply::refuse(ErrorCode::HelloRequired, "send hello first".into()),
             (ClientMessage::Records(batch), Some(driver_id)) => {
-                let received = batch.records.len();
-                let outcome = self.store.store_records(driver_id, batch.records);
-                tracing::debug!(driver = driver_id, received, ?outcome, live = batch.live, "records");
-                Reply::send(ServerMessage::Ack(RecordAck { acked_seq: outcome.acked_seq }))
+                let metrics = &self.state.metrics;
+                Metrics::add(&metrics.records_received, batch.records.len() as u64);
+                match self.state.store.store_records(driver_id, &batch.records, now_ms) {
+                    Ok(outcome) => {
+                        Metrics::add(&metrics.records_duplicate, outcome.duplicates);
+                        Metrics::add(&metrics.records_applied, outcome.applied);
+                        tracing::debug!(driver = driver_id, ?outcome, live = batch.live, "records");
+                        Reply::send(ServerMessage::Ack(RecordAck { acked_seq: outcome.acked_seq }))
+                    }
+                    Err(error) => {
+                        tracing::error!(driver = driver_id, %error, "cannot store records");
+                        Reply::refuse(
+                            ErrorCode::Internal,
+                            "the server could not store records; try again".into(),
+                        )
+                    }
+                }
             }
             (ClientMessage::Ack(_), Some(_)) => Reply { messages: vec![], close: false },
             (ClientMessage::Ping(ping), Some(_)) => {
@@ -97,7 +115,16 @@ impl Session {
             last_event_id = hello.last_event_id,
             "hello"
         );
-        let acked_seq = self.store.acked_seq(&hello.driver_id);
+        let acked_seq = match self.state.store.acked_seq(&hello.driver_id) {
+            Ok(acked_seq) => acked_seq,
+            Err(error) => {
+                tracing::error!(driver = %hello.driver_id, %error, "cannot load driver");
+                return Reply::refuse(
+                    ErrorCode::Internal,
+                    "the server could not load this driver; try again".into(),
+                );
+            }
+        };
         self.driver_id = Some(hello.driver_id);
         Reply::send(ServerMessage::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,

@@ -1,25 +1,40 @@
 //! Drives a [`Session`] over a WebSocket. Generic over `Sink`/`Stream` so tests can use channels.
 
-use crate::session::Session;
-use crate::store::Store;
+use crate::metrics::Metrics;
+use crate::router::AppState;
+use crate::session::{Reply, Session};
 use axum::extract::ws::Message;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Serves one connection until the client closes it, the session refuses it, or sending fails.
-pub async fn serve_socket<W, R>(mut write: W, mut read: R, store: Store)
+pub async fn serve_socket<W, R>(mut write: W, mut read: R, state: AppState)
 where
     W: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let mut session = Session::new(store);
+    let metrics = state.metrics.clone();
+    let _open = OpenConnection::new(&metrics);
+    let mut session = Some(Session::new(state));
     while let Some(Ok(frame)) = read.next().await {
-        let reply = match frame {
-            Message::Text(text) => session.handle_text(text.as_str(), unix_time_ms()),
-            Message::Binary(_) => session.handle_text("<binary frame>", unix_time_ms()),
+        let text = match frame {
+            Message::Text(text) => text.to_string(),
+            Message::Binary(_) => "<binary frame>".to_string(),
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
+        // The session writes to SQLite (and waits for the disk): keep that off the async threads.
+        let Some(mut moved) = session.take() else { break };
+        let Ok((returned, reply)) = tokio::task::spawn_blocking(move || {
+            let reply: Reply = moved.handle_text(&text, unix_time_ms());
+            (moved, reply)
+        })
+        .await
+        else {
+            tracing::error!("a session panicked; closing its connection");
+            return;
+        };
+        session = Some(returned);
         for message in reply.messages {
             if write.send(Message::Text(message.encode().into())).await.is_err() {
                 return;
@@ -30,8 +45,25 @@ where
             break;
         }
     }
-    if let Some(driver_id) = session.driver_id() {
+    if let Some(driver_id) = session.as_ref().and_then(Session::driver_id) {
         tracing::info!(driver = driver_id, "disconnected");
+    }
+}
+
+/// Counts an open connection for as long as it lives.
+struct OpenConnection<'a>(&'a Metrics);
+
+impl<'a> OpenConnection<'a> {
+    fn new(metrics: &'a Metrics) -> OpenConnection<'a> {
+        Metrics::add(&metrics.connections_open, 1);
+        Metrics::add(&metrics.connections_total, 1);
+        OpenConnection(metrics)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -1,33 +1,48 @@
-//! What the server holds for each driver: records applied in sequence order, and the current
-//! position. Kept in memory for now; every record is de-duplicated by (driver, sequence number).
+//! What the server holds for each driver, durably, in SQLite.
+//!
+//! Records are de-duplicated by (driver, sequence number) and applied in sequence order: a
+//! record that arrives after a gap is stored at once but only applied (counted in the driver's
+//! history and acknowledged) once every record before it is held or declared lost by a gap
+//! record. Every change is committed before the server acknowledges it (WAL journal,
+//! `synchronous = FULL`), so a server killed at any moment loses nothing it acknowledged.
 
-use enroute_protocol::{Fix, Record, RecordKind};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use enroute_protocol::{Fix, Record, RecordKind, SeqRange};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// Shared handle to the records of every driver.
-#[derive(Clone, Default)]
-pub struct Store {
-    drivers: Arc<Mutex<HashMap<String, DriverRecords>>>,
+/// Why the store failed.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database could not be opened or created.
+    Open { path: String, source: rusqlite::Error },
+    /// A query failed (disk full, file removed, corruption).
+    Query(rusqlite::Error),
+    /// A stored value could not be read back.
+    Corrupt(String),
 }
 
-/// The records of one driver.
-#[derive(Debug, Default, Clone)]
-pub struct DriverRecords {
-    /// Every record from 1 up to this sequence number is applied.
-    pub acked_seq: u64,
-    /// Applied records, in sequence order (the driver's history).
-    pub applied: Vec<Record>,
-    /// Records received ahead of a gap, waiting for the records before them.
-    pub waiting: BTreeMap<u64, Record>,
-    /// The newest fix by fix time, whatever order records arrived in.
-    pub current_position: Option<Fix>,
-    /// Records received that the store already had.
-    pub duplicates: u64,
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Open { path, source } => write!(formatter, "cannot open database {path}: {source}"),
+            StoreError::Query(source) => write!(formatter, "database query failed: {source}"),
+            StoreError::Corrupt(detail) => write!(formatter, "database holds unreadable data: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> StoreError {
+        StoreError::Query(source)
+    }
 }
 
 /// What storing one batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreOutcome {
     /// The driver's highest contiguous sequence number after the batch.
     pub acked_seq: u64,
@@ -35,56 +50,361 @@ pub struct StoreOutcome {
     pub new_records: u64,
     /// Records in the batch the store already had.
     pub duplicates: u64,
+    /// Records that became part of the driver's history (applied in order) with this batch.
+    pub applied: u64,
+}
+
+/// A driver as the dispatcher sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DriverSummary {
+    pub driver_id: String,
+    /// Every record up to this sequence number is applied.
+    pub acked_seq: u64,
+    /// Records held but waiting for an earlier one.
+    pub waiting: usize,
+    /// The newest fix by fix time, whatever order records arrived in.
+    pub position: Option<Fix>,
+    /// When the server last received anything from the driver (server clock).
+    pub last_seen_ms: Option<i64>,
+    /// How late the last applied record arrived: server receive time minus device creation time.
+    pub last_delivery_lag_ms: Option<i64>,
+}
+
+/// A driver's applied history, in sequence order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DriverHistory {
+    pub driver_id: String,
+    pub acked_seq: u64,
+    pub records: Vec<Record>,
+    pub lost: Vec<SeqRange>,
+}
+
+/// In-memory view of one driver's sequence state, kept equal to the database.
+#[derive(Debug, Clone, Default)]
+struct SequenceState {
+    acked_seq: u64,
+    /// Held records above `acked_seq`.
+    waiting: BTreeSet<u64>,
+    /// Declared-lost ranges reaching above `acked_seq`.
+    lost: Vec<SeqRange>,
+}
+
+impl SequenceState {
+    /// Moves `acked_seq` over every held or lost number; returns how many held records it passed.
+    fn advance(&mut self) -> u64 {
+        let mut applied = 0;
+        loop {
+            let next = self.acked_seq + 1;
+            if self.waiting.remove(&next) {
+                self.acked_seq = next;
+                applied += 1;
+            } else if let Some(range) = self.lost.iter().find(|range| range.contains(next)) {
+                // Records inside a lost range that did arrive are still applied.
+                let range_end = range.last;
+                let held_inside = self.waiting.range(next..=range_end).count() as u64;
+                self.waiting.retain(|seq| *seq > range_end);
+                applied += held_inside;
+                self.acked_seq = range_end;
+            } else {
+                break;
+            }
+        }
+        let acked_seq = self.acked_seq;
+        self.lost.retain(|range| range.last > acked_seq);
+        applied
+    }
+}
+
+/// Shared handle to the database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Mutex<StoreInner>>,
+}
+
+struct StoreInner {
+    connection: Connection,
+    sequences: HashMap<String, SequenceState>,
 }
 
 impl Store {
+    /// Opens (creating if needed) the database at `path`; `:memory:` keeps it in memory.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
+        let connection = Connection::open(path).map_err(open_error)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA busy_timeout = 5000;
+                 CREATE TABLE IF NOT EXISTS drivers (
+                     driver_id TEXT PRIMARY KEY,
+                     acked_seq INTEGER NOT NULL DEFAULT 0,
+                     position TEXT,
+                     position_time_ms INTEGER,
+                     last_seen_ms INTEGER,
+                     last_delivery_lag_ms INTEGER
+                 );
+                 CREATE TABLE IF NOT EXISTS records (
+                     driver_id TEXT NOT NULL,
+                     seq INTEGER NOT NULL,
+                     record_id TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     created_at_ms INTEGER NOT NULL,
+                     received_at_ms INTEGER NOT NULL,
+                     body TEXT NOT NULL,
+                     PRIMARY KEY (driver_id, seq)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS lost_ranges (
+                     driver_id TEXT NOT NULL,
+                     first_seq INTEGER NOT NULL,
+                     last_seq INTEGER NOT NULL,
+                     PRIMARY KEY (driver_id, first_seq, last_seq)
+                 ) WITHOUT ROWID;",
+            )
+            .map_err(open_error)?;
+        Ok(Store { inner: Arc::new(Mutex::new(StoreInner { connection, sequences: HashMap::new() })) })
+    }
+
     /// A store that lives as long as the process.
     pub fn in_memory() -> Store {
-        Store::default()
+        Store::open(Path::new(":memory:")).expect("an in-memory SQLite database always opens")
     }
 
-    /// The highest contiguous sequence number held for a driver (0 if none).
-    pub fn acked_seq(&self, driver_id: &str) -> u64 {
-        self.lock().get(driver_id).map_or(0, |driver| driver.acked_seq)
+    /// The highest contiguous sequence number applied for a driver (0 if none).
+    pub fn acked_seq(&self, driver_id: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        Ok(inner.sequence(driver_id)?.acked_seq)
     }
 
-    /// A copy of everything held for a driver.
-    pub fn driver(&self, driver_id: &str) -> Option<DriverRecords> {
-        self.lock().get(driver_id).cloned()
-    }
-
-    /// Stores a batch: records already held are counted as duplicates and ignored; the rest are
-    /// applied in sequence order as soon as every record before them is held.
-    pub fn store_records(&self, driver_id: &str, records: Vec<Record>) -> StoreOutcome {
-        let mut drivers = self.lock();
-        let driver = drivers.entry(driver_id.to_string()).or_default();
-        let mut new_records = 0;
-        let mut duplicates = 0;
+    /// Stores a batch for a driver, received at `now_ms` (server clock). Records already held
+    /// are counted as duplicates and ignored; gap records settle the numbers they name.
+    pub fn store_records(
+        &self,
+        driver_id: &str,
+        records: &[Record],
+        now_ms: i64,
+    ) -> Result<StoreOutcome, StoreError> {
+        let mut inner = self.lock();
+        let mut sequence = inner.sequence(driver_id)?.clone();
+        let StoreInner { connection, sequences } = &mut *inner;
+        let transaction = connection.transaction()?;
+        let mut outcome = StoreOutcome::default();
+        let mut newest_fix: Option<Fix> = None;
         for record in records {
-            if record.seq <= driver.acked_seq || driver.waiting.contains_key(&record.seq) {
-                duplicates += 1;
-                continue;
-            }
-            new_records += 1;
-            if let RecordKind::Location { fix } = &record.kind {
-                let is_newer = driver.current_position.is_none_or(|current| fix.time_ms >= current.time_ms);
-                if is_newer {
-                    driver.current_position = Some(*fix);
+            if let RecordKind::Gap { lost, .. } = &record.kind {
+                for range in lost.iter().filter(|range| !range.is_empty() && range.last < record.seq) {
+                    transaction.execute(
+                        "INSERT OR IGNORE INTO lost_ranges (driver_id, first_seq, last_seq) VALUES (?1, ?2, ?3)",
+                        params![driver_id, range.first as i64, range.last as i64],
+                    )?;
+                    if range.last > sequence.acked_seq {
+                        sequence.lost.push(*range);
+                    }
                 }
             }
-            driver.waiting.insert(record.seq, record);
+            if record.seq <= sequence.acked_seq || sequence.waiting.contains(&record.seq) {
+                outcome.duplicates += 1;
+                continue;
+            }
+            let inserted = transaction.execute(
+                "INSERT OR IGNORE INTO records (driver_id, seq, record_id, kind, created_at_ms, received_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    driver_id,
+                    record.seq as i64,
+                    record.id.0,
+                    kind_name(&record.kind),
+                    record.created_at_ms,
+                    now_ms,
+                    record.encode()
+                ],
+            )?;
+            if inserted == 0 {
+                outcome.duplicates += 1;
+                continue;
+            }
+            outcome.new_records += 1;
+            sequence.waiting.insert(record.seq);
+            if let RecordKind::Location { fix } = &record.kind
+                && newest_fix.is_none_or(|newest| fix.time_ms >= newest.time_ms)
+            {
+                newest_fix = Some(*fix);
+            }
         }
-        while let Some(next) = driver.waiting.remove(&(driver.acked_seq + 1)) {
-            driver.acked_seq = next.seq;
-            driver.applied.push(next);
+        let previous_acked = sequence.acked_seq;
+        outcome.applied = sequence.advance();
+        outcome.acked_seq = sequence.acked_seq;
+
+        transaction.execute(
+            "INSERT INTO drivers (driver_id, acked_seq, last_seen_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (driver_id) DO UPDATE SET acked_seq = excluded.acked_seq, last_seen_ms = excluded.last_seen_ms",
+            params![driver_id, sequence.acked_seq as i64, now_ms],
+        )?;
+        if let Some(fix) = newest_fix {
+            let fix_json =
+                serde_json::to_string(&fix).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            transaction.execute(
+                "UPDATE drivers SET position = ?2, position_time_ms = ?3
+                 WHERE driver_id = ?1 AND (position_time_ms IS NULL OR position_time_ms <= ?3)",
+                params![driver_id, fix_json, fix.time_ms],
+            )?;
         }
-        driver.duplicates += duplicates;
-        StoreOutcome { acked_seq: driver.acked_seq, new_records, duplicates }
+        if sequence.acked_seq > previous_acked {
+            transaction.execute(
+                "UPDATE drivers SET last_delivery_lag_ms =
+                     (SELECT received_at_ms - created_at_ms FROM records WHERE driver_id = ?1 AND seq <= ?2
+                      ORDER BY seq DESC LIMIT 1)
+                 WHERE driver_id = ?1",
+                params![driver_id, sequence.acked_seq as i64],
+            )?;
+        }
+        transaction.commit()?;
+        // Only a committed batch changes what the server believes it holds.
+        sequences.insert(driver_id.to_string(), sequence);
+        Ok(outcome)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, DriverRecords>> {
-        // A panic while holding the lock cannot leave the map half-updated in a way that matters
-        // more than losing the server, so keep serving.
-        self.drivers.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Every driver the server has heard from, by id.
+    pub fn drivers(&self) -> Result<Vec<DriverSummary>, StoreError> {
+        let mut inner = self.lock();
+        let ids: Vec<String> = {
+            let mut statement =
+                inner.connection.prepare("SELECT driver_id FROM drivers ORDER BY driver_id")?;
+            statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?
+        };
+        ids.iter().map(|driver_id| inner.summary(driver_id)).collect()
+    }
+
+    /// One driver's summary, if the server has heard from it.
+    pub fn driver(&self, driver_id: &str) -> Result<Option<DriverSummary>, StoreError> {
+        let mut inner = self.lock();
+        let known: Option<String> = inner
+            .connection
+            .query_row("SELECT driver_id FROM drivers WHERE driver_id = ?1", [driver_id], |row| row.get(0))
+            .optional()?;
+        match known {
+            Some(_) => inner.summary(driver_id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A driver's applied records in sequence order, and the ranges declared lost.
+    pub fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError> {
+        let mut inner = self.lock();
+        let acked_seq = inner.sequence(driver_id)?.acked_seq;
+        let mut statement = inner
+            .connection
+            .prepare("SELECT body FROM records WHERE driver_id = ?1 AND seq <= ?2 ORDER BY seq")?;
+        let bodies: Vec<String> = statement
+            .query_map(params![driver_id, acked_seq as i64], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let records = bodies
+            .iter()
+            .map(|body| Record::decode(body).map_err(|error| StoreError::Corrupt(error.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut statement = inner.connection.prepare(
+            "SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 ORDER BY first_seq, last_seq",
+        )?;
+        let lost = statement
+            .query_map([driver_id], |row| {
+                Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DriverHistory { driver_id: driver_id.to_string(), acked_seq, records, lost })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StoreInner> {
+        // A panic while holding the lock happens before commit, and the cached sequence state is
+        // only replaced after a commit, so the data behind a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl StoreInner {
+    /// The driver's sequence state, loaded from the database on first use.
+    fn sequence(&mut self, driver_id: &str) -> Result<&SequenceState, StoreError> {
+        if !self.sequences.contains_key(driver_id) {
+            let state = self.load_sequence(driver_id)?;
+            self.sequences.insert(driver_id.to_string(), state);
+        }
+        Ok(&self.sequences[driver_id])
+    }
+
+    fn load_sequence(&self, driver_id: &str) -> Result<SequenceState, StoreError> {
+        let acked_seq: i64 = self
+            .connection
+            .query_row("SELECT acked_seq FROM drivers WHERE driver_id = ?1", [driver_id], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let mut statement = self
+            .connection
+            .prepare("SELECT seq FROM records WHERE driver_id = ?1 AND seq > ?2 ORDER BY seq")?;
+        let waiting = statement
+            .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let mut statement = self
+            .connection
+            .prepare("SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 AND last_seq > ?2")?;
+        let lost = statement
+            .query_map(params![driver_id, acked_seq], |row| {
+                Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SequenceState { acked_seq: acked_seq as u64, waiting, lost })
+    }
+
+    fn summary(&mut self, driver_id: &str) -> Result<DriverSummary, StoreError> {
+        let waiting = self.sequence(driver_id)?.waiting.len();
+        let (acked_seq, position, last_seen_ms, last_delivery_lag_ms): (i64, Option<String>, Option<i64>, Option<i64>) =
+            self.connection.query_row(
+                "SELECT acked_seq, position, last_seen_ms, last_delivery_lag_ms FROM drivers WHERE driver_id = ?1",
+                [driver_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?;
+        let position = position
+            .map(|text| {
+                serde_json::from_str::<Fix>(&text).map_err(|error| StoreError::Corrupt(error.to_string()))
+            })
+            .transpose()?;
+        Ok(DriverSummary {
+            driver_id: driver_id.to_string(),
+            acked_seq: acked_seq as u64,
+            waiting,
+            position,
+            last_seen_ms,
+            last_delivery_lag_ms,
+        })
+    }
+}
+
+fn kind_name(kind: &RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Location { .. } => "location",
+        RecordKind::Status { .. } => "status",
+        RecordKind::Gap { .. } => "gap",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_passes_held_and_lost_numbers_only() {
+        let mut state =
+            SequenceState { acked_seq: 2, waiting: [3, 4, 9].into(), lost: vec![SeqRange::new(5, 7)] };
+        assert_eq!(state.advance(), 2);
+        assert_eq!(state.acked_seq, 7, "stops before 8, which is neither held nor lost");
+        assert_eq!(state.waiting, [9].into());
+        assert!(state.lost.is_empty());
+    }
+
+    #[test]
+    fn records_inside_a_lost_range_that_did_arrive_are_applied() {
+        let mut state =
+            SequenceState { acked_seq: 0, waiting: [2, 5].into(), lost: vec![SeqRange::new(1, 3)] };
+        assert_eq!(state.advance(), 1);
+        assert_eq!(state.acked_seq, 3);
+        assert_eq!(state.waiting, [5].into());
     }
 }

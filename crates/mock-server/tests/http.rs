@@ -98,3 +98,19 @@ mod tempdir {
         }
     }
 }
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let dist = fake_dist();
+    let (status, content_type, body) = get(dist.path(), "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert!(body.contains("# TYPE enroute_connections gauge"), "{body}");
+}
+
+#[tokio::test]
+async fn unknown_driver_is_404_and_the_list_starts_empty() {
+    let dist = fake_dist();
+    assert_eq!(get(dist.path(), "/api/drivers/nobody").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(dist.path(), "/api/drivers").await.2, "[]");
+}

@@ -10,10 +10,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn start_server(store: Store) -> std::net::SocketAddr {
+async fn start_server(state: AppState) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let app = router(AppState::new(store), std::path::Path::new("no-such-dist"));
+    let app = router(state, std::path::Path::new("no-such-dist"));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     address
 }
@@ -83,7 +83,7 @@ async fn expect_ack(client: &mut Client) -> u64 {
 
 #[tokio::test]
 async fn hello_gets_welcome_with_nothing_stored() {
-    let address = start_server(Store::in_memory()).await;
+    let address = start_server(AppState::new(Store::in_memory())).await;
     let mut client = connect(address).await;
     let welcome = greet(&mut client, "driver-1").await;
     assert_eq!(welcome.protocol, PROTOCOL_VERSION);
@@ -93,8 +93,7 @@ async fn hello_gets_welcome_with_nothing_stored() {
 
 #[tokio::test]
 async fn records_are_acked_cumulatively_and_welcome_remembers_them() {
-    let store = Store::in_memory();
-    let address = start_server(store.clone()).await;
+    let address = start_server(AppState::new(Store::in_memory())).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     send(&mut client, records(1..=3)).await;
@@ -108,23 +107,26 @@ async fn records_are_acked_cumulatively_and_welcome_remembers_them() {
 
 #[tokio::test]
 async fn duplicates_are_counted_and_not_applied_twice() {
-    let store = Store::in_memory();
-    let address = start_server(store.clone()).await;
+    let state = AppState::new(Store::in_memory());
+    let store = state.store.clone();
+    let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     send(&mut client, records(1..=2)).await;
     assert_eq!(expect_ack(&mut client).await, 2);
     send(&mut client, records(1..=3)).await;
     assert_eq!(expect_ack(&mut client).await, 3);
-    let driver = store.driver("driver-1").unwrap();
-    assert_eq!(driver.applied.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
-    assert_eq!(driver.duplicates, 2);
+    let history = store.history("driver-1").unwrap();
+    assert_eq!(history.records.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let duplicates = state.metrics.records_duplicate.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(duplicates, 2);
 }
 
 #[tokio::test]
 async fn records_after_a_gap_wait_and_the_ack_stays_contiguous() {
-    let store = Store::in_memory();
-    let address = start_server(store.clone()).await;
+    let state = AppState::new(Store::in_memory());
+    let store = state.store.clone();
+    let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     send(&mut client, records([5])).await;
@@ -132,13 +134,13 @@ async fn records_after_a_gap_wait_and_the_ack_stays_contiguous() {
     send(&mut client, records(1..=4)).await;
     assert_eq!(expect_ack(&mut client).await, 5);
     let applied: Vec<u64> =
-        store.driver("driver-1").unwrap().applied.iter().map(|record| record.seq).collect();
+        store.history("driver-1").unwrap().records.iter().map(|record| record.seq).collect();
     assert_eq!(applied, vec![1, 2, 3, 4, 5], "applied in sequence order");
 }
 
 #[tokio::test]
 async fn ping_gets_pong_with_the_same_nonce() {
-    let address = start_server(Store::in_memory()).await;
+    let address = start_server(AppState::new(Store::in_memory())).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     send(&mut client, ClientMessage::Ping(Ping { nonce: 77 })).await;
@@ -147,7 +149,7 @@ async fn ping_gets_pong_with_the_same_nonce() {
 
 #[tokio::test]
 async fn records_before_hello_are_refused_and_the_socket_closes() {
-    let address = start_server(Store::in_memory()).await;
+    let address = start_server(AppState::new(Store::in_memory())).await;
     let mut client = connect(address).await;
     send(&mut client, records([1])).await;
     match receive(&mut client).await {
@@ -160,7 +162,7 @@ async fn records_before_hello_are_refused_and_the_socket_closes() {
 
 #[tokio::test]
 async fn wrong_protocol_version_is_refused_with_a_clear_message() {
-    let address = start_server(Store::in_memory()).await;
+    let address = start_server(AppState::new(Store::in_memory())).await;
     let mut client = connect(address).await;
     let frame = r#"{"type":"hello","protocol":99,"driver_id":"d","app_version":"x","last_event_id":0}"#;
     client.send(Message::text(frame)).await.unwrap();
@@ -175,7 +177,7 @@ async fn wrong_protocol_version_is_refused_with_a_clear_message() {
 
 #[tokio::test]
 async fn malformed_frame_gets_an_error_and_the_connection_keeps_working() {
-    let address = start_server(Store::in_memory()).await;
+    let address = start_server(AppState::new(Store::in_memory())).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     client.send(Message::text("{not json")).await.unwrap();
@@ -185,4 +187,113 @@ async fn malformed_frame_gets_an_error_and_the_connection_keeps_working() {
     }
     send(&mut client, records([1])).await;
     assert_eq!(expect_ack(&mut client).await, 1);
+}
+
+#[tokio::test]
+async fn a_gap_record_settles_the_numbers_it_names() {
+    let state = AppState::new(Store::in_memory());
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-1").await;
+    send(&mut client, records([1, 2, 5])).await;
+    assert_eq!(expect_ack(&mut client).await, 2);
+    let gap = Record {
+        seq: 6,
+        id: RecordId::from_random_bits(6),
+        created_at_ms: 1_700_000_000_000,
+        kind: RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(3, 4)] },
+    };
+    send(&mut client, ClientMessage::Records(RecordBatch { live: false, records: vec![gap] })).await;
+    assert_eq!(expect_ack(&mut client).await, 6);
+    let history = state.store.history("driver-1").unwrap();
+    assert_eq!(history.records.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2, 5, 6]);
+    assert_eq!(history.lost, vec![SeqRange::new(3, 4)]);
+}
+
+#[tokio::test]
+async fn regression_a_gap_record_cannot_settle_numbers_above_its_own() {
+    let state = AppState::new(Store::in_memory());
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-1").await;
+    let gap = Record {
+        seq: 1,
+        id: RecordId::from_random_bits(1),
+        created_at_ms: 1_700_000_000_000,
+        kind: RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(2, 1_000)] },
+    };
+    send(&mut client, ClientMessage::Records(RecordBatch { live: false, records: vec![gap] })).await;
+    assert_eq!(expect_ack(&mut client).await, 1, "numbers 2 to 1000 are still expected");
+}
+
+#[tokio::test]
+async fn the_newest_fix_is_the_current_position_whatever_the_arrival_order() {
+    let state = AppState::new(Store::in_memory());
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-1").await;
+    let fix_record = |seq: u64, time_ms: i64| Record {
+        seq,
+        id: RecordId::from_random_bits(seq as u128),
+        created_at_ms: time_ms,
+        kind: RecordKind::Location {
+            fix: Fix {
+                time_ms,
+                lat: seq as f64,
+                lon: 11.0,
+                accuracy_m: 5.0,
+                speed_mps: None,
+                heading_deg: None,
+                altitude_m: None,
+            },
+        },
+    };
+    // The live fix (3) first, then the backlog.
+    send(
+        &mut client,
+        ClientMessage::Records(RecordBatch { live: true, records: vec![fix_record(3, 3_000)] }),
+    )
+    .await;
+    assert_eq!(expect_ack(&mut client).await, 0);
+    assert_eq!(
+        state.store.driver("driver-1").unwrap().unwrap().position.unwrap().lat,
+        3.0,
+        "shown before the backlog"
+    );
+    send(
+        &mut client,
+        ClientMessage::Records(RecordBatch {
+            live: false,
+            records: vec![fix_record(1, 1_000), fix_record(2, 2_000)],
+        }),
+    )
+    .await;
+    assert_eq!(expect_ack(&mut client).await, 3);
+    let driver = state.store.driver("driver-1").unwrap().unwrap();
+    assert_eq!(driver.position.unwrap().lat, 3.0, "older fixes do not move the vehicle back");
+    assert_eq!(driver.waiting, 0);
+}
+
+#[tokio::test]
+async fn metrics_count_connections_records_and_duplicates() {
+    let state = AppState::new(Store::in_memory());
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-9").await;
+    send(&mut client, records(1..=3)).await;
+    expect_ack(&mut client).await;
+    send(&mut client, records(2..=4)).await;
+    expect_ack(&mut client).await;
+    let text = state.metrics.render(&state.store);
+    for line in [
+        "enroute_connections 1",
+        "enroute_records_received_total 6",
+        "enroute_records_duplicate_total 2",
+        "enroute_records_applied_total 4",
+        "enroute_driver_acked_seq{driver=\"driver-9\"} 4",
+        "enroute_driver_waiting_records{driver=\"driver-9\"} 0",
+    ] {
+        assert!(text.lines().any(|candidate| candidate == line), "missing {line:?} in\n{text}");
+    }
+    assert!(text.contains("enroute_driver_lag_seconds{driver=\"driver-9\"}"));
 }

@@ -19,7 +19,7 @@ pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
 pub use decode_error::DecodeError;
 pub use error_code::ErrorCode;
 pub use event::{Event, EventPayload};
-pub use record::{DriverStatus, Fix, Record, RecordId, RecordKind};
+pub use record::{DriverStatus, Fix, GapReason, Record, RecordId, RecordKind, SeqRange};
 pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};
 
 /// The protocol version this crate speaks. A `hello` with another version is refused with

@@ -29,6 +29,27 @@ impl RecordId {
     }
 }
 
+impl Record {
+    /// The record as JSON, exactly as it appears inside a `records` frame. The app stores
+    /// records in this form, so storage and wire can never disagree.
+    pub fn encode(&self) -> String {
+        crate::decode_error::encode_frame(self)
+    }
+
+    /// Reads a record stored with [`Record::encode`].
+    pub fn decode(text: &str) -> Result<Record, crate::DecodeError> {
+        crate::decode_error::decode_frame(text)
+    }
+}
+
+impl RecordKind {
+    /// Location fixes are the only records an outbox may evict: they are superseded by later
+    /// fixes. Status changes and gap reports carry facts nothing else repeats.
+    pub fn is_evictable(&self) -> bool {
+        matches!(self, RecordKind::Location { .. })
+    }
+}
+
 impl fmt::Display for RecordId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(&self.0)
@@ -43,6 +64,76 @@ pub enum RecordKind {
     Location { fix: Fix },
     /// A change in what the driver is doing.
     Status { status: DriverStatus },
+    /// Records that will never arrive: the device gave them up. The server treats every listed
+    /// sequence number it does not hold as settled, so the records after them can be applied.
+    /// `lost` only names sequence numbers below this record's own.
+    Gap { reason: GapReason, lost: Vec<SeqRange> },
+}
+
+/// An inclusive range of sequence numbers, `[first, last]` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "(u64, u64)", into = "(u64, u64)")]
+pub struct SeqRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl SeqRange {
+    /// The range from `first` to `last`, both included.
+    pub fn new(first: u64, last: u64) -> SeqRange {
+        SeqRange { first, last }
+    }
+
+    /// How many sequence numbers the range holds (0 if `last < first`).
+    pub fn len(&self) -> u64 {
+        if self.last < self.first { 0 } else { self.last - self.first + 1 }
+    }
+
+    /// Whether the range holds no sequence number.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `seq` is in the range.
+    pub fn contains(&self, seq: u64) -> bool {
+        self.first <= seq && seq <= self.last
+    }
+
+    /// Collapses sorted sequence numbers into ranges: `[1, 2, 3, 7]` gives `[1, 3]` and `[7, 7]`.
+    pub fn collapse(sorted_seqs: impl IntoIterator<Item = u64>) -> Vec<SeqRange> {
+        let mut ranges: Vec<SeqRange> = Vec::new();
+        for seq in sorted_seqs {
+            match ranges.last_mut() {
+                Some(range) if range.last.checked_add(1) == Some(seq) => range.last = seq,
+                Some(range) if range.contains(seq) => {}
+                _ => ranges.push(SeqRange::new(seq, seq)),
+            }
+        }
+        ranges
+    }
+}
+
+impl From<(u64, u64)> for SeqRange {
+    fn from((first, last): (u64, u64)) -> SeqRange {
+        SeqRange { first, last }
+    }
+}
+
+impl From<SeqRange> for (u64, u64) {
+    fn from(range: SeqRange) -> (u64, u64) {
+        (range.first, range.last)
+    }
+}
+
+/// Why records were given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// The device's outbox was over its size or age cap and dropped its oldest location fixes.
+    Evicted,
+    /// The server acknowledged these records and the device deleted them, but the server's
+    /// `welcome` later said it no longer holds them (its data was lost or restored from backup).
+    ServerLost,
 }
 
 /// A position reported by the device's geolocation.

@@ -86,3 +86,22 @@ fn record_id_has_32_hex_digits() {
     assert_eq!(RecordId::from_random_bits(1).0, "00000000000000000000000000000001");
     assert_eq!(RecordId::from_random_bits(u128::MAX).0.len(), 32);
 }
+
+#[test]
+fn seq_ranges_collapse_sorted_numbers() {
+    assert_eq!(
+        SeqRange::collapse([1, 2, 3, 7, 9, 10]),
+        vec![SeqRange::new(1, 3), SeqRange::new(7, 7), SeqRange::new(9, 10)]
+    );
+    assert_eq!(SeqRange::collapse([]), vec![]);
+    assert_eq!(SeqRange::collapse([4, 4, 5]), vec![SeqRange::new(4, 5)]);
+    assert_eq!(SeqRange::new(3, 2).len(), 0);
+    assert_eq!(SeqRange::new(u64::MAX - 1, u64::MAX).len(), 2);
+}
+
+#[test]
+fn only_location_fixes_are_evictable() {
+    let gap = RecordKind::Gap { reason: GapReason::ServerLost, lost: vec![] };
+    assert!(!gap.is_evictable());
+    assert!(!RecordKind::Status { status: DriverStatus::OnDuty }.is_evictable());
+}

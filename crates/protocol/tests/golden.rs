@@ -132,6 +132,25 @@ fn client_status_off_duty() {
 }
 
 #[test]
+fn client_records_gap() {
+    check_client(
+        "client_records_gap",
+        ClientMessage::Records(RecordBatch {
+            live: false,
+            records: vec![Record {
+                seq: 5000,
+                id: RecordId::from_random_bits(0xabc),
+                created_at_ms: 1_763_769_600_000,
+                kind: RecordKind::Gap {
+                    reason: GapReason::Evicted,
+                    lost: vec![SeqRange::new(1, 40), SeqRange::new(42, 97)],
+                },
+            }],
+        }),
+    );
+}
+
+#[test]
 fn client_ack() {
     check_client("client_ack", ClientMessage::Ack(EventAck { event_id: 12 }));
 }
@@ -203,6 +222,7 @@ fn every_golden_file_is_checked() {
             "client_hello_without_token",
             "client_ping",
             "client_records",
+            "client_records_gap",
             "client_records_live",
             "client_status_off_duty",
             "server_ack",

@@ -1,0 +1,196 @@
+//! The sync engine: the [`Connection`] and the [`Outbox`] working together. This is everything
+//! the app decides about talking to the server; the platform layer only performs its actions.
+//!
+//! ```text
+//!  platform ──handle_*(now, …)──▶ Engine ──poll_action()──▶ OpenSocket / Send / CloseSocket / Store
+//!                                   │
+//!                         Connection (link)  +  Outbox (records)
+//! ```
+
+use crate::connection::{
+    Connection, ConnectionAction, ConnectionConfig, DeviceIdentity, LinkStatus, SocketId,
+};
+use crate::outbox::{Outbox, OutboxConfig, OutboxStatus, StorageWrite, StoredOutbox};
+use crate::time::Instant;
+use enroute_protocol::{ClientMessage, RecordKind, ServerMessage};
+use std::collections::VecDeque;
+
+/// The time, as both clocks see it: monotonic for deadlines, wall clock for timestamps that
+/// leave the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    pub monotonic: Instant,
+    pub unix_ms: i64,
+}
+
+/// Settings of the engine. The defaults are what the app uses.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EngineConfig {
+    pub connection: ConnectionConfig,
+    pub outbox: OutboxConfig,
+}
+
+/// What the platform must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineAction {
+    /// Open a new socket; report its events with this id.
+    OpenSocket(SocketId),
+    /// Send this frame on the current socket.
+    Send(ClientMessage),
+    /// Close this socket.
+    CloseSocket(SocketId),
+    /// Apply this write to durable storage in one transaction, then call
+    /// [`Engine::handle_storage_written`] or [`Engine::handle_storage_failed`].
+    Store(StorageWrite),
+}
+
+/// Everything the UI shows about synchronisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncSnapshot {
+    pub link: LinkStatus,
+    pub outbox: OutboxStatus,
+}
+
+/// The sync engine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    connection: Connection,
+    outbox: Outbox,
+    /// The socket the outbox's sending session belongs to.
+    session_socket: Option<SocketId>,
+    actions: VecDeque<EngineAction>,
+}
+
+impl Engine {
+    /// An engine starting from what storage held. `seed` drives jitter and record ids.
+    pub fn new(config: EngineConfig, identity: DeviceIdentity, stored: StoredOutbox, seed: u64) -> Engine {
+        let mut seeds = crate::random::Random::from_seed(seed);
+        Engine {
+            connection: Connection::new(config.connection, identity, seeds.next_u64()),
+            outbox: Outbox::new(config.outbox, stored, seeds.next_u64()),
+            session_socket: None,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// What the UI shows.
+    pub fn snapshot(&self) -> SyncSnapshot {
+        SyncSnapshot { link: self.connection.status(), outbox: self.outbox.status() }
+    }
+
+    /// The outbox, for reading.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Starts connecting.
+    pub fn start(&mut self, now: Now) {
+        self.connection.handle_start(now.monotonic);
+    }
+
+    /// Stops: closes the socket and stays idle until [`Engine::start`].
+    pub fn stop(&mut self) {
+        self.connection.handle_stop();
+        self.sync_session();
+    }
+
+    /// The driver produced something: it becomes a record, stored, then sent. Returns its
+    /// sequence number.
+    pub fn record(&mut self, now: Now, kind: RecordKind) -> u64 {
+        self.outbox.create(kind, now.unix_ms)
+    }
+
+    pub fn handle_socket_opened(&mut self, now: Now, socket: SocketId) {
+        self.connection.handle_socket_opened(now.monotonic, socket);
+    }
+
+    pub fn handle_socket_closed(&mut self, now: Now, socket: SocketId) {
+        self.connection.handle_socket_closed(now.monotonic, socket);
+        self.sync_session();
+    }
+
+    /// A decoded frame from the server on `socket`.
+    pub fn handle_message(&mut self, now: Now, socket: SocketId, message: &ServerMessage) {
+        if !self.connection.handle_message(now.monotonic, socket, message) {
+            return; // from a socket already given up on
+        }
+        match message {
+            ServerMessage::Welcome(welcome) if self.connection.open_socket() == Some(socket) => {
+                self.outbox.handle_welcome(welcome.acked_seq, now.unix_ms);
+                self.session_socket = Some(socket);
+            }
+            ServerMessage::Ack(ack) if self.session_socket == Some(socket) => {
+                self.outbox.handle_ack(ack.acked_seq, now.unix_ms);
+            }
+            _ => {}
+        }
+        self.sync_session();
+    }
+
+    pub fn handle_browser_online(&mut self, now: Now, online: bool) {
+        self.connection.handle_browser_online(now.monotonic, online);
+        self.sync_session();
+    }
+
+    pub fn handle_page_visible(&mut self, now: Now) {
+        self.connection.handle_page_visible(now.monotonic);
+        self.sync_session();
+    }
+
+    /// Storage committed write `id`.
+    pub fn handle_storage_written(&mut self, id: u64) {
+        self.outbox.handle_storage_written(id);
+    }
+
+    /// Storage failed write `id`; records stay in memory and the write is retried later.
+    pub fn handle_storage_failed(&mut self, now: Now, id: u64) {
+        self.outbox.handle_storage_failed(now.monotonic, id);
+    }
+
+    /// Acts on every deadline that has passed.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.connection.handle_timeout(now.monotonic);
+        self.sync_session();
+    }
+
+    /// The next thing to do. Call until it returns `None` after every `handle_*` call.
+    pub fn poll_action(&mut self, now: Now) -> Option<EngineAction> {
+        if let Some(action) = self.actions.pop_front() {
+            return Some(action);
+        }
+        if let Some(action) = self.connection.poll_action() {
+            let action = match action {
+                ConnectionAction::Open(socket) => EngineAction::OpenSocket(socket),
+                ConnectionAction::Send(message) => EngineAction::Send(message),
+                ConnectionAction::Close(socket) => EngineAction::CloseSocket(socket),
+            };
+            self.sync_session();
+            return Some(action);
+        }
+        if let Some(write) = self.outbox.poll_storage_write(now.monotonic) {
+            return Some(EngineAction::Store(write));
+        }
+        if self.session_socket.is_some()
+            && let Some(batch) = self.outbox.poll_batch()
+        {
+            return Some(EngineAction::Send(ClientMessage::Records(batch)));
+        }
+        None
+    }
+
+    /// When [`Engine::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.connection.poll_timeout(), self.outbox.poll_timeout()) {
+            (Some(link), Some(storage)) => Some(link.min(storage)),
+            (link, storage) => link.or(storage),
+        }
+    }
+
+    /// Ends the outbox's sending session when its connection is no longer open.
+    fn sync_session(&mut self) {
+        if self.session_socket.is_some() && self.connection.open_socket() != self.session_socket {
+            self.session_socket = None;
+            self.outbox.handle_disconnected();
+        }
+    }
+}

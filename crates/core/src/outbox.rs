@@ -1,0 +1,567 @@
+//! The outbox: every record the driver produces, from creation until the server acknowledges it.
+//!
+//! The outbox keeps all unacknowledged records in memory and mirrors them in durable storage
+//! (IndexedDB in the app). It never touches storage itself: it hands out [`StorageWrite`]s, one
+//! at a time and in order, and is told when each is committed or failed. A record may only be
+//! sent once a write holding it has committed, so a record the server has seen is always one the
+//! device can still resend after a reload. When storage fails the outbox keeps working from
+//! memory (nothing is refused, nothing is dropped) and retries storage later; the app shows that
+//! records are not durable meanwhile.
+//!
+//! Sending happens in sessions, one per connection: `welcome` starts one (dropping what the
+//! server already holds), acknowledgements free records, a disconnect ends it. Batches are
+//! pipelined: up to `max_frames_in_flight` `records` frames may await their `ack`.
+
+use crate::random::Random;
+use crate::time::Instant;
+use enroute_protocol::{DriverStatus, GapReason, Record, RecordBatch, RecordId, RecordKind, SeqRange};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Limits of the outbox. The defaults are what the app uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxConfig {
+    /// Most records kept; beyond it the oldest location fixes are evicted. Status records and
+    /// gap reports are never evicted, so the outbox can exceed this if it holds only those.
+    pub max_records: usize,
+    /// Location fixes older than this (by creation time) are evicted.
+    pub max_age: Duration,
+    /// Most records in one `records` frame.
+    pub batch_max_records: usize,
+    /// Most bytes of encoded records in one `records` frame (at least one record is always sent).
+    pub batch_max_bytes: usize,
+    /// Most `records` frames awaiting their `ack` at once.
+    pub max_frames_in_flight: usize,
+    /// Wait before retrying storage after a failed write.
+    pub storage_retry_after: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> OutboxConfig {
+        OutboxConfig {
+            // A 10-hour shift at one fix every 5 s is 7,200 records: a week offline stays far below.
+            max_records: 100_000,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            batch_max_records: 100,
+            batch_max_bytes: 64 * 1024,
+            max_frames_in_flight: 4,
+            storage_retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Facts about the outbox that must survive reloads, stored beside the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboxCounters {
+    /// Highest sequence number ever assigned on this device (0 for none).
+    pub last_seq: u64,
+    /// Highest sequence number the server acknowledged (0 for none).
+    pub acked_seq: u64,
+    /// Location fixes evicted over the device's lifetime.
+    pub evicted_total: u64,
+    /// When (device clock, Unix milliseconds) an acknowledgement last freed records.
+    pub last_ack_unix_ms: Option<i64>,
+    /// Whether a server `welcome` has confirmed this device's numbering. Until then the records
+    /// are numbered provisionally and are renumbered after what the server already holds for
+    /// the driver (a new phone, or cleared browser data, must not reuse sequence numbers).
+    pub sequence_confirmed: bool,
+    /// The last duty change recorded.
+    pub duty: Option<DriverStatus>,
+}
+
+/// What storage held at start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredOutbox {
+    pub records: Vec<Record>,
+    pub counters: OutboxCounters,
+}
+
+/// Changes to apply to storage in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageWrite {
+    /// Identifies the write in [`Outbox::handle_storage_written`] and `handle_storage_failed`.
+    pub id: u64,
+    /// Records to store (insert or replace by sequence number).
+    pub put: Vec<Record>,
+    /// Delete every record with a sequence number up to this one.
+    pub delete_up_to: Option<u64>,
+    /// Delete these records.
+    pub delete: Vec<u64>,
+    /// The counters to store.
+    pub counters: OutboxCounters,
+}
+
+/// What the driver should see about the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStatus {
+    /// Records not yet acknowledged by the server.
+    pub waiting: usize,
+    /// Records not yet written to durable storage.
+    pub unsaved: usize,
+    /// False while storage is failing: records live in memory only.
+    pub storage_ok: bool,
+    pub evicted_total: u64,
+    pub last_ack_unix_ms: Option<i64>,
+    pub duty: Option<DriverStatus>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    record: Record,
+    encoded_len: usize,
+    stored: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SendSession {
+    /// Lowest sequence number not yet sent on this connection.
+    next_unsent: u64,
+    /// The newest fix, sent ahead of the backlog; skipped when the backlog reaches it.
+    sent_live: Option<u64>,
+    /// Whether the live-first step is still to be decided.
+    live_step_pending: bool,
+    frames_in_flight: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PendingWrite {
+    put: Vec<u64>,
+    delete: Vec<u64>,
+    delete_up_to: Option<u64>,
+    counters_changed: bool,
+    /// The write stores counters saying the numbering is confirmed.
+    confirms_sequence: bool,
+}
+
+impl PendingWrite {
+    fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.delete.is_empty() && self.delete_up_to.is_none() && !self.counters_changed
+    }
+}
+
+/// The outbox state machine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    config: OutboxConfig,
+    entries: BTreeMap<u64, Entry>,
+    counters: OutboxCounters,
+    random: Random,
+    pending: PendingWrite,
+    write_in_flight: Option<(u64, PendingWrite)>,
+    next_write_id: u64,
+    storage_failing: bool,
+    storage_retry_at: Option<Instant>,
+    /// Whether storage holds `sequence_confirmed`. Nothing is sent before: a page reloaded
+    /// between sending and storing the confirmation would renumber records the server already
+    /// holds and deliver them twice.
+    sequence_confirmed_durably: bool,
+    session: Option<SendSession>,
+}
+
+impl Outbox {
+    /// An outbox holding what storage held. `seed` drives record ids.
+    pub fn new(config: OutboxConfig, stored: StoredOutbox, seed: u64) -> Outbox {
+        let mut counters = stored.counters;
+        let mut entries = BTreeMap::new();
+        for record in stored.records {
+            // Records at or below the acknowledged sequence were being deleted when the page
+            // closed; they are done.
+            if record.seq <= counters.acked_seq {
+                continue;
+            }
+            counters.last_seq = counters.last_seq.max(record.seq);
+            let encoded_len = record.encode().len();
+            entries.insert(record.seq, Entry { record, encoded_len, stored: true });
+        }
+        let mut outbox = Outbox {
+            config,
+            entries,
+            counters,
+            random: Random::from_seed(seed),
+            pending: PendingWrite::default(),
+            write_in_flight: None,
+            next_write_id: 1,
+            storage_failing: false,
+            storage_retry_at: None,
+            sequence_confirmed_durably: counters.sequence_confirmed,
+            session: None,
+        };
+        if counters != stored.counters {
+            outbox.pending.counters_changed = true;
+        }
+        outbox
+    }
+
+    /// The counters as they are now (including changes not yet stored).
+    pub fn counters(&self) -> OutboxCounters {
+        self.counters
+    }
+
+    /// What the driver should see.
+    pub fn status(&self) -> OutboxStatus {
+        OutboxStatus {
+            waiting: self.entries.len(),
+            unsaved: self.entries.values().filter(|entry| !entry.stored).count(),
+            storage_ok: !self.storage_failing,
+            evicted_total: self.counters.evicted_total,
+            last_ack_unix_ms: self.counters.last_ack_unix_ms,
+            duty: self.counters.duty,
+        }
+    }
+
+    /// The records not yet acknowledged, oldest first.
+    pub fn waiting_records(&self) -> impl Iterator<Item = &Record> {
+        self.entries.values().map(|entry| &entry.record)
+    }
+
+    /// Creates a record, numbered after every earlier one, and queues it for storage. It is sent
+    /// once stored. Evicts old location fixes if the outbox is over a cap; returns the new
+    /// record's sequence number.
+    pub fn create(&mut self, kind: RecordKind, now_unix_ms: i64) -> u64 {
+        if let RecordKind::Status { status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty) } = &kind
+        {
+            self.counters.duty = Some(*status);
+        }
+        let seq = self.push_new_record(kind, now_unix_ms);
+        self.enforce_caps(now_unix_ms);
+        seq
+    }
+
+    /// The next storage write, if there is something to write and no write is in progress.
+    pub fn poll_storage_write(&mut self, now: Instant) -> Option<StorageWrite> {
+        if self.write_in_flight.is_some() || self.pending.is_empty() {
+            return None;
+        }
+        if self.storage_retry_at.is_some_and(|retry_at| now < retry_at) {
+            return None;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.confirms_sequence = self.counters.sequence_confirmed;
+        let id = self.next_write_id;
+        self.next_write_id += 1;
+        let write = StorageWrite {
+            id,
+            put: pending
+                .put
+                .iter()
+                .filter_map(|seq| self.entries.get(seq))
+                .map(|entry| entry.record.clone())
+                .collect(),
+            delete_up_to: pending.delete_up_to,
+            delete: pending.delete.clone(),
+            counters: self.counters,
+        };
+        self.write_in_flight = Some((id, pending));
+        Some(write)
+    }
+
+    /// When storage should be retried after a failure, if it is waiting to.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.write_in_flight.is_none() && !self.pending.is_empty() { self.storage_retry_at } else { None }
+    }
+
+    /// Storage committed write `id`: its records are durable and may be sent.
+    pub fn handle_storage_written(&mut self, id: u64) {
+        let Some((in_flight_id, write)) = self.write_in_flight.take() else { return };
+        if in_flight_id != id {
+            self.write_in_flight = Some((in_flight_id, write));
+            return;
+        }
+        for seq in write.put {
+            // A record changed again since this write (an extended eviction report) waits for
+            // the write that holds its newest version.
+            if self.pending.put.contains(&seq) {
+                continue;
+            }
+            if let Some(entry) = self.entries.get_mut(&seq) {
+                entry.stored = true;
+            }
+        }
+        if write.confirms_sequence {
+            self.sequence_confirmed_durably = true;
+        }
+        self.storage_failing = false;
+        self.storage_retry_at = None;
+    }
+
+    /// Storage failed write `id` (unavailable, quota, blocked). The outbox keeps the records in
+    /// memory, lets them be sent anyway, and retries the write after `storage_retry_after`.
+    pub fn handle_storage_failed(&mut self, now: Instant, id: u64) {
+        let Some((in_flight_id, write)) = self.write_in_flight.take() else { return };
+        if in_flight_id != id {
+            self.write_in_flight = Some((in_flight_id, write));
+            return;
+        }
+        // Merge the failed write back in front of what was queued since.
+        let mut put = write.put;
+        put.append(&mut self.pending.put);
+        put.sort_unstable();
+        put.dedup();
+        let mut delete = write.delete;
+        delete.append(&mut self.pending.delete);
+        self.pending = PendingWrite {
+            put,
+            delete,
+            delete_up_to: self.pending.delete_up_to.max(write.delete_up_to),
+            counters_changed: true,
+            confirms_sequence: false,
+        };
+        self.storage_failing = true;
+        self.storage_retry_at = Some(now + self.config.storage_retry_after);
+    }
+
+    /// The server's `welcome` opened a sending session: `acked_seq` is what it holds.
+    pub fn handle_welcome(&mut self, acked_seq: u64, now_unix_ms: i64) {
+        let first_waiting = self.entries.keys().next().copied();
+        let numbering_collides = acked_seq > self.counters.last_seq
+            || (!self.counters.sequence_confirmed && first_waiting.is_some_and(|first| first <= acked_seq));
+        if !self.counters.sequence_confirmed {
+            self.counters.sequence_confirmed = true;
+            self.pending.counters_changed = true;
+        }
+        if numbering_collides {
+            // The server holds numbers this device did not assign to what it holds (a new phone
+            // or wiped storage reusing a driver id): number the waiting records after them, or
+            // the server would discard them as duplicates.
+            self.renumber_after(acked_seq);
+        } else if acked_seq < self.counters.acked_seq {
+            // The server lost records it had acknowledged and this device has deleted. Tell it
+            // they are gone for good, or it would wait for them forever.
+            let lost = SeqRange::new(acked_seq + 1, self.counters.acked_seq);
+            self.counters.acked_seq = acked_seq;
+            self.pending.counters_changed = true;
+            self.push_new_record(
+                RecordKind::Gap { reason: GapReason::ServerLost, lost: vec![lost] },
+                now_unix_ms,
+            );
+        }
+        self.apply_ack(acked_seq, now_unix_ms);
+        self.enforce_caps(now_unix_ms);
+        self.session = Some(SendSession {
+            next_unsent: self.counters.acked_seq + 1,
+            sent_live: None,
+            live_step_pending: true,
+            frames_in_flight: 0,
+        });
+    }
+
+    /// The server acknowledged every record up to `acked_seq`.
+    pub fn handle_ack(&mut self, acked_seq: u64, now_unix_ms: i64) {
+        if let Some(session) = &mut self.session {
+            session.frames_in_flight = session.frames_in_flight.saturating_sub(1);
+        }
+        self.apply_ack(acked_seq, now_unix_ms);
+    }
+
+    /// The connection is gone: whatever was in flight will be resent after the next `welcome`.
+    pub fn handle_disconnected(&mut self) {
+        self.session = None;
+    }
+
+    /// Whether a sending session is open.
+    pub fn is_sending(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The next `records` batch to send, if the session has room in its window and a stored
+    /// record is waiting. After a `welcome` with a backlog of more than one frame, the newest
+    /// fix goes first, alone and flagged `live`; then the backlog, oldest first.
+    pub fn poll_batch(&mut self) -> Option<RecordBatch> {
+        let storage_failing = self.storage_failing;
+        let config = self.config;
+        if !self.sequence_confirmed_durably && !storage_failing {
+            return None;
+        }
+        let session = self.session.as_mut()?;
+        if session.frames_in_flight >= config.max_frames_in_flight {
+            return None;
+        }
+        let sendable = |entry: &Entry| entry.stored || storage_failing;
+        // The live step only pays when the backlog takes more than one frame; otherwise the
+        // newest fix arrives in the same frame as everything else.
+        let backlog_fits_one_frame = || {
+            let mut count = 0;
+            let mut bytes = 0;
+            for entry in self.entries.range(session.next_unsent..).map(|(_, entry)| entry) {
+                count += 1;
+                bytes += entry.encoded_len;
+                if count > config.batch_max_records || bytes > config.batch_max_bytes {
+                    return false;
+                }
+            }
+            true
+        };
+        if std::mem::take(&mut session.live_step_pending) && !backlog_fits_one_frame() {
+            let first_waiting = self.entries.range(session.next_unsent..).next().map(|(seq, _)| *seq);
+            let newest_fix = self
+                .entries
+                .range(session.next_unsent..)
+                .rev()
+                .find(|(_, entry)| matches!(entry.record.kind, RecordKind::Location { .. }))
+                .filter(|(_, entry)| sendable(entry));
+            if let (Some((seq, entry)), Some(first)) = (newest_fix, first_waiting)
+                && *seq != first
+            {
+                session.sent_live = Some(*seq);
+                session.frames_in_flight += 1;
+                return Some(RecordBatch { live: true, records: vec![entry.record.clone()] });
+            }
+        }
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        let mut last_taken = None;
+        for (seq, entry) in self.entries.range(session.next_unsent..) {
+            if !sendable(entry) {
+                break; // keep sequence order: never skip past a record that is not stored yet
+            }
+            last_taken = Some(*seq);
+            if session.sent_live == Some(*seq) {
+                continue;
+            }
+            if !records.is_empty()
+                && (records.len() >= config.batch_max_records
+                    || bytes + entry.encoded_len > config.batch_max_bytes)
+            {
+                last_taken = Some(*seq - 1);
+                break;
+            }
+            bytes += entry.encoded_len;
+            records.push(entry.record.clone());
+        }
+        if let Some(last) = last_taken {
+            session.next_unsent = session.next_unsent.max(last + 1);
+        }
+        if records.is_empty() {
+            return None;
+        }
+        session.frames_in_flight += 1;
+        Some(RecordBatch { live: false, records })
+    }
+
+    fn push_new_record(&mut self, kind: RecordKind, now_unix_ms: i64) -> u64 {
+        self.counters.last_seq += 1;
+        let seq = self.counters.last_seq;
+        let bits = (u128::from(self.random.next_u64()) << 64) | u128::from(self.random.next_u64());
+        let record = Record { seq, id: RecordId::from_random_bits(bits), created_at_ms: now_unix_ms, kind };
+        let encoded_len = record.encode().len();
+        self.entries.insert(seq, Entry { record, encoded_len, stored: false });
+        self.pending.put.push(seq);
+        self.pending.counters_changed = true;
+        seq
+    }
+
+    fn apply_ack(&mut self, acked_seq: u64, now_unix_ms: i64) {
+        // An acknowledgement beyond anything this device numbered is a server fault; deleting on
+        // its word would lose records.
+        let acked_seq = acked_seq.min(self.counters.last_seq);
+        if acked_seq <= self.counters.acked_seq {
+            return;
+        }
+        let remaining = self.entries.split_off(&(acked_seq + 1));
+        let freed = std::mem::replace(&mut self.entries, remaining);
+        self.pending.put.retain(|seq| *seq > acked_seq);
+        self.pending.delete.retain(|seq| *seq > acked_seq);
+        self.pending.delete_up_to = Some(acked_seq);
+        self.pending.counters_changed = true;
+        self.counters.acked_seq = acked_seq;
+        if !freed.is_empty() {
+            self.counters.last_ack_unix_ms = Some(now_unix_ms);
+        }
+        if let Some(session) = &mut self.session {
+            session.next_unsent = session.next_unsent.max(acked_seq + 1);
+        }
+    }
+
+    fn renumber_after(&mut self, acked_seq: u64) {
+        let old_entries = std::mem::take(&mut self.entries);
+        let old_seqs: Vec<u64> = old_entries.keys().copied().collect();
+        let mut next = acked_seq;
+        for (_, mut entry) in old_entries {
+            next += 1;
+            entry.record.seq = next;
+            entry.stored = false;
+            self.entries.insert(next, entry);
+        }
+        // Delete the old keys first, then store the renumbered records (same transaction).
+        self.pending.delete.extend(old_seqs.into_iter().filter(|seq| !self.entries.contains_key(seq)));
+        self.pending.put = self.entries.keys().copied().collect();
+        self.counters.last_seq = next;
+        self.counters.acked_seq = acked_seq;
+        self.pending.counters_changed = true;
+    }
+
+    fn enforce_caps(&mut self, now_unix_ms: i64) {
+        let evicted = self.choose_evictions(now_unix_ms);
+        let Some(&newest_evicted) = evicted.last() else { return };
+        for seq in &evicted {
+            self.entries.remove(seq);
+        }
+        self.pending.put.retain(|seq| self.entries.contains_key(seq));
+        self.pending.delete.extend(evicted.iter().copied());
+        self.counters.evicted_total += evicted.len() as u64;
+        self.pending.counters_changed = true;
+
+        // Extend an eviction report that has not been sent yet, rather than adding one record per
+        // eviction (a full outbox evicts one fix per new fix). A report may only name sequence
+        // numbers below its own, so it must be newer than everything it lists.
+        let not_sent_from = self.session.as_ref().map_or(0, |session| session.next_unsent);
+        let reusable =
+            self.entries.range(newest_evicted + 1..).find_map(|(seq, entry)| match &entry.record.kind {
+                RecordKind::Gap { reason: GapReason::Evicted, .. } if *seq >= not_sent_from => Some(*seq),
+                _ => None,
+            });
+        match reusable {
+            Some(report_seq) => {
+                let entry = self.entries.get_mut(&report_seq).expect("found above");
+                if let RecordKind::Gap { lost, .. } = &mut entry.record.kind {
+                    let mut seqs: Vec<u64> = lost.iter().flat_map(|range| range.first..=range.last).collect();
+                    seqs.extend(evicted);
+                    seqs.sort_unstable();
+                    *lost = SeqRange::collapse(seqs);
+                }
+                entry.encoded_len = entry.record.encode().len();
+                entry.stored = false;
+                if !self.pending.put.contains(&report_seq) {
+                    self.pending.put.push(report_seq);
+                }
+            }
+            None => {
+                let lost = SeqRange::collapse(evicted);
+                self.push_new_record(RecordKind::Gap { reason: GapReason::Evicted, lost }, now_unix_ms);
+            }
+        }
+    }
+
+    /// Location fixes past the age cap, then the oldest fixes until the count cap holds (leaving
+    /// room for an eviction report). Status records and reports are never chosen.
+    fn choose_evictions(&self, now_unix_ms: i64) -> Vec<u64> {
+        let oldest_allowed_ms = now_unix_ms.saturating_sub(self.config.max_age.as_millis() as i64);
+        let mut evicted: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| {
+                entry.record.kind.is_evictable() && entry.record.created_at_ms < oldest_allowed_ms
+            })
+            .map(|(seq, _)| *seq)
+            .collect();
+        let kept = self.entries.len() - evicted.len();
+        let room_for_report = usize::from(!evicted.is_empty() || kept > self.config.max_records);
+        let mut still_over = (kept + room_for_report).saturating_sub(self.config.max_records);
+        if still_over > 0 {
+            let already_chosen = evicted.clone();
+            for (seq, entry) in &self.entries {
+                if still_over == 0 {
+                    break;
+                }
+                if entry.record.kind.is_evictable() && !already_chosen.contains(seq) {
+                    evicted.push(*seq);
+                    still_over -= 1;
+                }
+            }
+        }
+        evicted.sort_unstable();
+        evicted
+    }
+}

@@ -1,0 +1,458 @@
+//! The outbox on its own: storage writes, sessions, batching, caps, failures.
+
+use enroute_core::*;
+use enroute_protocol::*;
+use std::time::Duration;
+
+const T0: i64 = 1_763_769_600_000;
+
+fn status(on: bool) -> RecordKind {
+    RecordKind::Status { status: if on { DriverStatus::OnDuty } else { DriverStatus::OffDuty } }
+}
+
+fn fix(time_ms: i64) -> RecordKind {
+    RecordKind::Location {
+        fix: Fix {
+            time_ms,
+            lat: 48.1,
+            lon: 11.5,
+            accuracy_m: 5.0,
+            speed_mps: None,
+            heading_deg: None,
+            altitude_m: None,
+        },
+    }
+}
+
+fn at(milliseconds: u64) -> Instant {
+    Instant::from_millis(milliseconds)
+}
+
+fn empty_outbox(config: OutboxConfig) -> Outbox {
+    Outbox::new(config, StoredOutbox::default(), 1)
+}
+
+/// Commits every pending write; returns them.
+fn store_all(outbox: &mut Outbox) -> Vec<StorageWrite> {
+    let mut writes = Vec::new();
+    while let Some(write) = outbox.poll_storage_write(at(0)) {
+        outbox.handle_storage_written(write.id);
+        writes.push(write);
+    }
+    writes
+}
+
+/// The server's welcome, and storage committing the confirmed numbering (nothing is sent before).
+fn welcome(outbox: &mut Outbox, acked_seq: u64) {
+    outbox.handle_welcome(acked_seq, T0);
+    store_all(outbox);
+}
+
+fn seqs(batch: &RecordBatch) -> Vec<u64> {
+    batch.records.iter().map(|record| record.seq).collect()
+}
+
+fn all_batches(outbox: &mut Outbox) -> Vec<RecordBatch> {
+    std::iter::from_fn(|| outbox.poll_batch()).collect()
+}
+
+#[test]
+fn records_are_numbered_from_one_and_written_before_they_can_be_sent() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    assert_eq!(outbox.create(status(true), T0), 1);
+    assert_eq!(outbox.create(fix(T0), T0 + 1), 2);
+    outbox.handle_welcome(0, T0);
+    assert_eq!(outbox.poll_batch(), None, "nothing is sent before it is stored");
+    assert_eq!(outbox.status().unsaved, 2);
+
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(write.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(write.counters.last_seq, 2);
+    assert_eq!(outbox.poll_storage_write(at(0)), None, "one write at a time");
+    outbox.handle_storage_written(write.id);
+    assert_eq!(outbox.status().unsaved, 0);
+    let batch = outbox.poll_batch().unwrap();
+    assert_eq!(seqs(&batch), vec![1, 2]);
+    assert!(!batch.live, "everything fits one frame: no live step");
+    assert_eq!(batch.records[1].created_at_ms, T0 + 1);
+    assert_ne!(batch.records[0].id, batch.records[1].id);
+}
+
+#[test]
+fn records_created_during_a_write_go_into_the_next_write() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    let first = outbox.poll_storage_write(at(0)).unwrap();
+    outbox.create(status(false), T0);
+    outbox.handle_storage_written(first.id);
+    let second = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(second.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![2]);
+}
+
+#[test]
+fn an_ack_frees_records_and_deletes_them_from_storage() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..3 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch().unwrap();
+    outbox.handle_ack(2, T0 + 500);
+    assert_eq!(outbox.status().waiting, 1);
+    assert_eq!(outbox.status().last_ack_unix_ms, Some(T0 + 500));
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(write.delete_up_to, Some(2));
+    assert_eq!(write.counters.acked_seq, 2);
+}
+
+#[test]
+fn batches_respect_the_record_cap_and_the_in_flight_window() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..650 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    let batches = all_batches(&mut outbox);
+    assert_eq!(batches.iter().map(|batch| batch.records.len()).collect::<Vec<_>>(), vec![100, 100, 100, 100]);
+    outbox.handle_ack(100, T0);
+    let next = all_batches(&mut outbox);
+    assert_eq!(next.len(), 1, "one ack makes room for one more frame");
+    assert_eq!(seqs(&next[0]).first(), Some(&401));
+}
+
+#[test]
+fn batches_respect_the_byte_cap() {
+    let config = OutboxConfig { batch_max_bytes: 1_000, ..OutboxConfig::default() };
+    let mut outbox = empty_outbox(config);
+    for index in 0..30 {
+        outbox.create(fix(T0 + index), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch(); // the live step does not apply: the newest fix is not behind a backlog
+    let batches = all_batches(&mut outbox);
+    for batch in &batches {
+        let bytes: usize = batch.records.iter().map(|record| record.encode().len()).sum();
+        assert!(bytes <= 1_000, "{bytes}");
+    }
+}
+
+#[test]
+fn after_welcome_the_newest_fix_goes_first_then_the_backlog_oldest_first() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0); // 1
+    for index in 0..150 {
+        outbox.create(fix(T0 + index), T0); // 2 to 151; 151 is the newest fix
+    }
+    outbox.create(status(false), T0); // 152
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    let live = outbox.poll_batch().unwrap();
+    assert!(live.live);
+    assert_eq!(seqs(&live), vec![151]);
+    let backlog = outbox.poll_batch().unwrap();
+    assert!(!backlog.live);
+    assert_eq!(seqs(&backlog), (1..=100).collect::<Vec<_>>(), "then oldest first");
+    let rest = outbox.poll_batch().unwrap();
+    assert_eq!(seqs(&rest), (101..=150).chain([152]).collect::<Vec<_>>(), "the live fix is not sent twice");
+}
+
+#[test]
+fn a_backlog_that_fits_one_frame_needs_no_live_step() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(fix(T0), T0);
+    outbox.create(status(false), T0);
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    let batch = outbox.poll_batch().unwrap();
+    assert!(!batch.live);
+    assert_eq!(seqs(&batch), vec![1, 2]);
+}
+
+#[test]
+fn reconnecting_resends_what_was_in_flight_and_drops_what_the_server_holds() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..5 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    assert_eq!(seqs(&outbox.poll_batch().unwrap()), vec![1, 2, 3, 4, 5]);
+    outbox.handle_disconnected();
+    assert_eq!(outbox.poll_batch(), None, "nothing is sent between connections");
+    // The server stored 1 to 3 before the connection dropped.
+    welcome(&mut outbox, 3);
+    assert_eq!(outbox.status().waiting, 2);
+    assert_eq!(seqs(&outbox.poll_batch().unwrap()), vec![4, 5]);
+}
+
+#[test]
+fn duplicate_and_stale_acks_change_nothing() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..4 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch();
+    outbox.handle_ack(3, T0);
+    store_all(&mut outbox);
+    outbox.handle_ack(3, T0);
+    outbox.handle_ack(1, T0);
+    assert_eq!(outbox.status().waiting, 1);
+    assert_eq!(outbox.counters().acked_seq, 3);
+    assert_eq!(outbox.poll_storage_write(at(0)), None, "no change to store");
+}
+
+#[test]
+fn regression_an_ack_beyond_anything_numbered_does_not_delete_unsent_records() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    outbox.create(status(false), T0);
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch();
+    outbox.handle_ack(1_000, T0);
+    assert_eq!(outbox.counters().acked_seq, 2, "clamped to the highest number assigned");
+    outbox.create(status(true), T0);
+    assert_eq!(outbox.status().waiting, 1);
+}
+
+#[test]
+fn welcome_lower_than_acked_reports_the_lost_records_in_a_gap_record() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..10 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch();
+    outbox.handle_ack(8, T0);
+    outbox.handle_disconnected();
+    // The server restarted without its data: it holds only 1 to 5.
+    outbox.handle_welcome(5, T0 + 10);
+    let waiting: Vec<&Record> = outbox.waiting_records().collect();
+    assert_eq!(waiting.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![9, 10, 11]);
+    assert_eq!(
+        waiting[2].kind,
+        RecordKind::Gap { reason: GapReason::ServerLost, lost: vec![SeqRange::new(6, 8)] }
+    );
+    store_all(&mut outbox);
+    let batch = outbox.poll_batch().unwrap();
+    assert_eq!(seqs(&batch), vec![9, 10, 11]);
+}
+
+#[test]
+fn a_fresh_device_numbers_its_records_after_what_the_server_holds_for_the_driver() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    outbox.create(status(false), T0);
+    store_all(&mut outbox);
+    // Another phone (or this one before its data was cleared) already sent 7 records.
+    outbox.handle_welcome(7, T0);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(write.delete, vec![1, 2]);
+    assert_eq!(write.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![8, 9]);
+    assert!(write.counters.sequence_confirmed);
+    outbox.handle_storage_written(write.id);
+    assert_eq!(seqs(&outbox.poll_batch().unwrap()), vec![8, 9]);
+    assert_eq!(outbox.create(status(true), T0), 10);
+}
+
+#[test]
+fn a_confirmed_device_keeps_its_numbers_when_the_server_holds_some_of_them() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..4 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch();
+    outbox.handle_disconnected();
+    welcome(&mut outbox, 2); // stored 1 and 2; the ack never arrived
+    assert_eq!(outbox.waiting_records().map(|record| record.seq).collect::<Vec<_>>(), vec![3, 4]);
+}
+
+#[test]
+fn numbering_continues_after_a_reload() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..3 {
+        outbox.create(status(true), T0);
+    }
+    let writes = store_all(&mut outbox);
+    let stored = StoredOutbox {
+        records: writes.iter().flat_map(|write| write.put.clone()).collect(),
+        counters: writes.last().unwrap().counters,
+    };
+    let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 2);
+    assert_eq!(reloaded.status().waiting, 3);
+    assert_eq!(reloaded.status().unsaved, 0);
+    assert_eq!(reloaded.create(status(false), T0), 4);
+}
+
+#[test]
+fn numbering_continues_after_a_reload_with_an_empty_outbox() {
+    let stored = StoredOutbox {
+        records: vec![],
+        counters: OutboxCounters {
+            last_seq: 41,
+            acked_seq: 41,
+            sequence_confirmed: true,
+            ..Default::default()
+        },
+    };
+    let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 2);
+    assert_eq!(reloaded.create(status(true), T0), 42);
+}
+
+#[test]
+fn records_already_acked_when_the_page_closed_are_dropped_on_load() {
+    let record = |seq| Record {
+        seq,
+        id: RecordId::from_random_bits(seq as u128),
+        created_at_ms: T0,
+        kind: status(true),
+    };
+    let stored = StoredOutbox {
+        records: vec![record(5), record(6), record(7)],
+        counters: OutboxCounters {
+            last_seq: 7,
+            acked_seq: 6,
+            sequence_confirmed: true,
+            ..Default::default()
+        },
+    };
+    let outbox = Outbox::new(OutboxConfig::default(), stored, 2);
+    assert_eq!(outbox.waiting_records().map(|record| record.seq).collect::<Vec<_>>(), vec![7]);
+}
+
+#[test]
+fn over_the_count_cap_the_oldest_fixes_are_evicted_and_statuses_kept() {
+    let config = OutboxConfig { max_records: 6, ..OutboxConfig::default() };
+    let mut outbox = empty_outbox(config);
+    outbox.create(fix(T0), T0); // 1
+    outbox.create(status(true), T0); // 2
+    for index in 1..=4 {
+        outbox.create(fix(T0 + index), T0); // 3 to 6
+    }
+    assert_eq!(outbox.status().evicted_total, 0);
+    outbox.create(fix(T0 + 5), T0); // 7: over the cap by one, plus room for the report
+    let waiting: Vec<u64> = outbox.waiting_records().map(|record| record.seq).collect();
+    assert_eq!(waiting, vec![2, 4, 5, 6, 7, 8], "fixes 1 and 3 evicted, the status kept, report 8 added");
+    assert_eq!(outbox.status().evicted_total, 2);
+    let report = outbox.waiting_records().last().unwrap();
+    assert_eq!(
+        report.kind,
+        RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(1, 1), SeqRange::new(3, 3)] }
+    );
+}
+
+#[test]
+fn further_evictions_extend_the_unsent_report_instead_of_adding_records() {
+    let config = OutboxConfig { max_records: 50, ..OutboxConfig::default() };
+    let mut outbox = empty_outbox(config);
+    for index in 0..51 {
+        outbox.create(fix(T0 + index), T0); // 1 to 51 -> evicts 1 and 2, report 52
+    }
+    for index in 0..30 {
+        outbox.create(fix(T0 + 100 + index), T0); // each evicts one fix older than the report
+    }
+    assert_eq!(outbox.status().waiting, 50);
+    assert_eq!(outbox.status().evicted_total, 32);
+    let reports: Vec<&Record> =
+        outbox.waiting_records().filter(|record| matches!(record.kind, RecordKind::Gap { .. })).collect();
+    assert_eq!(reports.len(), 1);
+    match &reports[0].kind {
+        RecordKind::Gap { lost, .. } => {
+            assert!(lost.iter().all(|range| range.last < reports[0].seq), "only lower numbers");
+            let lost_count: u64 = lost.iter().map(SeqRange::len).sum();
+            assert_eq!(lost_count, outbox.status().evicted_total);
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn status_records_are_never_evicted_even_over_the_cap() {
+    let config = OutboxConfig { max_records: 3, ..OutboxConfig::default() };
+    let mut outbox = empty_outbox(config);
+    for index in 0..5 {
+        outbox.create(status(index % 2 == 0), T0);
+    }
+    assert_eq!(outbox.status().waiting, 5);
+    assert_eq!(outbox.status().evicted_total, 0);
+}
+
+#[test]
+fn fixes_older_than_the_age_cap_are_evicted() {
+    let config = OutboxConfig { max_age: Duration::from_secs(3_600), ..OutboxConfig::default() };
+    let mut outbox = empty_outbox(config);
+    outbox.create(fix(T0), T0); // 1
+    outbox.create(status(true), T0); // 2
+    outbox.create(fix(T0 + 1), T0 + 1_000); // 3
+    outbox.create(fix(T0 + 2), T0 + 3_600_500); // 4: fix 1 is now over an hour old
+    let waiting: Vec<u64> = outbox.waiting_records().map(|record| record.seq).collect();
+    assert_eq!(waiting, vec![2, 3, 4, 5]);
+    assert_eq!(outbox.status().evicted_total, 1);
+}
+
+#[test]
+fn failing_storage_keeps_records_in_memory_sends_them_and_retries() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    outbox.handle_storage_failed(at(100), write.id);
+    assert!(!outbox.status().storage_ok);
+    assert_eq!(outbox.poll_storage_write(at(200)), None, "waits before retrying");
+    assert_eq!(outbox.poll_timeout(), Some(at(5_100)));
+    outbox.handle_welcome(0, T0);
+    assert_eq!(seqs(&outbox.poll_batch().unwrap()), vec![1], "memory records still go out");
+    outbox.create(status(false), T0);
+    let retry = outbox.poll_storage_write(at(5_100)).unwrap();
+    assert_eq!(retry.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2]);
+    outbox.handle_storage_written(retry.id);
+    assert!(outbox.status().storage_ok);
+    assert_eq!(outbox.status().unsaved, 0);
+}
+
+#[test]
+fn a_record_acked_while_storage_failed_is_not_rewritten() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    outbox.handle_storage_failed(at(0), write.id);
+    outbox.handle_welcome(0, T0);
+    outbox.poll_batch();
+    outbox.handle_ack(1, T0);
+    let retry = outbox.poll_storage_write(at(10_000)).unwrap();
+    assert!(retry.put.is_empty());
+    assert_eq!(retry.delete_up_to, Some(1));
+}
+
+#[test]
+fn duty_follows_the_last_duty_record() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    assert_eq!(outbox.status().duty, None);
+    outbox.create(status(true), T0);
+    assert_eq!(outbox.status().duty, Some(DriverStatus::OnDuty));
+    outbox.create(fix(T0), T0);
+    outbox.create(status(false), T0);
+    assert_eq!(outbox.counters().duty, Some(DriverStatus::OffDuty));
+}
+
+#[test]
+fn regression_nothing_is_sent_before_the_confirmed_numbering_is_stored() {
+    // A reload between sending and storing the confirmation would renumber records the server
+    // already holds, and it would store them twice.
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    store_all(&mut outbox);
+    outbox.handle_welcome(0, T0);
+    assert_eq!(outbox.poll_batch(), None);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert!(write.counters.sequence_confirmed);
+    outbox.handle_storage_written(write.id);
+    assert!(outbox.poll_batch().is_some());
+}

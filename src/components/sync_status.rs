@@ -1,0 +1,41 @@
+use crate::platform::browser::format_clock_time;
+use crate::state::{SyncState, TabRole};
+use leptos::prelude::*;
+
+/// One line under the header: records waiting and the last sync; below it, lasting warnings
+/// (records not durable, fixes dropped, tracking run by another tab).
+#[component]
+pub fn SyncStatus() -> impl IntoView {
+    let state = expect_context::<SyncState>();
+    let view = state.view;
+    view! {
+        <div class="sync-status">
+            <p class="sync-status__line">
+                <span data-testid="waiting" data-waiting=move || view.with(|view| view.waiting.to_string())
+                    data-unsaved=move || view.with(|view| view.unsaved.to_string())>
+                    {move || view.with(|view| view.waiting_label())}
+                </span>
+                " · "
+                <span data-testid="last-sync">{move || view.with(|view| view.last_sync_label(format_clock_time))}</span>
+            </p>
+            <Show when=move || !view.with(|view| view.storage_ok)>
+                <p class="warning" role="alert" data-testid="storage-warning">
+                    "This phone cannot save records right now. They are kept until the app is closed: keep it open until they are sent."
+                </p>
+            </Show>
+            <Show when=move || view.with(|view| view.evicted_total > 0)>
+                <p class="warning" data-testid="evicted">
+                    {move || view.with(|view| format!(
+                        "{} old location updates were dropped to save space; the dispatcher was told.",
+                        view.evicted_total
+                    ))}
+                </p>
+            </Show>
+            <Show when=move || state.role.get() == TabRole::Follower>
+                <p class="notice" data-testid="follower">
+                    "Enroute is open in another tab, which does the tracking. This tab only shows its status."
+                </p>
+            </Show>
+        </div>
+    }
+}

@@ -1,0 +1,194 @@
+//! Where the outbox lives on the device: [`IndexedDbOutbox`] normally, [`MemoryOutbox`] when
+//! IndexedDB cannot be used (and in tests). The engine decides what to write; storage only
+//! applies each [`StorageWrite`] in one transaction and reports success or failure.
+
+use crate::platform::database::{self, DatabaseError, META_STORE, OUTBOX_STORE};
+use enroute_core::{OutboxCounters, StorageWrite, StoredOutbox};
+use enroute_protocol::Record;
+use rexie::{KeyRange, Rexie, TransactionMode};
+use std::cell::RefCell;
+use std::future::Future;
+use wasm_bindgen::JsValue;
+
+/// Key of the outbox counters in the meta store.
+const COUNTERS_KEY: &str = "outbox";
+
+/// Durable storage for the outbox.
+pub trait OutboxStorage {
+    /// Everything stored: records and counters.
+    fn load(&self) -> impl Future<Output = Result<StoredOutbox, DatabaseError>>;
+    /// Applies one write atomically: all of it or nothing.
+    fn write(&self, write: &StorageWrite) -> impl Future<Output = Result<(), DatabaseError>>;
+}
+
+/// The outbox in IndexedDB: records in the `outbox` store keyed by sequence number (as the
+/// JSON they are sent as), counters in the `meta` store.
+pub struct IndexedDbOutbox {
+    database: Rexie,
+}
+
+impl IndexedDbOutbox {
+    /// Opens the database called `name` (creating or upgrading it).
+    pub async fn open(name: &str) -> Result<IndexedDbOutbox, DatabaseError> {
+        Ok(IndexedDbOutbox { database: database::open(name).await? })
+    }
+
+    /// Closes the connection (other tabs and upgrades are no longer blocked by it).
+    pub fn close(self) {
+        self.database.close();
+    }
+}
+
+impl OutboxStorage for IndexedDbOutbox {
+    async fn load(&self) -> Result<StoredOutbox, DatabaseError> {
+        let transaction =
+            self.database.transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadOnly)?;
+        let values = transaction.store(OUTBOX_STORE)?.get_all(None, None).await?;
+        let counters = transaction.store(META_STORE)?.get(JsValue::from_str(COUNTERS_KEY)).await?;
+        transaction.done().await?;
+        let mut records = Vec::with_capacity(values.len());
+        for value in values {
+            let Some(text) = value.as_string() else { continue };
+            match Record::decode(&text) {
+                Ok(record) => records.push(record),
+                // A record this version cannot read cannot be sent either; keep the rest moving.
+                Err(error) => log::error!("skipping an unreadable stored record: {error:?}"),
+            }
+        }
+        let counters = match counters.and_then(|value| value.as_string()) {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|error| DatabaseError(format!("unreadable outbox counters: {error}")))?,
+            None => OutboxCounters::default(),
+        };
+        Ok(StoredOutbox { records, counters })
+    }
+
+    async fn write(&self, write: &StorageWrite) -> Result<(), DatabaseError> {
+        let counters = serde_json::to_string(&write.counters)
+            .map_err(|error| DatabaseError(format!("cannot encode counters: {error}")))?;
+        let encoded: Vec<(JsValue, JsValue)> = write
+            .put
+            .iter()
+            .map(|record| (JsValue::from_str(&record.encode()), JsValue::from_f64(record.seq as f64)))
+            .collect();
+        // Everything is prepared before the transaction opens: it must not wait on anything else.
+        let transaction =
+            self.database.transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadWrite)?;
+        let outbox = transaction.store(OUTBOX_STORE)?;
+        if let Some(up_to) = write.delete_up_to {
+            let range = KeyRange::upper_bound(&JsValue::from_f64(up_to as f64), Some(false))
+                .map_err(|error| DatabaseError(format!("{error:?}")))?;
+            outbox.delete(range.into()).await?;
+        }
+        for seq in &write.delete {
+            outbox.delete(JsValue::from_f64(*seq as f64)).await?;
+        }
+        for (value, key) in &encoded {
+            outbox.put(value, Some(key)).await?;
+        }
+        transaction
+            .store(META_STORE)?
+            .put(&JsValue::from_str(&counters), Some(&JsValue::from_str(COUNTERS_KEY)))
+            .await?;
+        transaction.done().await?;
+        Ok(())
+    }
+}
+
+/// The outbox in memory only: what the app uses when IndexedDB cannot be opened, and what
+/// tests use. It can be told to fail, to exercise the app's behaviour when storage breaks.
+#[derive(Default)]
+pub struct MemoryOutbox {
+    stored: RefCell<StoredOutbox>,
+    failure: RefCell<Option<String>>,
+}
+
+impl MemoryOutbox {
+    /// Storage that accepts every write.
+    pub fn new() -> MemoryOutbox {
+        MemoryOutbox::default()
+    }
+
+    /// Storage that refuses every write with `reason` (IndexedDB unavailable).
+    pub fn failing(reason: &str) -> MemoryOutbox {
+        let storage = MemoryOutbox::default();
+        storage.set_failure(Some(reason));
+        storage
+    }
+
+    /// Makes later writes fail with `reason`, or succeed again with `None`.
+    pub fn set_failure(&self, reason: Option<&str>) {
+        *self.failure.borrow_mut() = reason.map(str::to_string);
+    }
+
+    /// What a successful write history left behind.
+    pub fn snapshot(&self) -> StoredOutbox {
+        self.stored.borrow().clone()
+    }
+}
+
+impl OutboxStorage for MemoryOutbox {
+    async fn load(&self) -> Result<StoredOutbox, DatabaseError> {
+        Ok(self.stored.borrow().clone())
+    }
+
+    async fn write(&self, write: &StorageWrite) -> Result<(), DatabaseError> {
+        if let Some(reason) = self.failure.borrow().as_ref() {
+            return Err(DatabaseError(reason.clone()));
+        }
+        let mut stored = self.stored.borrow_mut();
+        if let Some(up_to) = write.delete_up_to {
+            stored.records.retain(|record| record.seq > up_to);
+        }
+        stored.records.retain(|record| !write.delete.contains(&record.seq));
+        for record in &write.put {
+            stored.records.retain(|existing| existing.seq != record.seq);
+            stored.records.push(record.clone());
+        }
+        stored.records.sort_by_key(|record| record.seq);
+        stored.counters = write.counters;
+        Ok(())
+    }
+}
+
+/// The storage the app runs with: IndexedDB when it opens, memory otherwise.
+pub enum AppOutboxStorage {
+    IndexedDb(IndexedDbOutbox),
+    /// IndexedDB could not be opened: records are kept in memory for this page's lifetime and
+    /// every write reports the failure, so the driver sees a lasting warning. Nothing is written
+    /// to IndexedDB later in this session, so the records it may still hold keep their numbers.
+    Unavailable {
+        memory: MemoryOutbox,
+    },
+}
+
+impl AppOutboxStorage {
+    /// Opens the app's database, or falls back to memory with the reason logged.
+    pub async fn open() -> AppOutboxStorage {
+        match IndexedDbOutbox::open(database::DATABASE_NAME).await {
+            Ok(storage) => AppOutboxStorage::IndexedDb(storage),
+            Err(error) => {
+                log::error!("IndexedDB is unavailable, records stay in memory: {error:?}");
+                AppOutboxStorage::Unavailable {
+                    memory: MemoryOutbox::failing(&format!("IndexedDB is unavailable: {}", error.0)),
+                }
+            }
+        }
+    }
+}
+
+impl OutboxStorage for AppOutboxStorage {
+    async fn load(&self) -> Result<StoredOutbox, DatabaseError> {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => storage.load().await,
+            AppOutboxStorage::Unavailable { memory } => memory.load().await,
+        }
+    }
+
+    async fn write(&self, write: &StorageWrite) -> Result<(), DatabaseError> {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => storage.write(write).await,
+            AppOutboxStorage::Unavailable { memory } => memory.write(write).await,
+        }
+    }
+}
