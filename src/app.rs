@@ -3,9 +3,9 @@
 use crate::components::Header;
 use crate::pages::{AssignmentsPage, DutyPage, NotFoundPage, SettingsPage};
 use crate::platform::leadership::{LeadershipRequest, request_leadership};
-use crate::platform::settings_storage;
 use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions};
 use crate::platform::tab_channel::TabChannel;
+use crate::platform::{debug_bridge, settings_storage};
 use crate::state::{Intents, SyncState, TabRole};
 use enroute_core::{Settings, SyncView};
 use leptos::prelude::*;
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
             }
         })
     });
+    debug_bridge::install(intents);
     view! { <AppShell state settings intents /> }
 }
 

@@ -382,6 +382,10 @@ async fn sequence_numbers_continue_after_reopening_even_when_everything_was_ackn
     let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck { acked_seq: 3 });
     engine.handle_message(now(), socket, &ack);
     flush_writes(&mut engine, &storage).await;
+    // Deleting acknowledged records waits until nothing new was written for a second.
+    sleep(1_100).await;
+    engine.handle_timeout(now());
+    flush_writes(&mut engine, &storage).await;
     storage.close();
 
     let reopened = IndexedDbOutbox::open(&name).await.unwrap();

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod database;
+pub mod debug_bridge;
 pub mod event_listener;
 pub mod leadership;
 pub mod outbox_storage;

@@ -4,11 +4,11 @@
 //! All decisions are the engine's; this loop only turns browser events into `handle_*` calls
 //! and the engine's actions into socket and storage operations.
 
-use crate::platform::browser;
 use crate::platform::event_listener::EventListener;
 use crate::platform::outbox_storage::{AppOutboxStorage, OutboxStorage};
 use crate::platform::tab_channel::TabChannel;
 use crate::platform::websocket::{Socket, SocketEvent};
+use crate::platform::{browser, debug_bridge};
 use crate::state::{Intent, SyncState};
 use enroute_core::{
     DeviceIdentity, Engine, EngineAction, EngineConfig, LinkStatus, Now, Settings, SocketId, StorageWrite,
@@ -34,8 +34,11 @@ pub struct SyncDriverOptions {
 }
 
 impl SyncDriverOptions {
-    /// Options for the given settings, with the default timings.
+    /// Options for the given settings, with the default timings (unless the debug bridge
+    /// changes them).
     pub fn from_settings(settings: &Settings) -> SyncDriverOptions {
+        let mut config = EngineConfig::default();
+        debug_bridge::adjust_config(&mut config);
         SyncDriverOptions {
             url: settings.websocket_url(&browser::page_origin()),
             identity: DeviceIdentity {
@@ -43,7 +46,7 @@ impl SyncDriverOptions {
                 token: None,
                 app_version: crate::APP_VERSION.to_string(),
             },
-            config: EngineConfig::default(),
+            config,
         }
     }
 }
@@ -157,6 +160,7 @@ async fn run<S: OutboxStorage + 'static>(
     engine.handle_browser_online(now(), browser::is_online());
     engine.start(now());
     let mut last_published: Option<SyncView> = None;
+    let mut latency_probe = debug_bridge::is_enabled().then(StoreLatencyProbe::default);
     loop {
         while let Some(action) = engine.poll_action(now()) {
             match action {
@@ -176,7 +180,12 @@ async fn run<S: OutboxStorage + 'static>(
                         socket = None;
                     }
                 }
-                EngineAction::Store(write) => store(storage.clone(), storage_usable, write, events.clone()),
+                EngineAction::Store(write) => {
+                    if let Some(probe) = &mut latency_probe {
+                        probe.writing(&write);
+                    }
+                    store(storage.clone(), storage_usable, write, events.clone());
+                }
             }
         }
         let snapshot = engine.snapshot();
@@ -208,7 +217,12 @@ async fn run<S: OutboxStorage + 'static>(
                 log::info!("socket {id:?} closed (code {code:?})");
                 engine.handle_socket_closed(now, id);
             }
-            Some(DriverEvent::StorageDone { id, result: Ok(()) }) => engine.handle_storage_written(id),
+            Some(DriverEvent::StorageDone { id, result: Ok(()) }) => {
+                engine.handle_storage_written(id);
+                if let Some(probe) = &mut latency_probe {
+                    probe.written(id, now.monotonic);
+                }
+            }
             Some(DriverEvent::StorageDone { id, result: Err(error) }) => {
                 log::error!("storing the outbox failed: {error}");
                 engine.handle_storage_failed(now, id);
@@ -218,7 +232,10 @@ async fn run<S: OutboxStorage + 'static>(
                     Intent::SetDuty(true) => RecordKind::Status { status: DriverStatus::OnDuty },
                     Intent::SetDuty(false) => RecordKind::Status { status: DriverStatus::OffDuty },
                 };
-                engine.record(now, kind);
+                let seq = engine.record(now, kind);
+                if let Some(probe) = &mut latency_probe {
+                    probe.created(seq, now.monotonic);
+                }
             }
             Some(DriverEvent::BrowserOnline(online)) => engine.handle_browser_online(now, online),
             Some(DriverEvent::PageVisible) => engine.handle_page_visible(now),
@@ -257,5 +274,30 @@ fn wait_time(engine: &Engine, link: &LinkStatus) -> Option<Duration> {
             Some(until_deadline.unwrap_or(Duration::MAX).min(Duration::from_secs(1)))
         }
         _ => until_deadline,
+    }
+}
+
+/// Measures, for the debug bridge, how long records take from creation to durable storage.
+#[derive(Default)]
+struct StoreLatencyProbe {
+    created: std::collections::HashMap<u64, enroute_core::Instant>,
+    writes: std::collections::HashMap<u64, Vec<u64>>,
+}
+
+impl StoreLatencyProbe {
+    fn created(&mut self, seq: u64, at: enroute_core::Instant) {
+        self.created.insert(seq, at);
+    }
+
+    fn writing(&mut self, write: &StorageWrite) {
+        self.writes.insert(write.id, write.put.iter().map(|record| record.seq).collect());
+    }
+
+    fn written(&mut self, id: u64, at: enroute_core::Instant) {
+        for seq in self.writes.remove(&id).unwrap_or_default() {
+            if let Some(created) = self.created.remove(&seq) {
+                debug_bridge::note_store_latency((at - created).as_secs_f64() * 1000.0);
+            }
+        }
     }
 }

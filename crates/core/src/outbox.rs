@@ -35,6 +35,12 @@ pub struct OutboxConfig {
     pub max_frames_in_flight: usize,
     /// Wait before retrying storage after a failed write.
     pub storage_retry_after: Duration,
+    /// Deleting acknowledged records is cleanup, not urgent (records at or below the stored
+    /// acknowledged number are ignored on load): it waits until no new record has been written
+    /// for this long, so it never delays storing a new record...
+    pub cleanup_when_idle_for: Duration,
+    /// ...or until it has waited this long, so a busy outbox still shrinks.
+    pub cleanup_at_most_after: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -47,6 +53,8 @@ impl Default for OutboxConfig {
             batch_max_bytes: 64 * 1024,
             max_frames_in_flight: 4,
             storage_retry_after: Duration::from_secs(5),
+            cleanup_when_idle_for: Duration::from_secs(1),
+            cleanup_at_most_after: Duration::from_secs(10),
         }
     }
 }
@@ -125,11 +133,12 @@ struct SendSession {
     frames_in_flight: usize,
 }
 
+/// Changes that must reach storage soon: new, renumbered or evicted records, and counters
+/// that describe them.
 #[derive(Debug, Clone, Default)]
 struct PendingWrite {
     put: Vec<u64>,
     delete: Vec<u64>,
-    delete_up_to: Option<u64>,
     counters_changed: bool,
     /// The write stores counters saying the numbering is confirmed.
     confirms_sequence: bool,
@@ -137,7 +146,23 @@ struct PendingWrite {
 
 impl PendingWrite {
     fn is_empty(&self) -> bool {
-        self.put.is_empty() && self.delete.is_empty() && self.delete_up_to.is_none() && !self.counters_changed
+        self.put.is_empty() && self.delete.is_empty() && !self.counters_changed
+    }
+}
+
+/// Changes that can wait for a quiet moment: deleting acknowledged records and storing the
+/// acknowledgement counters.
+#[derive(Debug, Clone, Default)]
+struct PendingCleanup {
+    delete_up_to: Option<u64>,
+    counters_changed: bool,
+    /// When the outbox first saw this cleanup waiting (set by `poll_storage_write`).
+    noticed_at: Option<Instant>,
+}
+
+impl PendingCleanup {
+    fn is_empty(&self) -> bool {
+        self.delete_up_to.is_none() && !self.counters_changed
     }
 }
 
@@ -149,7 +174,10 @@ pub struct Outbox {
     counters: OutboxCounters,
     random: Random,
     pending: PendingWrite,
-    write_in_flight: Option<(u64, PendingWrite)>,
+    cleanup: PendingCleanup,
+    last_urgent_write_at: Option<Instant>,
+    /// The write being applied: its id, what it held, and the cleanup it carried.
+    write_in_flight: Option<(u64, PendingWrite, Option<u64>)>,
     next_write_id: u64,
     storage_failing: bool,
     storage_retry_at: Option<Instant>,
@@ -165,10 +193,12 @@ impl Outbox {
     pub fn new(config: OutboxConfig, stored: StoredOutbox, seed: u64) -> Outbox {
         let mut counters = stored.counters;
         let mut entries = BTreeMap::new();
+        let mut cleanup = PendingCleanup::default();
         for record in stored.records {
-            // Records at or below the acknowledged sequence were being deleted when the page
-            // closed; they are done.
+            // Records at or below the acknowledged sequence were waiting for cleanup when the
+            // page closed; they are done.
             if record.seq <= counters.acked_seq {
+                cleanup.delete_up_to = Some(counters.acked_seq);
                 continue;
             }
             counters.last_seq = counters.last_seq.max(record.seq);
@@ -181,6 +211,8 @@ impl Outbox {
             counters,
             random: Random::from_seed(seed),
             pending: PendingWrite::default(),
+            cleanup,
+            last_urgent_write_at: None,
             write_in_flight: None,
             next_write_id: 1,
             storage_failing: false,
@@ -201,9 +233,16 @@ impl Outbox {
 
     /// What the driver should see.
     pub fn status(&self) -> OutboxStatus {
+        // Only records queued for a write, or in the write under way, can be unsaved: count
+        // those rather than walking the whole outbox (this runs after every event).
+        let in_flight = self.write_in_flight.iter().flat_map(|(_, write, _)| write.put.iter());
+        let candidates: std::collections::BTreeSet<u64> =
+            self.pending.put.iter().chain(in_flight).copied().collect();
+        let unsaved =
+            candidates.iter().filter(|seq| self.entries.get(seq).is_some_and(|entry| !entry.stored)).count();
         OutboxStatus {
             waiting: self.entries.len(),
-            unsaved: self.entries.values().filter(|entry| !entry.stored).count(),
+            unsaved,
             storage_ok: !self.storage_failing,
             evicted_total: self.counters.evicted_total,
             last_ack_unix_ms: self.counters.last_ack_unix_ms,
@@ -230,14 +269,28 @@ impl Outbox {
     }
 
     /// The next storage write, if there is something to write and no write is in progress.
+    /// New records go first; cleanup of acknowledged records waits for a quiet moment.
     pub fn poll_storage_write(&mut self, now: Instant) -> Option<StorageWrite> {
-        if self.write_in_flight.is_some() || self.pending.is_empty() {
+        if self.write_in_flight.is_some() || self.storage_retry_at.is_some_and(|retry_at| now < retry_at) {
             return None;
         }
-        if self.storage_retry_at.is_some_and(|retry_at| now < retry_at) {
-            return None;
+        if !self.cleanup.is_empty() && self.cleanup.noticed_at.is_none() {
+            self.cleanup.noticed_at = Some(now);
         }
-        let mut pending = std::mem::take(&mut self.pending);
+        let (pending, cleanup_up_to) = if !self.pending.is_empty() {
+            self.last_urgent_write_at = Some(now);
+            (std::mem::take(&mut self.pending), None)
+        } else if self.cleanup_due_at().is_some_and(|due| now >= due) {
+            (PendingWrite::default(), self.cleanup.delete_up_to)
+        } else {
+            return None;
+        };
+        // Every write stores the current counters, so cleanup counters ride along for free.
+        self.cleanup.counters_changed = false;
+        if cleanup_up_to.is_some() {
+            self.cleanup = PendingCleanup::default();
+        }
+        let mut pending = pending;
         pending.confirms_sequence = self.counters.sequence_confirmed;
         let id = self.next_write_id;
         self.next_write_id += 1;
@@ -249,24 +302,44 @@ impl Outbox {
                 .filter_map(|seq| self.entries.get(seq))
                 .map(|entry| entry.record.clone())
                 .collect(),
-            delete_up_to: pending.delete_up_to,
+            delete_up_to: cleanup_up_to,
             delete: pending.delete.clone(),
             counters: self.counters,
         };
-        self.write_in_flight = Some((id, pending));
+        self.write_in_flight = Some((id, pending, cleanup_up_to));
         Some(write)
     }
 
-    /// When storage should be retried after a failure, if it is waiting to.
+    /// When [`Outbox::poll_storage_write`] has something to do without any new event: a
+    /// storage retry or a cleanup becoming due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.write_in_flight.is_none() && !self.pending.is_empty() { self.storage_retry_at } else { None }
+        if self.write_in_flight.is_some() {
+            return None;
+        }
+        if !self.pending.is_empty() {
+            return self.storage_retry_at;
+        }
+        match (self.cleanup_due_at(), self.storage_retry_at) {
+            (Some(due), Some(retry_at)) => Some(due.max(retry_at)),
+            (due, _) => due,
+        }
+    }
+
+    fn cleanup_due_at(&self) -> Option<Instant> {
+        if self.cleanup.is_empty() {
+            return None;
+        }
+        let noticed_at = self.cleanup.noticed_at?;
+        let when_idle =
+            self.last_urgent_write_at.map_or(noticed_at, |last| last + self.config.cleanup_when_idle_for);
+        Some(when_idle.min(noticed_at + self.config.cleanup_at_most_after))
     }
 
     /// Storage committed write `id`: its records are durable and may be sent.
     pub fn handle_storage_written(&mut self, id: u64) {
-        let Some((in_flight_id, write)) = self.write_in_flight.take() else { return };
+        let Some((in_flight_id, write, cleanup_up_to)) = self.write_in_flight.take() else { return };
         if in_flight_id != id {
-            self.write_in_flight = Some((in_flight_id, write));
+            self.write_in_flight = Some((in_flight_id, write, cleanup_up_to));
             return;
         }
         for seq in write.put {
@@ -289,10 +362,13 @@ impl Outbox {
     /// Storage failed write `id` (unavailable, quota, blocked). The outbox keeps the records in
     /// memory, lets them be sent anyway, and retries the write after `storage_retry_after`.
     pub fn handle_storage_failed(&mut self, now: Instant, id: u64) {
-        let Some((in_flight_id, write)) = self.write_in_flight.take() else { return };
+        let Some((in_flight_id, write, cleanup_up_to)) = self.write_in_flight.take() else { return };
         if in_flight_id != id {
-            self.write_in_flight = Some((in_flight_id, write));
+            self.write_in_flight = Some((in_flight_id, write, cleanup_up_to));
             return;
+        }
+        if let Some(up_to) = cleanup_up_to {
+            self.cleanup.delete_up_to = self.cleanup.delete_up_to.max(Some(up_to));
         }
         // Merge the failed write back in front of what was queued since.
         let mut put = write.put;
@@ -301,13 +377,7 @@ impl Outbox {
         put.dedup();
         let mut delete = write.delete;
         delete.append(&mut self.pending.delete);
-        self.pending = PendingWrite {
-            put,
-            delete,
-            delete_up_to: self.pending.delete_up_to.max(write.delete_up_to),
-            counters_changed: true,
-            confirms_sequence: false,
-        };
+        self.pending = PendingWrite { put, delete, counters_changed: true, confirms_sequence: false };
         self.storage_failing = true;
         self.storage_retry_at = Some(now + self.config.storage_retry_after);
     }
@@ -463,8 +533,8 @@ impl Outbox {
         let freed = std::mem::replace(&mut self.entries, remaining);
         self.pending.put.retain(|seq| *seq > acked_seq);
         self.pending.delete.retain(|seq| *seq > acked_seq);
-        self.pending.delete_up_to = Some(acked_seq);
-        self.pending.counters_changed = true;
+        self.cleanup.delete_up_to = Some(acked_seq);
+        self.cleanup.counters_changed = true;
         self.counters.acked_seq = acked_seq;
         if !freed.is_empty() {
             self.counters.last_ack_unix_ms = Some(now_unix_ms);
@@ -538,6 +608,14 @@ impl Outbox {
     /// room for an eviction report). Status records and reports are never chosen.
     fn choose_evictions(&self, now_unix_ms: i64) -> Vec<u64> {
         let oldest_allowed_ms = now_unix_ms.saturating_sub(self.config.max_age.as_millis() as i64);
+        // Fast path (this runs for every new record): under the count cap, and the oldest fix
+        // (records are made in time order) is young enough.
+        if self.entries.len() <= self.config.max_records {
+            let oldest_fix = self.entries.values().find(|entry| entry.record.kind.is_evictable());
+            if oldest_fix.is_none_or(|entry| entry.record.created_at_ms >= oldest_allowed_ms) {
+                return Vec::new();
+            }
+        }
         let mut evicted: Vec<u64> = self
             .entries
             .iter()

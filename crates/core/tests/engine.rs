@@ -309,6 +309,9 @@ fn happy_path_records_reach_the_server_and_are_freed() {
     world.settle();
     world.assert_everything_delivered_once_in_order();
     assert_eq!(world.server.held.len(), 5);
+    assert_eq!(world.storage.records.len(), 5, "cleanup waits for a quiet moment");
+    world.advance(1_000);
+    world.commit_all_writes();
     assert!(world.storage.records.is_empty(), "acknowledged records are deleted from storage");
     assert_eq!(world.storage.counters.acked_seq, 5);
 }

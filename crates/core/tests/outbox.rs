@@ -101,8 +101,11 @@ fn an_ack_frees_records_and_deletes_them_from_storage() {
     outbox.handle_ack(2, T0 + 500);
     assert_eq!(outbox.status().waiting, 1);
     assert_eq!(outbox.status().last_ack_unix_ms, Some(T0 + 500));
-    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(outbox.poll_storage_write(at(500)), None, "cleanup waits until no record was written for 1 s");
+    assert_eq!(outbox.poll_timeout(), Some(at(1_000)));
+    let write = outbox.poll_storage_write(at(1_000)).unwrap();
     assert_eq!(write.delete_up_to, Some(2));
+    assert!(write.put.is_empty());
     assert_eq!(write.counters.acked_seq, 2);
 }
 
@@ -427,8 +430,72 @@ fn a_record_acked_while_storage_failed_is_not_rewritten() {
     outbox.poll_batch();
     outbox.handle_ack(1, T0);
     let retry = outbox.poll_storage_write(at(10_000)).unwrap();
-    assert!(retry.put.is_empty());
-    assert_eq!(retry.delete_up_to, Some(1));
+    assert!(retry.put.is_empty(), "the acknowledged record is not stored again");
+    assert_eq!(retry.counters.acked_seq, 1);
+}
+
+#[test]
+fn a_new_record_is_never_queued_behind_cleanup() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..200 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch();
+    outbox.handle_ack(100, T0);
+    outbox.create(status(false), T0);
+    let write = outbox.poll_storage_write(at(100)).unwrap();
+    assert_eq!(write.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![201]);
+    assert_eq!(write.delete_up_to, None, "cleanup does not ride on a write that stores a record");
+    assert_eq!(write.counters.acked_seq, 100, "but the counters are current");
+}
+
+#[test]
+fn cleanup_happens_within_ten_seconds_even_when_records_keep_coming() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for _ in 0..10 {
+        outbox.create(status(true), T0);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch();
+    outbox.handle_ack(10, T0);
+    let mut cleaned_at = None;
+    for tick in 0..30u64 {
+        let now = at(tick * 500);
+        outbox.create(status(tick % 2 == 0), T0); // a record every half second
+        while let Some(write) = outbox.poll_storage_write(now) {
+            if write.delete_up_to == Some(10) {
+                cleaned_at.get_or_insert(now);
+            }
+            outbox.handle_storage_written(write.id);
+        }
+    }
+    let cleaned_at = cleaned_at.expect("cleanup ran");
+    assert!(cleaned_at <= at(10_500), "{cleaned_at:?}");
+}
+
+#[test]
+fn records_acknowledged_before_a_reload_are_cleaned_up_after_it() {
+    let record = |seq| Record {
+        seq,
+        id: RecordId::from_random_bits(seq as u128),
+        created_at_ms: T0,
+        kind: status(true),
+    };
+    let stored = StoredOutbox {
+        records: vec![record(1), record(2), record(3)],
+        counters: OutboxCounters {
+            last_seq: 3,
+            acked_seq: 2,
+            sequence_confirmed: true,
+            ..Default::default()
+        },
+    };
+    let mut outbox = Outbox::new(OutboxConfig::default(), stored, 2);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(write.delete_up_to, Some(2), "nothing new was written: the cleanup is due at once");
 }
 
 #[test]

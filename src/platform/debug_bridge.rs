@@ -1,0 +1,66 @@
+//! Hooks for benchmarks and manual debugging, active only when the page URL has `?debug`:
+//! `window.enrouteDebug.makeRecords(n)` makes `n` duty changes through the normal intent path,
+//! `window.enrouteDebug.storeLatencies()` returns how long each record took from the driver's
+//! action to being durable in IndexedDB (ms), and `?debug&batch=1` sends one record per frame
+//! and waits for each ack (the naive baseline the benchmarks compare against).
+
+use crate::state::{Intent, Intents};
+use enroute_core::EngineConfig;
+use std::cell::RefCell;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    static STORE_LATENCIES_MS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+fn query() -> String {
+    web_sys::window().and_then(|window| window.location().search().ok()).unwrap_or_default()
+}
+
+/// Whether the page was opened with `?debug`.
+pub fn is_enabled() -> bool {
+    query().trim_start_matches('?').split('&').any(|pair| pair == "debug")
+}
+
+/// Applies `batch=1` from the URL: one record per frame, one frame in flight.
+pub fn adjust_config(config: &mut EngineConfig) {
+    if is_enabled() && query().trim_start_matches('?').split('&').any(|pair| pair == "batch=1") {
+        config.outbox.batch_max_records = 1;
+        config.outbox.max_frames_in_flight = 1;
+    }
+}
+
+/// Notes that a record took `milliseconds` to become durable.
+pub fn note_store_latency(milliseconds: f64) {
+    STORE_LATENCIES_MS.with(|latencies| latencies.borrow_mut().push(milliseconds));
+}
+
+/// Installs `window.enrouteDebug` if debugging is enabled.
+pub fn install(intents: Intents) {
+    if !is_enabled() {
+        return;
+    }
+    let Some(window) = web_sys::window() else { return };
+    let bridge = js_sys::Object::new();
+    let make_records = Closure::<dyn Fn(u32)>::new(move |count: u32| {
+        for index in 0..count {
+            intents.send(Intent::SetDuty(index % 2 == 0));
+        }
+    });
+    let store_latencies = Closure::<dyn Fn() -> js_sys::Array>::new(|| {
+        STORE_LATENCIES_MS
+            .with(|latencies| latencies.borrow().iter().map(|value| JsValue::from_f64(*value)).collect())
+    });
+    let clear =
+        Closure::<dyn Fn()>::new(|| STORE_LATENCIES_MS.with(|latencies| latencies.borrow_mut().clear()));
+    let _ = js_sys::Reflect::set(&bridge, &"makeRecords".into(), make_records.as_ref().unchecked_ref());
+    let _ = js_sys::Reflect::set(&bridge, &"storeLatencies".into(), store_latencies.as_ref().unchecked_ref());
+    let _ = js_sys::Reflect::set(&bridge, &"clearStoreLatencies".into(), clear.as_ref().unchecked_ref());
+    let _ = js_sys::Reflect::set(&window, &"enrouteDebug".into(), &bridge);
+    // The bridge lives as long as the page.
+    make_records.forget();
+    store_latencies.forget();
+    clear.forget();
+    log::info!("debug bridge installed: window.enrouteDebug");
+}
