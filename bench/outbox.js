@@ -83,11 +83,33 @@ async function drain(mode) {
       produced: window.enrouteBench.produced,
       latencies: window.enrouteDebug.storeLatencies(),
     }));
+    // For scale: a bare IndexedDB transaction with one put, in this same browser, at idle.
+    const bare = mode === 'batched' ? await page.evaluate(async () => {
+      const database = await new Promise((resolve, reject) => {
+        const request = indexedDB.open('enroute-bench-bare', 1);
+        request.onupgradeneeded = () => request.result.createObjectStore('records');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      const times = [];
+      for (let index = 0; index < 200; index += 1) {
+        const started = performance.now();
+        await new Promise((resolve, reject) => {
+          const transaction = database.transaction(['records'], 'readwrite');
+          transaction.objectStore('records').put('x'.repeat(250), index);
+          transaction.oncomplete = resolve;
+          transaction.onerror = () => reject(transaction.error);
+        });
+        times.push(performance.now() - started);
+      }
+      database.close();
+      return times;
+    }) : [];
     const history = await getJson(server, '/api/drivers/demo-driver/records');
     if (history.records.length < RECORDS) {
       throw new Error(`the server holds ${history.records.length} records, expected at least ${RECORDS}`);
     }
-    return { ...result, queueMs, held: history.records.length };
+    return { ...result, queueMs, held: history.records.length, bare };
   } finally {
     await browser.close();
     await server.stop();
@@ -124,11 +146,17 @@ both modes, one after the other.
 
 Enqueue while draining: during the batched drain the page made one record every 10 ms
 (${batched.produced} records); for each, the time from the driver's action to the record
-being committed to IndexedDB (millisecond resolution), over ${latencies.length} records:
+being committed to IndexedDB, over ${latencies.length} records:
 
 | p50 | p99 | max | target |
 |---:|---:|---:|---|
-| ${p50} ms | ${p99} ms | ${Math.max(...latencies)} ms | p99 ≤ 5 ms: ${verdict(p99 <= 5)} |
+| ${p50.toFixed(1)} ms | ${p99.toFixed(1)} ms | ${Math.max(...latencies).toFixed(1)} ms | p99 ≤ 5 ms: ${verdict(p99 <= 5)} |
+
+For scale, a bare IndexedDB transaction holding one put, in the same browser at idle (200 in a
+row, nothing else running): p50 ${percentile(batched.bare, 0.5).toFixed(1)} ms, p99 ${percentile(batched.bare, 0.99).toFixed(1)} ms,
+max ${Math.max(...batched.bare).toFixed(1)} ms. The app's write is one such transaction (a new record is a single put; counters
+and the deletion of acknowledged records wait for a quiet moment); what it adds is the event
+loop and, during a drain, the main thread's other work (frames out, acknowledgements in).
 
 Main-thread tasks over 50 ms during the drain: ${batched.longTasks.length} (longest ${longest.toFixed(0)} ms;
 target none: ${verdict(batched.longTasks.length === 0)}).

@@ -11,6 +11,13 @@ pub fn now() -> Instant {
     Instant::from_millis(milliseconds.max(0.0) as u64)
 }
 
+/// `performance.now()` with its full resolution, for measurements.
+pub fn precise_now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or_else(js_sys::Date::now, |performance| performance.now())
+}
+
 /// Wall-clock time in milliseconds since the Unix epoch, for timestamps that leave the device.
 pub fn unix_time_ms() -> i64 {
     js_sys::Date::now() as i64

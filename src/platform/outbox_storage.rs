@@ -64,7 +64,10 @@ impl OutboxStorage for IndexedDbOutbox {
     }
 
     async fn write(&self, write: &StorageWrite) -> Result<(), DatabaseError> {
-        let counters = serde_json::to_string(&write.counters)
+        let counters = write
+            .counters
+            .map(|counters| serde_json::to_string(&counters))
+            .transpose()
             .map_err(|error| DatabaseError(format!("cannot encode counters: {error}")))?;
         let encoded: Vec<(JsValue, JsValue)> = write
             .put
@@ -86,10 +89,12 @@ impl OutboxStorage for IndexedDbOutbox {
         for (value, key) in &encoded {
             outbox.put(value, Some(key)).await?;
         }
-        transaction
-            .store(META_STORE)?
-            .put(&JsValue::from_str(&counters), Some(&JsValue::from_str(COUNTERS_KEY)))
-            .await?;
+        if let Some(counters) = counters {
+            transaction
+                .store(META_STORE)?
+                .put(&JsValue::from_str(&counters), Some(&JsValue::from_str(COUNTERS_KEY)))
+                .await?;
+        }
         transaction.done().await?;
         Ok(())
     }
@@ -146,7 +151,9 @@ impl OutboxStorage for MemoryOutbox {
             stored.records.push(record.clone());
         }
         stored.records.sort_by_key(|record| record.seq);
-        stored.counters = write.counters;
+        if let Some(counters) = write.counters {
+            stored.counters = counters;
+        }
         Ok(())
     }
 }

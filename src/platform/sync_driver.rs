@@ -53,7 +53,12 @@ impl SyncDriverOptions {
 
 enum DriverEvent {
     Socket(SocketId, SocketEvent),
-    StorageDone { id: u64, result: Result<(), String> },
+    /// A write finished; `finished_at_ms` is `performance.now()` at that moment.
+    StorageDone {
+        id: u64,
+        result: Result<(), String>,
+        finished_at_ms: f64,
+    },
     Intent(Intent),
     BrowserOnline(bool),
     PageVisible,
@@ -160,6 +165,7 @@ async fn run<S: OutboxStorage + 'static>(
     engine.handle_browser_online(now(), browser::is_online());
     engine.start(now());
     let mut last_published: Option<SyncView> = None;
+    let mut last_published_at: Option<enroute_core::Instant> = None;
     let mut latency_probe = debug_bridge::is_enabled().then(StoreLatencyProbe::default);
     loop {
         while let Some(action) = engine.poll_action(now()) {
@@ -190,63 +196,103 @@ async fn run<S: OutboxStorage + 'static>(
         }
         let snapshot = engine.snapshot();
         let view = SyncView::of(&snapshot, browser::now());
+        let mut publish_due = None;
         if last_published.as_ref() != Some(&view) {
-            if let (Some(channel), Ok(text)) = (&channel, serde_json::to_string(&view)) {
-                channel.publish(&text);
+            // At most ten updates a second: rendering costs the main thread, and a driver
+            // cannot read faster anyway.
+            let due = last_published_at.map_or(browser::now(), |at| at + PUBLISH_INTERVAL);
+            if browser::now() >= due {
+                if let (Some(channel), Ok(text)) = (&channel, serde_json::to_string(&view)) {
+                    channel.publish(&text);
+                }
+                state.view.set(view.clone());
+                last_published = Some(view);
+                last_published_at = Some(browser::now());
+            } else {
+                publish_due = Some(due - browser::now());
             }
-            state.view.set(view.clone());
-            last_published = Some(view);
         }
 
         // `receiver` never ends: this loop holds a sender. `None` below means a timer fired.
-        let event = match wait_time(&engine, &snapshot.link) {
+        let wait = match (wait_time(&engine, &snapshot.link), publish_due) {
+            (Some(deadline), Some(publish)) => Some(deadline.min(publish)),
+            (deadline, publish) => deadline.or(publish),
+        };
+        let event = match wait {
             Some(wait) => match select(receiver.next(), gloo_timers::future::sleep(wait)).await {
                 Either::Left((event, _)) => event,
                 Either::Right(((), _)) => None,
             },
             None => receiver.next().await,
         };
-        let now = now();
-        match event {
-            Some(DriverEvent::Socket(id, SocketEvent::Opened)) => engine.handle_socket_opened(now, id),
-            Some(DriverEvent::Socket(id, SocketEvent::Frame(text))) => match ServerMessage::decode(&text) {
-                Ok(message) => engine.handle_message(now, id, &message),
-                Err(error) => log::warn!("ignoring a frame from the server: {error}"),
-            },
-            Some(DriverEvent::Socket(id, SocketEvent::Closed { code })) => {
-                log::info!("socket {id:?} closed (code {code:?})");
-                engine.handle_socket_closed(now, id);
-            }
-            Some(DriverEvent::StorageDone { id, result: Ok(()) }) => {
-                engine.handle_storage_written(id);
-                if let Some(probe) = &mut latency_probe {
-                    probe.written(id, now.monotonic);
-                }
-            }
-            Some(DriverEvent::StorageDone { id, result: Err(error) }) => {
-                log::error!("storing the outbox failed: {error}");
-                engine.handle_storage_failed(now, id);
-            }
-            Some(DriverEvent::Intent(intent)) => {
-                let kind = match intent {
-                    Intent::SetDuty(true) => RecordKind::Status { status: DriverStatus::OnDuty },
-                    Intent::SetDuty(false) => RecordKind::Status { status: DriverStatus::OffDuty },
-                };
-                let seq = engine.record(now, kind);
-                if let Some(probe) = &mut latency_probe {
-                    probe.created(seq, now.monotonic);
-                }
-            }
-            Some(DriverEvent::BrowserOnline(online)) => engine.handle_browser_online(now, online),
-            Some(DriverEvent::PageVisible) => engine.handle_page_visible(now),
-            Some(DriverEvent::Stop) => {
-                engine.stop();
+        // Handle everything already queued before the next pass over actions and the UI: under
+        // load (a drain, a burst of records) this keeps the loop from publishing per event.
+        let mut next = Some(event);
+        let mut budget = 64;
+        while let Some(current) = next.take() {
+            if handle_event(&mut engine, current, &mut latency_probe) == LoopControl::Stop {
                 return; // dropping `socket` closes it
             }
-            None => {}
+            budget -= 1;
+            if budget > 0 {
+                next = receiver.try_recv().ok().map(Some);
+            }
         }
-        engine.handle_timeout(crate::platform::sync_driver::now());
+        engine.handle_timeout(now());
     }
+}
+
+#[derive(PartialEq, Eq)]
+enum LoopControl {
+    Continue,
+    Stop,
+}
+
+fn handle_event(
+    engine: &mut Engine,
+    event: Option<DriverEvent>,
+    latency_probe: &mut Option<StoreLatencyProbe>,
+) -> LoopControl {
+    let now = now();
+    match event {
+        Some(DriverEvent::Socket(id, SocketEvent::Opened)) => engine.handle_socket_opened(now, id),
+        Some(DriverEvent::Socket(id, SocketEvent::Frame(text))) => match ServerMessage::decode(&text) {
+            Ok(message) => engine.handle_message(now, id, &message),
+            Err(error) => log::warn!("ignoring a frame from the server: {error}"),
+        },
+        Some(DriverEvent::Socket(id, SocketEvent::Closed { code })) => {
+            log::info!("socket {id:?} closed (code {code:?})");
+            engine.handle_socket_closed(now, id);
+        }
+        Some(DriverEvent::StorageDone { id, result: Ok(()), finished_at_ms }) => {
+            engine.handle_storage_written(id);
+            if let Some(probe) = latency_probe {
+                probe.written(id, finished_at_ms);
+            }
+        }
+        Some(DriverEvent::StorageDone { id, result: Err(error), .. }) => {
+            log::error!("storing the outbox failed: {error}");
+            engine.handle_storage_failed(now, id);
+        }
+        Some(DriverEvent::Intent(intent)) => {
+            let kind = match intent {
+                Intent::SetDuty(true) => RecordKind::Status { status: DriverStatus::OnDuty },
+                Intent::SetDuty(false) => RecordKind::Status { status: DriverStatus::OffDuty },
+            };
+            let seq = engine.record(now, kind);
+            if let Some(probe) = latency_probe {
+                probe.created(seq);
+            }
+        }
+        Some(DriverEvent::BrowserOnline(online)) => engine.handle_browser_online(now, online),
+        Some(DriverEvent::PageVisible) => engine.handle_page_visible(now),
+        Some(DriverEvent::Stop) => {
+            engine.stop();
+            return LoopControl::Stop;
+        }
+        None => {}
+    }
+    LoopControl::Continue
 }
 
 /// Applies a write in the background and reports back; the engine allows one at a time.
@@ -262,9 +308,13 @@ fn store<S: OutboxStorage + 'static>(
         } else {
             Err("the stored outbox could not be read at start".to_string())
         };
-        let _ = events.unbounded_send(DriverEvent::StorageDone { id: write.id, result });
+        let finished_at_ms = browser::precise_now_ms();
+        let _ = events.unbounded_send(DriverEvent::StorageDone { id: write.id, result, finished_at_ms });
     });
 }
+
+/// Shortest time between two updates of what the driver sees.
+const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long to sleep before the next deadline; at most a second while a countdown is shown.
 fn wait_time(engine: &Engine, link: &LinkStatus) -> Option<Duration> {
@@ -277,26 +327,27 @@ fn wait_time(engine: &Engine, link: &LinkStatus) -> Option<Duration> {
     }
 }
 
-/// Measures, for the debug bridge, how long records take from creation to durable storage.
+/// Measures, for the debug bridge, how long records take from creation to durable storage
+/// (with `performance.now()`'s sub-millisecond resolution).
 #[derive(Default)]
 struct StoreLatencyProbe {
-    created: std::collections::HashMap<u64, enroute_core::Instant>,
+    created: std::collections::HashMap<u64, f64>,
     writes: std::collections::HashMap<u64, Vec<u64>>,
 }
 
 impl StoreLatencyProbe {
-    fn created(&mut self, seq: u64, at: enroute_core::Instant) {
-        self.created.insert(seq, at);
+    fn created(&mut self, seq: u64) {
+        self.created.insert(seq, browser::precise_now_ms());
     }
 
     fn writing(&mut self, write: &StorageWrite) {
         self.writes.insert(write.id, write.put.iter().map(|record| record.seq).collect());
     }
 
-    fn written(&mut self, id: u64, at: enroute_core::Instant) {
+    fn written(&mut self, id: u64, finished_at_ms: f64) {
         for seq in self.writes.remove(&id).unwrap_or_default() {
             if let Some(created) = self.created.remove(&seq) {
-                debug_bridge::note_store_latency((at - created).as_secs_f64() * 1000.0);
+                debug_bridge::note_store_latency(finished_at_ms - created);
             }
         }
     }

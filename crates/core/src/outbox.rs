@@ -97,8 +97,10 @@ pub struct StorageWrite {
     pub delete_up_to: Option<u64>,
     /// Delete these records.
     pub delete: Vec<u64>,
-    /// The counters to store.
-    pub counters: OutboxCounters,
+    /// The counters to store, when they changed in a way the stored records do not show. (A
+    /// new record raises `last_seq` and may change `duty`, but both are read back from the
+    /// records on load, so storing a new record is a single put.)
+    pub counters: Option<OutboxCounters>,
 }
 
 /// What the driver should see about the outbox.
@@ -201,11 +203,18 @@ impl Outbox {
                 cleanup.delete_up_to = Some(counters.acked_seq);
                 continue;
             }
+            // Counters are not rewritten for every new record: the records themselves say how
+            // far numbering went and what the last duty change was.
             counters.last_seq = counters.last_seq.max(record.seq);
+            if let RecordKind::Status { status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty) } =
+                &record.kind
+            {
+                counters.duty = Some(*status);
+            }
             let encoded_len = record.encode().len();
             entries.insert(record.seq, Entry { record, encoded_len, stored: true });
         }
-        let mut outbox = Outbox {
+        Outbox {
             config,
             entries,
             counters,
@@ -219,11 +228,7 @@ impl Outbox {
             storage_retry_at: None,
             sequence_confirmed_durably: counters.sequence_confirmed,
             session: None,
-        };
-        if counters != stored.counters {
-            outbox.pending.counters_changed = true;
         }
-        outbox
     }
 
     /// The counters as they are now (including changes not yet stored).
@@ -285,13 +290,14 @@ impl Outbox {
         } else {
             return None;
         };
-        // Every write stores the current counters, so cleanup counters ride along for free.
-        self.cleanup.counters_changed = false;
+        // Counters changed by acknowledgements wait for the cleanup write: a write that stores a
+        // new record stays a single put.
+        let include_counters = pending.counters_changed || cleanup_up_to.is_some();
         if cleanup_up_to.is_some() {
             self.cleanup = PendingCleanup::default();
         }
         let mut pending = pending;
-        pending.confirms_sequence = self.counters.sequence_confirmed;
+        pending.confirms_sequence = include_counters && self.counters.sequence_confirmed;
         let id = self.next_write_id;
         self.next_write_id += 1;
         let write = StorageWrite {
@@ -304,7 +310,7 @@ impl Outbox {
                 .collect(),
             delete_up_to: cleanup_up_to,
             delete: pending.delete.clone(),
-            counters: self.counters,
+            counters: include_counters.then_some(self.counters),
         };
         self.write_in_flight = Some((id, pending, cleanup_up_to));
         Some(write)
@@ -518,7 +524,6 @@ impl Outbox {
         let encoded_len = record.encode().len();
         self.entries.insert(seq, Entry { record, encoded_len, stored: false });
         self.pending.put.push(seq);
-        self.pending.counters_changed = true;
         seq
     }
 

@@ -83,7 +83,9 @@ impl FakeStorage {
         for record in &write.put {
             self.records.insert(record.seq, record.clone());
         }
-        self.counters = write.counters;
+        if let Some(counters) = write.counters {
+            self.counters = counters;
+        }
     }
 
     fn load(&self) -> StoredOutbox {
