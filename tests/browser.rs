@@ -346,7 +346,12 @@ async fn indexeddb_outbox_survives_closing_and_reopening_the_database() {
         stored.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
         (1..=25).collect::<Vec<_>>()
     );
-    assert_eq!(stored.counters.last_seq, 25);
+    let mut reloaded_engine = Engine::new(EngineConfig::default(), identity, stored.clone(), 9);
+    assert_eq!(
+        reloaded_engine.record(now(), status_record(true)),
+        26,
+        "numbering continues from the records"
+    );
     let ids: std::collections::HashSet<_> = stored.records.iter().map(|record| record.id.clone()).collect();
     assert_eq!(ids.len(), 25, "ids survive too");
     reopened.close();

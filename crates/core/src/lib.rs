@@ -31,3 +31,10 @@ pub use outbox::{Outbox, OutboxConfig, OutboxCounters, OutboxStatus, StorageWrit
 pub mod sync_view;
 
 pub use sync_view::SyncView;
+pub mod geo;
+pub mod throttle;
+
+pub use enroute_protocol::Fix;
+pub use throttle::{
+    Decision, DropReason, Throttle, ThrottleMode, ThrottlePolicy, ThrottleStats, ThrottleStep,
+};

@@ -1,0 +1,299 @@
+//! Simulated drivers: each replays a trace through the throttle and the same sans-io engine as
+//! the app, over a real WebSocket to a server, with real acknowledgements. Many at once make a
+//! load generator.
+//!
+//! Each driver lives in its own virtual time: with `speed` 10, ten seconds of trace (and of the
+//! driver's wall clock, which stamps the records) pass per real second; the connection's timers
+//! run in real time.
+
+use enroute_core::{
+    DeviceIdentity, Engine, EngineAction, EngineConfig, Fix, Instant, LinkStatus, Now, SocketId,
+    StoredOutbox, Throttle, ThrottlePolicy,
+};
+use enroute_protocol::{DriverStatus, RecordKind, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// WebSocket URL of the server.
+    pub server: String,
+    pub drivers: usize,
+    /// Driver ids are this prefix and a number.
+    pub prefix: String,
+    /// Trace seconds per real second.
+    pub speed: f64,
+    pub policy: ThrottlePolicy,
+}
+
+/// What happened, over all drivers.
+#[derive(Debug, Clone, Default)]
+pub struct DriveReport {
+    pub drivers: usize,
+    pub fixes: u64,
+    /// Records made (duty changes, sent fixes).
+    pub records: u64,
+    /// Records the server acknowledged.
+    pub acknowledged: u64,
+    /// `records` frames and bytes sent (including resends).
+    pub frames_sent: u64,
+    pub bytes_sent: u64,
+    pub elapsed: Duration,
+    /// Drivers that did not finish, and why.
+    pub failures: Vec<String>,
+}
+
+impl fmt::Display for DriveReport {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(formatter, "drivers: {}", self.drivers)?;
+        writeln!(formatter, "fixes replayed: {}", self.fixes)?;
+        writeln!(formatter, "records made: {}, acknowledged: {}", self.records, self.acknowledged)?;
+        writeln!(formatter, "frames sent: {}, bytes sent: {}", self.frames_sent, self.bytes_sent)?;
+        writeln!(formatter, "elapsed: {:.1} s", self.elapsed.as_secs_f64())?;
+        if self.failures.is_empty() {
+            write!(formatter, "all drivers finished with nothing waiting")
+        } else {
+            write!(formatter, "failures:\n  {}", self.failures.join("\n  "))
+        }
+    }
+}
+
+/// Why the drive could not run at all.
+#[derive(Debug)]
+pub enum DriveError {
+    NoFixes,
+    BadSpeed(f64),
+}
+
+impl fmt::Display for DriveError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriveError::NoFixes => write!(formatter, "the trace has no fixes"),
+            DriveError::BadSpeed(speed) => write!(formatter, "speed must be a positive number, got {speed}"),
+        }
+    }
+}
+
+impl std::error::Error for DriveError {}
+
+/// Runs `options.drivers` simulated drivers through `fixes` and waits for all of them.
+pub async fn drive(options: DriveOptions, fixes: Vec<Fix>) -> Result<DriveReport, DriveError> {
+    if fixes.is_empty() {
+        return Err(DriveError::NoFixes);
+    }
+    if !(options.speed.is_finite() && options.speed > 0.0) {
+        return Err(DriveError::BadSpeed(options.speed));
+    }
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for index in 0..options.drivers {
+        let driver_id = format!("{}{}", options.prefix, index + 1);
+        tasks.push(tokio::spawn(simulate_driver(driver_id, options.clone(), fixes.clone(), index as u64)));
+    }
+    let mut report = DriveReport { drivers: options.drivers, ..DriveReport::default() };
+    for task in tasks {
+        match task.await {
+            Ok(outcome) => {
+                report.fixes += outcome.fixes;
+                report.records += outcome.records;
+                report.acknowledged += outcome.acknowledged;
+                report.frames_sent += outcome.frames_sent;
+                report.bytes_sent += outcome.bytes_sent;
+                if let Some(failure) = outcome.failure {
+                    report.failures.push(failure);
+                }
+            }
+            Err(error) => report.failures.push(format!("a driver task failed: {error}")),
+        }
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+#[derive(Default)]
+struct DriverOutcome {
+    fixes: u64,
+    records: u64,
+    acknowledged: u64,
+    frames_sent: u64,
+    bytes_sent: u64,
+    failure: Option<String>,
+}
+
+enum SocketEvent {
+    Opened(SocketId),
+    Frame(SocketId, String),
+    Closed(SocketId),
+}
+
+/// How long a driver may take to drain after its trace ends before it counts as failed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(120);
+
+async fn simulate_driver(
+    driver_id: String,
+    options: DriveOptions,
+    fixes: Vec<Fix>,
+    seed: u64,
+) -> DriverOutcome {
+    let real_start = tokio::time::Instant::now();
+    let unix_start =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64);
+    let trace_start = fixes[0].time_ms;
+    let now = || {
+        let elapsed = real_start.elapsed();
+        Now {
+            monotonic: Instant::from_millis(elapsed.as_millis() as u64),
+            unix_ms: unix_start + (elapsed.as_secs_f64() * 1000.0 * options.speed) as i64,
+        }
+    };
+    let identity =
+        DeviceIdentity { driver_id: driver_id.clone(), token: None, app_version: "enroute-replay".into() };
+    let mut engine = Engine::new(EngineConfig::default(), identity, StoredOutbox::default(), 0x5eed ^ seed);
+    let mut throttle = Throttle::new(options.policy);
+    let mut outcome = DriverOutcome::default();
+    let (events, mut receiver) = mpsc::unbounded_channel();
+    let mut socket: Option<(SocketId, mpsc::UnboundedSender<String>)> = None;
+    engine.start(now());
+    engine.record(now(), RecordKind::Status { status: DriverStatus::OnDuty });
+    outcome.records += 1;
+    let mut next_fix = 0;
+    let mut finished_at: Option<tokio::time::Instant> = None;
+    loop {
+        while let Some(action) = engine.poll_action(now()) {
+            match action {
+                EngineAction::OpenSocket(id) => {
+                    let (sender, outgoing) = mpsc::unbounded_channel();
+                    socket = Some((id, sender));
+                    tokio::spawn(run_socket(options.server.clone(), id, events.clone(), outgoing));
+                }
+                EngineAction::Send(message) => {
+                    if let Some((_, sender)) = &socket {
+                        let text = message.encode();
+                        if matches!(message, enroute_protocol::ClientMessage::Records(_)) {
+                            outcome.frames_sent += 1;
+                            outcome.bytes_sent += text.len() as u64;
+                        }
+                        let _ = sender.send(text);
+                    }
+                }
+                EngineAction::CloseSocket(id) => {
+                    if socket.as_ref().is_some_and(|(current, _)| *current == id) {
+                        socket = None;
+                    }
+                }
+                EngineAction::Store(write) => engine.handle_storage_written(write.id), // memory only
+            }
+        }
+        if let Some(finished) = finished_at {
+            let status = engine.snapshot();
+            if status.outbox.waiting == 0 {
+                outcome.acknowledged = engine.outbox().counters().acked_seq;
+                return outcome;
+            }
+            if finished.elapsed() > DRAIN_LIMIT {
+                outcome.acknowledged = engine.outbox().counters().acked_seq;
+                let link = match status.link {
+                    LinkStatus::Refused { message, .. } => format!("refused: {message}"),
+                    other => format!("{other:?}"),
+                };
+                outcome.failure =
+                    Some(format!("{driver_id}: {} records still waiting ({link})", status.outbox.waiting));
+                return outcome;
+            }
+        }
+        let fix_due = fixes.get(next_fix).map(|fix| {
+            real_start + Duration::from_secs_f64((fix.time_ms - trace_start) as f64 / 1000.0 / options.speed)
+        });
+        let timer = engine
+            .poll_timeout()
+            .map(|deadline| real_start + Duration::from_millis(deadline.as_millis()))
+            .into_iter()
+            .chain(fix_due)
+            .chain(finished_at.map(|_| tokio::time::Instant::now() + Duration::from_millis(200)))
+            .min();
+        let event = match timer {
+            Some(deadline) => tokio::select! {
+                event = receiver.recv() => event,
+                () = tokio::time::sleep_until(deadline) => None,
+            },
+            None => receiver.recv().await,
+        };
+        let current = now();
+        match event {
+            Some(SocketEvent::Opened(id)) => engine.handle_socket_opened(current, id),
+            Some(SocketEvent::Frame(id, text)) => {
+                if let Ok(message) = ServerMessage::decode(&text) {
+                    engine.handle_message(current, id, &message);
+                }
+            }
+            Some(SocketEvent::Closed(id)) => engine.handle_socket_closed(current, id),
+            None => {}
+        }
+        // One fix per pass: the engine's actions for it go out before the next.
+        if let Some(fix) = fixes.get(next_fix)
+            && fix_due.is_some_and(|due| tokio::time::Instant::now() >= due)
+        {
+            let shifted = Fix { time_ms: unix_start + (fix.time_ms - trace_start), ..*fix };
+            outcome.fixes += 1;
+            for sent in throttle.handle_fix(shifted).send {
+                engine.record(current, RecordKind::Location { fix: sent });
+                outcome.records += 1;
+            }
+            next_fix += 1;
+            if next_fix == fixes.len() {
+                if let Some(last) = throttle.flush() {
+                    engine.record(current, RecordKind::Location { fix: last });
+                    outcome.records += 1;
+                }
+                engine.record(current, RecordKind::Status { status: DriverStatus::OffDuty });
+                outcome.records += 1;
+                finished_at = Some(tokio::time::Instant::now());
+            }
+        }
+        engine.handle_timeout(now());
+    }
+}
+
+async fn run_socket(
+    url: String,
+    id: SocketId,
+    events: mpsc::UnboundedSender<SocketEvent>,
+    mut outgoing: mpsc::UnboundedReceiver<String>,
+) {
+    let connection = match tokio_tungstenite::connect_async(url.as_str()).await {
+        Ok((connection, _)) => connection,
+        Err(_) => {
+            let _ = events.send(SocketEvent::Closed(id));
+            return;
+        }
+    };
+    let _ = events.send(SocketEvent::Opened(id));
+    let (mut writer, mut reader) = connection.split();
+    loop {
+        tokio::select! {
+            frame = reader.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let _ = events.send(SocketEvent::Frame(id, text.to_string()));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            text = outgoing.recv() => match text {
+                Some(text) => {
+                    if writer.send(Message::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    let _ = writer.close().await;
+                    return; // the engine closed the socket
+                }
+            },
+        }
+    }
+    let _ = events.send(SocketEvent::Closed(id));
+}
