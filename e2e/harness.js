@@ -12,6 +12,8 @@ const { chromium } = require('playwright-core');
 
 const ROOT = path.resolve(__dirname, '..');
 const SERVER_BIN = process.env.ENROUTE_SERVER_BIN || path.join(ROOT, 'target/debug/enroute-mock-server');
+const REPLAY_BIN = process.env.ENROUTE_REPLAY_BIN || path.join(ROOT, 'target/debug/enroute-replay');
+const TRACES = process.env.ENROUTE_TRACES_DIR || path.join(ROOT, '..', 'shared', 'traces');
 const DIST = process.env.ENROUTE_DIST || path.join(ROOT, 'dist');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -99,8 +101,8 @@ async function getJson(server, apiPath) {
   return response.json();
 }
 
-/** Launches headless Chromium with a fresh profile directory. */
-async function launchBrowser() {
+/** Launches headless Chromium with a fresh profile directory. `options` go to the context. */
+async function launchBrowser(options = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enroute-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -109,6 +111,7 @@ async function launchBrowser() {
     viewport: { width: 390, height: 844 },
     isMobile: true,
     hasTouch: true,
+    ...options,
   });
   return {
     context,
@@ -147,6 +150,8 @@ async function seriousAccessibilityViolations(page) {
 
 module.exports = {
   CHROMIUM_ARGS,
+  REPLAY_BIN,
+  TRACES,
   scratchDirectory,
   getJson,
   freePort,

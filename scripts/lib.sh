@@ -82,8 +82,8 @@ build_app() {
 }
 
 build_server() {
-  say "building the mock server"
-  cargo build -p enroute-mock-server
+  say "building the mock server and the replay tool"
+  cargo build -p enroute-mock-server -p enroute-replay
 }
 
 SERVER_BIN="$ROOT/target/debug/enroute-mock-server"

@@ -104,7 +104,7 @@ fn view_of(link: &LinkStatus, now: Instant) -> SyncView {
         link: link.clone(),
         outbox: enroute_core::OutboxStatus { storage_ok: true, ..Default::default() },
     };
-    SyncView::of(&snapshot, now)
+    SyncView::of(&snapshot, enroute_core::TrackingView::default(), now)
 }
 
 async fn sleep(milliseconds: u64) {
@@ -259,6 +259,7 @@ async fn sync_driver_goes_online_against_the_test_server() {
             app_version: "browser-test".into(),
         },
         config: EngineConfig::default(),
+        throttle: enroute_core::ThrottlePolicy::default(),
     };
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
     wait_until(|| state.view.get_untracked().link_label == "Online").await;
@@ -283,6 +284,7 @@ fn test_options(url: &str, driver_id: &str) -> SyncDriverOptions {
             app_version: "browser-test".into(),
         },
         config: EngineConfig::default(),
+        throttle: enroute_core::ThrottlePolicy::default(),
     }
 }
 
@@ -296,7 +298,7 @@ fn now() -> Now {
 
 fn status_record(on: bool) -> enroute_protocol::RecordKind {
     use enroute_protocol::{DriverStatus, RecordKind};
-    RecordKind::Status { status: if on { DriverStatus::OnDuty } else { DriverStatus::OffDuty } }
+    RecordKind::Status { status: if on { DriverStatus::OnDuty } else { DriverStatus::OffDuty }, reason: None }
 }
 
 fn fix_record(time_ms: i64) -> enroute_protocol::RecordKind {
@@ -498,4 +500,81 @@ async fn a_follower_tab_cannot_change_duty_and_says_why() {
     let button: web_sys::HtmlButtonElement = find(&shell.root, "[data-testid=duty-toggle]").unchecked_into();
     assert!(button.disabled());
     assert!(find(&shell.root, "[data-testid=follower]").text_content().unwrap().contains("another tab"));
+}
+
+#[wasm_bindgen_test]
+async fn the_tracking_panel_explains_a_blocked_permission_and_draws_the_track() {
+    let mut view = view_of(&LinkStatus::Online, Instant::default());
+    view.on_duty = true;
+    view.tracking.state =
+        enroute_core::TrackingState::Paused(enroute_protocol::PauseReason::PermissionDenied);
+    view.tracking.permission = enroute_core::LocationPermission::Denied;
+    let state = SyncState::showing(view);
+    let shell = MountedShell::new("/", state, RwSignal::new(Settings::default()));
+    tick().await;
+    assert_eq!(
+        find(&shell.root, "[data-testid=tracking-headline]").text_content().unwrap(),
+        "Location blocked"
+    );
+    assert!(
+        find(&shell.root, "[data-testid=tracking-guidance]")
+            .text_content()
+            .unwrap()
+            .contains("allow Location")
+    );
+    assert!(shell.root.query_selector("[data-testid=track-sketch]").unwrap().is_none(), "no track yet");
+
+    state.view.update(|view| {
+        view.tracking.state = enroute_core::TrackingState::Tracking;
+        view.tracking.permission = enroute_core::LocationPermission::Granted;
+        view.tracking.position = Some(enroute_core::PositionView {
+            lat: 48.13715,
+            lon: 11.57612,
+            accuracy_m: 6.0,
+            speed_kmh: Some(43.0),
+            time_ms: 0,
+        });
+        view.tracking.seen = 12;
+        view.tracking.sent = 2;
+        view.tracking.dropped = 1;
+        view.tracking.recent_raw = vec![(48.1371, 11.5761), (48.1372, 11.5763), (48.1373, 11.5765)];
+        view.tracking.recent_sent = vec![(48.1371, 11.5761), (48.1373, 11.5765)];
+    });
+    tick().await;
+    assert_eq!(find(&shell.root, "[data-testid=tracking-headline]").text_content().unwrap(), "Tracking");
+    assert_eq!(find(&shell.root, "[data-testid=position]").text_content().unwrap(), "48.13715, 11.57612");
+    assert_eq!(find(&shell.root, "[data-testid=accuracy]").text_content().unwrap(), "± 6 m");
+    assert_eq!(find(&shell.root, "[data-testid=speed]").text_content().unwrap(), "43 km/h");
+    assert_eq!(
+        find(&shell.root, "[data-testid=fix-counts]").text_content().unwrap(),
+        "Positions: 12 seen · 2 sent · 1 dropped"
+    );
+    let sketch = find(&shell.root, "[data-testid=track-sketch]");
+    assert_eq!(sketch.query_selector_all("circle").unwrap().length(), 2, "one dot per sent position");
+}
+
+#[wasm_bindgen_test]
+async fn the_settings_form_refuses_a_bad_throttle_policy_and_saves_a_good_one() {
+    let settings = RwSignal::new(Settings::default());
+    let shell = MountedShell::new("/settings", SyncState::new(), settings);
+    tick().await;
+    let error_field: web_sys::HtmlInputElement = find(&shell.root, "#max-error").unchecked_into();
+    error_field.set_value("-5");
+    error_field.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    find(&shell.root, "button[type=submit]").click();
+    tick().await;
+    assert!(
+        find(&shell.root, "[data-testid=settings-problem]").text_content().unwrap().contains("error bound")
+    );
+    assert_eq!(settings.get_untracked().throttle, enroute_core::ThrottlePolicy::default(), "nothing saved");
+
+    error_field.set_value("35");
+    error_field.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    find(&shell.root, "button[type=submit]").click();
+    tick().await;
+    assert_eq!(find(&shell.root, "[data-testid=settings-problem]").text_content().unwrap(), "");
+    assert_eq!(
+        settings.get_untracked().throttle.mode,
+        enroute_core::ThrottleMode::ErrorBounded { max_error_m: 35.0, live_error_m: Some(100.0) }
+    );
 }

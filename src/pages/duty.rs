@@ -1,8 +1,10 @@
+use crate::components::TrackingPanel;
 use crate::state::{Intent, Intents, SyncState, TabRole};
 use enroute_core::Settings;
 use leptos::prelude::*;
 
-/// The home screen: on or off duty, who is signed in, and how the link to dispatch is doing.
+/// The home screen: on or off duty, location tracking, who is signed in, and how the link to
+/// dispatch is doing.
 #[component]
 pub fn DutyPage() -> impl IntoView {
     let state = expect_context::<SyncState>();
@@ -25,6 +27,7 @@ pub fn DutyPage() -> impl IntoView {
             >
                 {move || if on_duty() { "End duty" } else { "Start duty" }}
             </button>
+            <TrackingPanel />
             <dl class="facts">
                 <dt>"Driver"</dt>
                 <dd data-testid="driver-id">{move || settings.with(|settings| settings.driver_id.clone())}</dd>

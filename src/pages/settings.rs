@@ -1,28 +1,94 @@
 use crate::APP_VERSION;
-use enroute_core::Settings;
+use enroute_core::{Settings, ThrottleForm};
 use leptos::prelude::*;
 
-/// Driver id and server address. Saving reconnects with the new values.
+/// One labelled number field of the location form.
+#[component]
+fn NumberField(
+    /// The input's id (and name).
+    id: &'static str,
+    /// What the field is, in words.
+    label: &'static str,
+    /// Unit shown after the field.
+    unit: &'static str,
+    /// The text being edited.
+    value: RwSignal<String>,
+    /// Cleared when the field changes.
+    saved: RwSignal<bool>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <span class="field-with-unit">
+            <input
+                id=id
+                name=id
+                inputmode="decimal"
+                prop:value=value
+                on:input=move |event| {
+                    value.set(event_target_value(&event));
+                    saved.set(false);
+                }
+            />
+            <span class="unit">{unit}</span>
+        </span>
+    }
+}
+
+/// Driver id, server address and how location is sent. Saving reconnects with the new values.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let settings = expect_context::<RwSignal<Settings>>();
-    let driver_id = RwSignal::new(settings.get_untracked().driver_id);
-    let server_url = RwSignal::new(settings.get_untracked().server_url.unwrap_or_default());
+    let initial = settings.get_untracked();
+    let driver_id = RwSignal::new(initial.driver_id.clone());
+    let server_url = RwSignal::new(initial.server_url.clone().unwrap_or_default());
+    let form = ThrottleForm::from_policy(&initial.throttle);
+    let mode = RwSignal::new(form.mode.clone());
+    let max_error_m = RwSignal::new(form.max_error_m.clone());
+    let live_error_m = RwSignal::new(form.live_error_m.clone());
+    let min_interval_s = RwSignal::new(form.min_interval_s.clone());
+    let min_distance_m = RwSignal::new(form.min_distance_m.clone());
+    let min_heading_change_deg = RwSignal::new(form.min_heading_change_deg.clone());
+    let heartbeat_s = RwSignal::new(form.heartbeat_s.clone());
+    let max_accuracy_m = RwSignal::new(form.max_accuracy_m.clone());
+    let max_speed_kmh = RwSignal::new(form.max_speed_kmh.clone());
     let saved = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        let form = ThrottleForm {
+            mode: mode.get(),
+            max_error_m: max_error_m.get(),
+            live_error_m: live_error_m.get(),
+            min_interval_s: min_interval_s.get(),
+            min_distance_m: min_distance_m.get(),
+            min_heading_change_deg: min_heading_change_deg.get(),
+            heartbeat_s: heartbeat_s.get(),
+            max_accuracy_m: max_accuracy_m.get(),
+            max_speed_kmh: max_speed_kmh.get(),
+        };
+        let throttle = match form.to_policy() {
+            Ok(throttle) => throttle,
+            Err(message) => {
+                problem.set(Some(message));
+                saved.set(false);
+                return;
+            }
+        };
+        problem.set(None);
         let driver_id = driver_id.get().trim().to_string();
         let server_url = server_url.get().trim().to_string();
         settings.set(Settings {
             driver_id: if driver_id.is_empty() { Settings::default().driver_id } else { driver_id },
             server_url: if server_url.is_empty() { None } else { Some(server_url) },
+            throttle,
         });
         saved.set(true);
     };
+    let error_bounded = move || mode.get() == "error_bounded";
     view! {
         <section class="page" aria-labelledby="settings-title">
             <h1 id="settings-title">"Settings"</h1>
-            <form class="form" on:submit=save>
+            <form class="form" on:submit=save novalidate>
                 <label for="driver-id">"Driver ID"</label>
                 <input
                     id="driver-id"
@@ -47,7 +113,42 @@ pub fn SettingsPage() -> impl IntoView {
                     }
                 />
                 <p class="hint">"Leave empty to use the server this app was loaded from."</p>
+
+                <fieldset class="fieldset">
+                    <legend>"Location updates"</legend>
+                    <label for="throttle-mode">"Send positions"</label>
+                    <select
+                        id="throttle-mode"
+                        name="throttle-mode"
+                        prop:value=mode
+                        on:change=move |event| {
+                            mode.set(event_target_value(&event));
+                            saved.set(false);
+                        }
+                    >
+                        <option value="error_bounded">"When the track would be off (recommended)"</option>
+                        <option value="traccar">"By time, distance and turn"</option>
+                    </select>
+                    <Show
+                        when=error_bounded
+                        fallback=move || {
+                            view! {
+                                <NumberField id="min-interval" label="At most every" unit="s" value=min_interval_s saved />
+                                <NumberField id="min-distance" label="After moving" unit="m" value=min_distance_m saved />
+                                <NumberField id="min-heading" label="After turning" unit="°" value=min_heading_change_deg saved />
+                            }
+                        }
+                    >
+                        <NumberField id="max-error" label="Recorded track at most off by" unit="m" value=max_error_m saved />
+                        <NumberField id="live-error" label="Live position at most off by (empty: no limit)" unit="m" value=live_error_m saved />
+                    </Show>
+                    <NumberField id="heartbeat" label="Send at least every" unit="s" value=heartbeat_s saved />
+                    <NumberField id="max-accuracy" label="Ignore positions less accurate than" unit="m" value=max_accuracy_m saved />
+                    <NumberField id="max-speed" label="Ignore jumps faster than" unit="km/h" value=max_speed_kmh saved />
+                </fieldset>
+
                 <button type="submit" class="button button--primary">"Save and reconnect"</button>
+                <p class="problem" role="alert" data-testid="settings-problem">{move || problem.get().unwrap_or_default()}</p>
                 <p class="saved" role="status" aria-live="polite">
                     {move || if saved.get() { "Saved." } else { "" }}
                 </p>

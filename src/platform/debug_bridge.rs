@@ -1,8 +1,9 @@
 //! Hooks for benchmarks and manual debugging, active only when the page URL has `?debug`:
 //! `window.enrouteDebug.makeRecords(n)` makes `n` duty changes through the normal intent path,
 //! `window.enrouteDebug.storeLatencies()` returns how long each record took from the driver's
-//! action to being durable in IndexedDB (ms), and `?debug&batch=1` sends one record per frame
-//! and waits for each ack (the naive baseline the benchmarks compare against).
+//! action to being durable in IndexedDB (ms), `window.enrouteDebug.seenFixes()` returns the
+//! positions the tracker was given (JSON), and `?debug&batch=1` sends one record per frame and
+//! waits for each ack (the naive baseline the benchmarks compare against).
 
 use crate::state::{Intent, Intents};
 use enroute_core::EngineConfig;
@@ -12,6 +13,7 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     static STORE_LATENCIES_MS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static SEEN_FIXES: RefCell<Vec<enroute_core::Fix>> = const { RefCell::new(Vec::new()) };
 }
 
 fn query() -> String {
@@ -36,6 +38,13 @@ pub fn note_store_latency(milliseconds: f64) {
     STORE_LATENCIES_MS.with(|latencies| latencies.borrow_mut().push(milliseconds));
 }
 
+/// Notes a position handed to the tracker (kept only when debugging).
+pub fn note_fix(fix: &enroute_core::Fix) {
+    if is_enabled() {
+        SEEN_FIXES.with(|fixes| fixes.borrow_mut().push(*fix));
+    }
+}
+
 /// Installs `window.enrouteDebug` if debugging is enabled.
 pub fn install(intents: Intents) {
     if !is_enabled() {
@@ -54,13 +63,18 @@ pub fn install(intents: Intents) {
     });
     let clear =
         Closure::<dyn Fn()>::new(|| STORE_LATENCIES_MS.with(|latencies| latencies.borrow_mut().clear()));
+    let seen_fixes = Closure::<dyn Fn() -> String>::new(|| {
+        SEEN_FIXES.with(|fixes| serde_json::to_string(&*fixes.borrow()).unwrap_or_else(|_| "[]".into()))
+    });
     let _ = js_sys::Reflect::set(&bridge, &"makeRecords".into(), make_records.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&bridge, &"storeLatencies".into(), store_latencies.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&bridge, &"clearStoreLatencies".into(), clear.as_ref().unchecked_ref());
+    let _ = js_sys::Reflect::set(&bridge, &"seenFixes".into(), seen_fixes.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&window, &"enrouteDebug".into(), &bridge);
     // The bridge lives as long as the page.
     make_records.forget();
     store_latencies.forget();
     clear.forget();
+    seen_fixes.forget();
     log::info!("debug bridge installed: window.enrouteDebug");
 }

@@ -1,18 +1,24 @@
-//! Runs the core [`Engine`] against real sockets, storage, timers and browser events, and
-//! publishes what the driver should see into [`SyncState`] (and to other tabs).
+//! Runs the core [`Engine`] and [`Tracker`] against real sockets, storage, positions, timers and
+//! browser events, and publishes what the driver should see into [`SyncState`] (and to other
+//! tabs).
 //!
-//! All decisions are the engine's; this loop only turns browser events into `handle_*` calls
-//! and the engine's actions into socket and storage operations.
+//! All decisions are the core's; this loop only turns browser events into `handle_*` calls, the
+//! tracker's records into `Engine::record`, and the engine's actions into socket and storage
+//! operations. It also starts and stops the position watch and the screen wake lock as the
+//! tracker wants.
 
 use crate::platform::event_listener::EventListener;
+use crate::platform::geolocation::{PositionEvent, PositionWatch, watch_position};
 use crate::platform::outbox_storage::{AppOutboxStorage, OutboxStorage};
+use crate::platform::permissions::{PermissionWatch, watch_permission};
 use crate::platform::tab_channel::TabChannel;
+use crate::platform::wake_lock::ScreenWakeLock;
 use crate::platform::websocket::{Socket, SocketEvent};
 use crate::platform::{browser, debug_bridge};
 use crate::state::{Intent, SyncState};
 use enroute_core::{
-    DeviceIdentity, Engine, EngineAction, EngineConfig, LinkStatus, Now, Settings, SocketId, StorageWrite,
-    SyncView,
+    DeviceIdentity, Engine, EngineAction, EngineConfig, LinkStatus, LocationPermission, Now, Settings,
+    SocketId, StorageWrite, SyncView, ThrottlePolicy, Tracker,
 };
 use enroute_protocol::{DriverStatus, RecordKind, ServerMessage};
 use futures::StreamExt;
@@ -31,6 +37,8 @@ pub struct SyncDriverOptions {
     pub identity: DeviceIdentity,
     /// Timings and limits.
     pub config: EngineConfig,
+    /// Which fixes become records.
+    pub throttle: ThrottlePolicy,
 }
 
 impl SyncDriverOptions {
@@ -47,6 +55,7 @@ impl SyncDriverOptions {
                 app_version: crate::APP_VERSION.to_string(),
             },
             config,
+            throttle: settings.throttle,
         }
     }
 }
@@ -60,8 +69,11 @@ enum DriverEvent {
         finished_at_ms: f64,
     },
     Intent(Intent),
+    Position(PositionEvent),
+    Permission(LocationPermission),
     BrowserOnline(bool),
-    PageVisible,
+    PageVisibility(bool),
+    PermissionWatchReady(Option<PermissionWatch>),
     Stop,
 }
 
@@ -131,9 +143,7 @@ fn listen_to_browser(events: &mpsc::UnboundedSender<DriverEvent>) -> Vec<EventLi
     if let Some(document) = window.document() {
         let events = events.clone();
         listeners.push(EventListener::new(&document, "visibilitychange", move |_| {
-            if browser::is_page_visible() {
-                let _ = events.unbounded_send(DriverEvent::PageVisible);
-            }
+            let _ = events.unbounded_send(DriverEvent::PageVisibility(browser::is_page_visible()));
         }));
     }
     listeners
@@ -160,42 +170,41 @@ async fn run<S: OutboxStorage + 'static>(
             (Default::default(), false)
         }
     };
-    let mut engine = Engine::new(options.config, options.identity, stored, browser::random_seed());
-    let mut socket: Option<(SocketId, Socket)> = None;
-    engine.handle_browser_online(now(), browser::is_online());
-    engine.start(now());
+    let engine = Engine::new(options.config, options.identity.clone(), stored, browser::random_seed());
+    let on_duty = engine.snapshot().outbox.duty == Some(DriverStatus::OnDuty);
+    let mut app = AppLoop {
+        engine,
+        tracker: Tracker::new(options.throttle, on_duty),
+        url: options.url.clone(),
+        storage,
+        storage_usable,
+        events: events.clone(),
+        socket: None,
+        position_watch: None,
+        wake_lock: ScreenWakeLock::new(),
+        _permission_watch: None,
+        latency_probe: debug_bridge::is_enabled().then(StoreLatencyProbe::default),
+    };
+    let permission_events = events.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let updates = permission_events.clone();
+        let watch = watch_permission(move |permission| {
+            let _ = updates.unbounded_send(DriverEvent::Permission(permission));
+        })
+        .await;
+        let _ = permission_events.unbounded_send(DriverEvent::PermissionWatchReady(watch));
+    });
+    app.engine.handle_browser_online(now(), browser::is_online());
+    app.engine.start(now());
+    let records = app.tracker.handle_visibility(browser::is_page_visible());
+    app.record(records);
     let mut last_published: Option<SyncView> = None;
     let mut last_published_at: Option<enroute_core::Instant> = None;
-    let mut latency_probe = debug_bridge::is_enabled().then(StoreLatencyProbe::default);
     loop {
-        while let Some(action) = engine.poll_action(now()) {
-            match action {
-                EngineAction::OpenSocket(id) => {
-                    let events = events.clone();
-                    let opened = Socket::open(&options.url, move |event| {
-                        let _ = events.unbounded_send(DriverEvent::Socket(id, event));
-                    });
-                    socket = Some((id, opened)); // replacing an old socket drops (closes) it
-                }
-                EngineAction::Send(message) => match &socket {
-                    Some((_, current)) => current.send(message.encode()),
-                    None => log::warn!("no socket to send a frame on"),
-                },
-                EngineAction::CloseSocket(id) => {
-                    if socket.as_ref().is_some_and(|(current, _)| *current == id) {
-                        socket = None;
-                    }
-                }
-                EngineAction::Store(write) => {
-                    if let Some(probe) = &mut latency_probe {
-                        probe.writing(&write);
-                    }
-                    store(storage.clone(), storage_usable, write, events.clone());
-                }
-            }
-        }
-        let snapshot = engine.snapshot();
-        let view = SyncView::of(&snapshot, browser::now());
+        app.perform_actions();
+        app.follow_tracker();
+        let snapshot = app.engine.snapshot();
+        let view = SyncView::of(&snapshot, app.tracker.view(), browser::now());
         let mut publish_due = None;
         if last_published.as_ref() != Some(&view) {
             // At most ten updates a second: rendering costs the main thread, and a driver
@@ -214,10 +223,10 @@ async fn run<S: OutboxStorage + 'static>(
         }
 
         // `receiver` never ends: this loop holds a sender. `None` below means a timer fired.
-        let wait = match (wait_time(&engine, &snapshot.link), publish_due) {
-            (Some(deadline), Some(publish)) => Some(deadline.min(publish)),
-            (deadline, publish) => deadline.or(publish),
-        };
+        let wait = [wait_time(&app.engine, &snapshot.link), publish_due, app.tracker_wait()]
+            .into_iter()
+            .flatten()
+            .min();
         let event = match wait {
             Some(wait) => match select(receiver.next(), gloo_timers::future::sleep(wait)).await {
                 Either::Left((event, _)) => event,
@@ -230,15 +239,18 @@ async fn run<S: OutboxStorage + 'static>(
         let mut next = Some(event);
         let mut budget = 64;
         while let Some(current) = next.take() {
-            if handle_event(&mut engine, current, &mut latency_probe) == LoopControl::Stop {
-                return; // dropping `socket` closes it
+            if app.handle_event(current) == LoopControl::Stop {
+                return; // dropping the app closes the socket, the watches and the wake lock
             }
             budget -= 1;
             if budget > 0 {
                 next = receiver.try_recv().ok().map(Some);
             }
         }
-        engine.handle_timeout(now());
+        let now = now();
+        app.engine.handle_timeout(now);
+        let records = app.tracker.handle_timeout(now.unix_ms);
+        app.record(records);
     }
 }
 
@@ -248,51 +260,143 @@ enum LoopControl {
     Stop,
 }
 
-fn handle_event(
-    engine: &mut Engine,
-    event: Option<DriverEvent>,
-    latency_probe: &mut Option<StoreLatencyProbe>,
-) -> LoopControl {
-    let now = now();
-    match event {
-        Some(DriverEvent::Socket(id, SocketEvent::Opened)) => engine.handle_socket_opened(now, id),
-        Some(DriverEvent::Socket(id, SocketEvent::Frame(text))) => match ServerMessage::decode(&text) {
-            Ok(message) => engine.handle_message(now, id, &message),
-            Err(error) => log::warn!("ignoring a frame from the server: {error}"),
-        },
-        Some(DriverEvent::Socket(id, SocketEvent::Closed { code })) => {
-            log::info!("socket {id:?} closed (code {code:?})");
-            engine.handle_socket_closed(now, id);
-        }
-        Some(DriverEvent::StorageDone { id, result: Ok(()), finished_at_ms }) => {
-            engine.handle_storage_written(id);
-            if let Some(probe) = latency_probe {
-                probe.written(id, finished_at_ms);
-            }
-        }
-        Some(DriverEvent::StorageDone { id, result: Err(error), .. }) => {
-            log::error!("storing the outbox failed: {error}");
-            engine.handle_storage_failed(now, id);
-        }
-        Some(DriverEvent::Intent(intent)) => {
-            let kind = match intent {
-                Intent::SetDuty(true) => RecordKind::Status { status: DriverStatus::OnDuty },
-                Intent::SetDuty(false) => RecordKind::Status { status: DriverStatus::OffDuty },
-            };
-            let seq = engine.record(now, kind);
-            if let Some(probe) = latency_probe {
+/// Everything the loop drives.
+struct AppLoop<S: OutboxStorage + 'static> {
+    engine: Engine,
+    tracker: Tracker,
+    url: String,
+    storage: Rc<S>,
+    storage_usable: bool,
+    events: mpsc::UnboundedSender<DriverEvent>,
+    socket: Option<(SocketId, Socket)>,
+    position_watch: Option<PositionWatch>,
+    wake_lock: ScreenWakeLock,
+    _permission_watch: Option<PermissionWatch>,
+    latency_probe: Option<StoreLatencyProbe>,
+}
+
+impl<S: OutboxStorage + 'static> AppLoop<S> {
+    /// Makes records of what the tracker decided.
+    fn record(&mut self, kinds: Vec<RecordKind>) {
+        let now = now();
+        for kind in kinds {
+            let seq = self.engine.record(now, kind);
+            if let Some(probe) = &mut self.latency_probe {
                 probe.created(seq);
             }
         }
-        Some(DriverEvent::BrowserOnline(online)) => engine.handle_browser_online(now, online),
-        Some(DriverEvent::PageVisible) => engine.handle_page_visible(now),
-        Some(DriverEvent::Stop) => {
-            engine.stop();
-            return LoopControl::Stop;
-        }
-        None => {}
     }
-    LoopControl::Continue
+
+    /// Carries out what the engine asks for.
+    fn perform_actions(&mut self) {
+        while let Some(action) = self.engine.poll_action(now()) {
+            match action {
+                EngineAction::OpenSocket(id) => {
+                    let events = self.events.clone();
+                    let opened = Socket::open(&self.url, move |event| {
+                        let _ = events.unbounded_send(DriverEvent::Socket(id, event));
+                    });
+                    self.socket = Some((id, opened)); // replacing an old socket drops (closes) it
+                }
+                EngineAction::Send(message) => match &self.socket {
+                    Some((_, current)) => current.send(message.encode()),
+                    None => log::warn!("no socket to send a frame on"),
+                },
+                EngineAction::CloseSocket(id) => {
+                    if self.socket.as_ref().is_some_and(|(current, _)| *current == id) {
+                        self.socket = None;
+                    }
+                }
+                EngineAction::Store(write) => {
+                    if let Some(probe) = &mut self.latency_probe {
+                        probe.writing(&write);
+                    }
+                    store(self.storage.clone(), self.storage_usable, write, self.events.clone());
+                }
+            }
+        }
+    }
+
+    /// Starts or stops the position watch and the wake lock as the tracker wants.
+    fn follow_tracker(&mut self) {
+        match (self.tracker.wants_position(), self.position_watch.is_some()) {
+            (true, false) => {
+                let events = self.events.clone();
+                self.position_watch = watch_position(move |event| {
+                    let _ = events.unbounded_send(DriverEvent::Position(event));
+                });
+                if self.position_watch.is_none() {
+                    log::error!("this browser has no geolocation");
+                }
+            }
+            (false, true) => self.position_watch = None,
+            _ => {}
+        }
+        self.wake_lock.set_wanted(self.tracker.wants_screen_awake());
+    }
+
+    /// How long until the tracker has something to do (a heartbeat, a pause), if ever.
+    fn tracker_wait(&self) -> Option<Duration> {
+        let due = self.tracker.timeout_ms()?;
+        Some(Duration::from_millis((due - browser::unix_time_ms()).max(0) as u64))
+    }
+
+    fn handle_event(&mut self, event: Option<DriverEvent>) -> LoopControl {
+        let now = now();
+        match event {
+            Some(DriverEvent::Socket(id, SocketEvent::Opened)) => self.engine.handle_socket_opened(now, id),
+            Some(DriverEvent::Socket(id, SocketEvent::Frame(text))) => match ServerMessage::decode(&text) {
+                Ok(message) => self.engine.handle_message(now, id, &message),
+                Err(error) => log::warn!("ignoring a frame from the server: {error}"),
+            },
+            Some(DriverEvent::Socket(id, SocketEvent::Closed { code })) => {
+                log::info!("socket {id:?} closed (code {code:?})");
+                self.engine.handle_socket_closed(now, id);
+            }
+            Some(DriverEvent::StorageDone { id, result: Ok(()), finished_at_ms }) => {
+                self.engine.handle_storage_written(id);
+                if let Some(probe) = &mut self.latency_probe {
+                    probe.written(id, finished_at_ms);
+                }
+            }
+            Some(DriverEvent::StorageDone { id, result: Err(error), .. }) => {
+                log::error!("storing the outbox failed: {error}");
+                self.engine.handle_storage_failed(now, id);
+            }
+            Some(DriverEvent::Intent(Intent::SetDuty(on_duty))) => {
+                let records = self.tracker.handle_duty(on_duty);
+                self.record(records);
+            }
+            Some(DriverEvent::Position(PositionEvent::Fix(fix))) => {
+                debug_bridge::note_fix(&fix);
+                let records = self.tracker.handle_fix(fix);
+                self.record(records);
+            }
+            Some(DriverEvent::Position(PositionEvent::Error(error))) => {
+                let records = self.tracker.handle_error(error, now.unix_ms);
+                self.record(records);
+            }
+            Some(DriverEvent::Permission(permission)) => {
+                let records = self.tracker.handle_permission(permission);
+                self.record(records);
+            }
+            Some(DriverEvent::PermissionWatchReady(watch)) => self._permission_watch = watch,
+            Some(DriverEvent::BrowserOnline(online)) => self.engine.handle_browser_online(now, online),
+            Some(DriverEvent::PageVisibility(visible)) => {
+                if visible {
+                    self.engine.handle_page_visible(now);
+                }
+                let records = self.tracker.handle_visibility(visible);
+                self.record(records);
+            }
+            Some(DriverEvent::Stop) => {
+                self.engine.stop();
+                return LoopControl::Stop;
+            }
+            None => {}
+        }
+        LoopControl::Continue
+    }
 }
 
 /// Applies a write in the background and reports back; the engine allows one at a time.

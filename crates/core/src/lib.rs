@@ -38,3 +38,12 @@ pub use enroute_protocol::Fix;
 pub use throttle::{
     Decision, DropReason, Throttle, ThrottleMode, ThrottlePolicy, ThrottleStats, ThrottleStep,
 };
+pub mod tracking;
+
+pub use tracking::{
+    GeolocationError, LocationPermission, PositionView, Tracker, TrackingState, TrackingView,
+};
+pub mod throttle_form;
+
+pub use throttle_form::ThrottleForm;
+pub mod workflow;

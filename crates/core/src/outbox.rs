@@ -206,8 +206,10 @@ impl Outbox {
             // Counters are not rewritten for every new record: the records themselves say how
             // far numbering went and what the last duty change was.
             counters.last_seq = counters.last_seq.max(record.seq);
-            if let RecordKind::Status { status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty) } =
-                &record.kind
+            if let RecordKind::Status {
+                status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty),
+                ..
+            } = &record.kind
             {
                 counters.duty = Some(*status);
             }
@@ -264,7 +266,9 @@ impl Outbox {
     /// once stored. Evicts old location fixes if the outbox is over a cap; returns the new
     /// record's sequence number.
     pub fn create(&mut self, kind: RecordKind, now_unix_ms: i64) -> u64 {
-        if let RecordKind::Status { status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty) } = &kind
+        if let RecordKind::Status {
+            status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty), ..
+        } = &kind
         {
             self.counters.duty = Some(*status);
         }

@@ -1,21 +1,24 @@
 //! What the driver can change on the settings page, persisted by the app.
 
+use crate::throttle::ThrottlePolicy;
 use serde::{Deserialize, Serialize};
 
 /// The app's settings. Missing fields in stored settings take their defaults, so settings saved
 /// by an older version still load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// WebSocket URL of the dispatch server; `None` means `/ws` on the page's own origin.
     pub server_url: Option<String>,
     /// The driver this device belongs to.
     pub driver_id: String,
+    /// Which location fixes become records.
+    pub throttle: ThrottlePolicy,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { server_url: None, driver_id: "demo-driver".into() }
+        Settings { server_url: None, driver_id: "demo-driver".into(), throttle: ThrottlePolicy::default() }
     }
 }
 
@@ -55,5 +58,17 @@ mod tests {
         assert_eq!(settings.websocket_url("http://localhost"), "wss://dispatch.example/ws");
         settings.server_url = Some("   ".into());
         assert_eq!(settings.websocket_url("http://localhost"), "ws://localhost/ws");
+    }
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::*;
+
+    #[test]
+    fn settings_saved_by_an_older_version_still_load() {
+        let old: Settings = serde_json::from_str(r#"{"driver_id":"d-1"}"#).unwrap();
+        assert_eq!(old.driver_id, "d-1");
+        assert_eq!(old.throttle, ThrottlePolicy::default());
     }
 }

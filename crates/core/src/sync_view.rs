@@ -5,11 +5,12 @@
 use crate::engine::SyncSnapshot;
 use crate::link_summary::{LinkTone, summarize_link};
 use crate::time::Instant;
+use crate::tracking::TrackingView;
 use enroute_protocol::DriverStatus;
 use serde::{Deserialize, Serialize};
 
 /// Everything the header and the duty screen show about synchronisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncView {
     /// Short connection label ("Online", "Offline · retrying in 4 s").
     pub link_label: String,
@@ -29,11 +30,13 @@ pub struct SyncView {
     pub last_ack_unix_ms: Option<i64>,
     /// Whether the driver is on duty.
     pub on_duty: bool,
+    /// Location tracking: state, position, counts, recent track.
+    pub tracking: TrackingView,
 }
 
 impl SyncView {
-    /// The view of `snapshot` as seen at `now`.
-    pub fn of(snapshot: &SyncSnapshot, now: Instant) -> SyncView {
+    /// The view of `snapshot` and `tracking` as seen at `now`.
+    pub fn of(snapshot: &SyncSnapshot, tracking: TrackingView, now: Instant) -> SyncView {
         let link = summarize_link(&snapshot.link, now);
         SyncView {
             link_label: link.label,
@@ -45,6 +48,7 @@ impl SyncView {
             evicted_total: snapshot.outbox.evicted_total,
             last_ack_unix_ms: snapshot.outbox.last_ack_unix_ms,
             on_duty: snapshot.outbox.duty == Some(DriverStatus::OnDuty),
+            tracking,
         }
     }
 
@@ -60,6 +64,7 @@ impl SyncView {
             evicted_total: 0,
             last_ack_unix_ms: None,
             on_duty: false,
+            tracking: TrackingView::default(),
         }
     }
 
@@ -94,7 +99,7 @@ mod tests {
             link: LinkStatus::Online,
             outbox: OutboxStatus { waiting: 3, storage_ok: true, ..OutboxStatus::default() },
         };
-        let view = SyncView::of(&snapshot, Instant::default());
+        let view = SyncView::of(&snapshot, TrackingView::default(), Instant::default());
         assert_eq!(view.waiting_label(), "3 records waiting");
         assert_eq!(view.link_tone, "good");
         assert_eq!(view.last_sync_label(|_| unreachable!()), "Not synced yet");

@@ -7,7 +7,7 @@ use std::time::Duration;
 const T0: i64 = 1_763_769_600_000;
 
 fn status(on: bool) -> RecordKind {
-    RecordKind::Status { status: if on { DriverStatus::OnDuty } else { DriverStatus::OffDuty } }
+    RecordKind::Status { status: if on { DriverStatus::OnDuty } else { DriverStatus::OffDuty }, reason: None }
 }
 
 fn fix(time_ms: i64) -> RecordKind {

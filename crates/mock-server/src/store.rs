@@ -382,6 +382,7 @@ fn kind_name(kind: &RecordKind) -> &'static str {
         RecordKind::Location { .. } => "location",
         RecordKind::Status { .. } => "status",
         RecordKind::Gap { .. } => "gap",
+        RecordKind::Assignment { .. } => "assignment",
     }
 }
 

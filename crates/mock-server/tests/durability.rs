@@ -85,7 +85,7 @@ async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
                 seq,
                 id: RecordId::from_random_bits(seq as u128),
                 created_at_ms: 1_700_000_000_000,
-                kind: RecordKind::Status { status: DriverStatus::OnDuty },
+                kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
             })
             .collect();
         match exchange(&mut client, ClientMessage::Records(RecordBatch { live: false, records })).await {

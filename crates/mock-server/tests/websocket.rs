@@ -55,7 +55,7 @@ fn status_record(seq: u64) -> Record {
         seq,
         id: RecordId::from_random_bits(seq as u128),
         created_at_ms: 1_700_000_000_000 + seq as i64,
-        kind: RecordKind::Status { status: DriverStatus::OnDuty },
+        kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
     }
 }
 

@@ -18,4 +18,14 @@ pub struct Event {
 pub enum EventPayload {
     /// A short text from the dispatcher, shown to the driver as plain text.
     Message { text: String },
+    /// A job, as the server now sees it: offered, changed by the dispatcher (cancelled), expired,
+    /// or set back because the server refused one of the driver's actions (`refused_seq` is
+    /// that record's sequence number and `notice` says what happened). The server wins.
+    Assignment {
+        assignment: crate::Assignment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notice: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused_seq: Option<u64>,
+    },
 }

@@ -8,6 +8,7 @@
 //! This crate must not depend on anything that does I/O, reads a clock or needs a browser:
 //! it is plain data plus serde.
 
+mod assignment;
 mod client_message;
 mod decode_error;
 mod error_code;
@@ -15,11 +16,12 @@ mod event;
 mod record;
 mod server_message;
 
+pub use assignment::{Assignment, AssignmentStatus, DriverAction, Stop, TimeWindow};
 pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
 pub use decode_error::DecodeError;
 pub use error_code::ErrorCode;
 pub use event::{Event, EventPayload};
-pub use record::{DriverStatus, Fix, GapReason, Record, RecordId, RecordKind, SeqRange};
+pub use record::{DriverStatus, Fix, GapReason, PauseReason, Record, RecordId, RecordKind, SeqRange};
 pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};
 
 /// The protocol version this crate speaks. A `hello` with another version is refused with

@@ -62,8 +62,19 @@ impl fmt::Display for RecordId {
 pub enum RecordKind {
     /// Where the vehicle was.
     Location { fix: Fix },
-    /// A change in what the driver is doing.
-    Status { status: DriverStatus },
+    /// A change in what the driver is doing. `reason` says why tracking paused.
+    Status {
+        status: DriverStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<PauseReason>,
+    },
+    /// The driver acted on a job. `reason` is required for `fail`.
+    Assignment {
+        assignment_id: String,
+        action: crate::DriverAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Records that will never arrive: the device gave them up. The server treats every listed
     /// sequence number it does not hold as settled, so the records after them can be applied.
     /// `lost` only names sequence numbers below this record's own.
@@ -166,4 +177,24 @@ pub enum DriverStatus {
     OnDuty,
     /// The driver stopped working: the app stops tracking location.
     OffDuty,
+    /// On duty, but the phone stopped delivering positions (see the record's `reason`). Until
+    /// `tracking_resumed`, a gap in the track is a gap, not a parked vehicle.
+    TrackingPaused,
+    /// Positions flow again after `tracking_paused`.
+    TrackingResumed,
+}
+
+/// Why tracking paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// The app went to the background (another app, screen off): browsers stop delivering
+    /// positions to hidden pages.
+    PageHidden,
+    /// The driver denied the location permission.
+    PermissionDenied,
+    /// The phone cannot determine its position (no GPS signal, location services off).
+    PositionUnavailable,
+    /// No position arrived in time.
+    Timeout,
 }

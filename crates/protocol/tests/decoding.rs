@@ -103,5 +103,5 @@ fn seq_ranges_collapse_sorted_numbers() {
 fn only_location_fixes_are_evictable() {
     let gap = RecordKind::Gap { reason: GapReason::ServerLost, lost: vec![] };
     assert!(!gap.is_evictable());
-    assert!(!RecordKind::Status { status: DriverStatus::OnDuty }.is_evictable());
+    assert!(!RecordKind::Status { status: DriverStatus::OnDuty, reason: None }.is_evictable());
 }

@@ -84,7 +84,7 @@ fn client_records() {
                     seq: 41,
                     id: RecordId::from_random_bits(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
                     created_at_ms: 1_763_769_599_000,
-                    kind: RecordKind::Status { status: DriverStatus::OnDuty },
+                    kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
                 },
                 Record {
                     seq: 42,
@@ -125,7 +125,7 @@ fn client_status_off_duty() {
                 seq: 43,
                 id: RecordId::from_random_bits(u128::MAX),
                 created_at_ms: 1_763_773_200_000,
-                kind: RecordKind::Status { status: DriverStatus::OffDuty },
+                kind: RecordKind::Status { status: DriverStatus::OffDuty, reason: None },
             }],
         }),
     );
@@ -146,6 +146,33 @@ fn client_records_gap() {
                     lost: vec![SeqRange::new(1, 40), SeqRange::new(42, 97)],
                 },
             }],
+        }),
+    );
+}
+
+#[test]
+fn client_status_tracking_paused() {
+    check_client(
+        "client_status_tracking_paused",
+        ClientMessage::Records(RecordBatch {
+            live: false,
+            records: vec![
+                Record {
+                    seq: 44,
+                    id: RecordId::from_random_bits(44),
+                    created_at_ms: 1_763_773_100_000,
+                    kind: RecordKind::Status {
+                        status: DriverStatus::TrackingPaused,
+                        reason: Some(PauseReason::PageHidden),
+                    },
+                },
+                Record {
+                    seq: 45,
+                    id: RecordId::from_random_bits(45),
+                    created_at_ms: 1_763_773_160_000,
+                    kind: RecordKind::Status { status: DriverStatus::TrackingResumed, reason: None },
+                },
+            ],
         }),
     );
 }
@@ -189,6 +216,79 @@ fn server_event_message() {
     );
 }
 
+fn sample_assignment(status: AssignmentStatus) -> Assignment {
+    Assignment {
+        id: "job-481".into(),
+        pickup: Stop { address: "Marienplatz 1, München".into(), lat: 48.1374, lon: 11.5755 },
+        dropoff: Stop { address: "Leopoldstraße 50, München".into(), lat: 48.1600, lon: 11.5863 },
+        window: TimeWindow { from_ms: 1_763_773_200_000, to_ms: 1_763_776_800_000 },
+        notes: "Ring twice <b>not</b> a tag".into(),
+        accept_by_ms: Some(1_763_770_000_000),
+        status,
+        failure_reason: None,
+    }
+}
+
+#[test]
+fn server_event_assignment_offered() {
+    check_server(
+        "server_event_assignment_offered",
+        ServerMessage::Event(Event {
+            event_id: 14,
+            created_at_ms: 1_763_769_800_000,
+            payload: EventPayload::Assignment {
+                assignment: sample_assignment(AssignmentStatus::Offered),
+                notice: None,
+                refused_seq: None,
+            },
+        }),
+    );
+}
+
+#[test]
+fn server_event_assignment_refused_action() {
+    check_server(
+        "server_event_assignment_refused_action",
+        ServerMessage::Event(Event {
+            event_id: 15,
+            created_at_ms: 1_763_769_900_000,
+            payload: EventPayload::Assignment {
+                assignment: sample_assignment(AssignmentStatus::Cancelled),
+                notice: Some("The dispatcher cancelled this job before your accept arrived.".into()),
+                refused_seq: Some(52),
+            },
+        }),
+    );
+}
+
+#[test]
+fn client_records_assignment_actions() {
+    check_client(
+        "client_records_assignment_actions",
+        ClientMessage::Records(RecordBatch {
+            live: false,
+            records: vec![
+                Record {
+                    seq: 52,
+                    id: RecordId::from_random_bits(52),
+                    created_at_ms: 1_763_769_850_000,
+                    kind: RecordKind::Assignment { assignment_id: "job-481".into(), action: DriverAction::Accept, reason: None },
+                },
+                Record {
+                    seq: 53,
+                    id: RecordId::from_random_bits(53),
+                    created_at_ms: 1_763_775_000_000,
+                    kind: RecordKind::Assignment {
+                        assignment_id: "job-481".into(),
+                        action: DriverAction::Fail,
+                        reason: Some("nobody home".into()),
+                    },
+                },
+            ],
+        }),
+    );
+}
+
 #[test]
 fn server_pong() {
     check_server("server_pong", ServerMessage::Pong(Pong { nonce: 3 }));
@@ -222,11 +322,15 @@ fn every_golden_file_is_checked() {
             "client_hello_without_token",
             "client_ping",
             "client_records",
+            "client_records_assignment_actions",
             "client_records_gap",
             "client_records_live",
             "client_status_off_duty",
+            "client_status_tracking_paused",
             "server_ack",
             "server_error",
+            "server_event_assignment_offered",
+            "server_event_assignment_refused_action",
             "server_event_message",
             "server_pong",
             "server_welcome",

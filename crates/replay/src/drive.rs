@@ -158,7 +158,7 @@ async fn simulate_driver(
     let (events, mut receiver) = mpsc::unbounded_channel();
     let mut socket: Option<(SocketId, mpsc::UnboundedSender<String>)> = None;
     engine.start(now());
-    engine.record(now(), RecordKind::Status { status: DriverStatus::OnDuty });
+    engine.record(now(), RecordKind::Status { status: DriverStatus::OnDuty, reason: None });
     outcome.records += 1;
     let mut next_fix = 0;
     let mut finished_at: Option<tokio::time::Instant> = None;
@@ -249,7 +249,7 @@ async fn simulate_driver(
                     engine.record(current, RecordKind::Location { fix: last });
                     outcome.records += 1;
                 }
-                engine.record(current, RecordKind::Status { status: DriverStatus::OffDuty });
+                engine.record(current, RecordKind::Status { status: DriverStatus::OffDuty, reason: None });
                 outcome.records += 1;
                 finished_at = Some(tokio::time::Instant::now());
             }
