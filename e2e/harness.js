@@ -14,6 +14,7 @@ const ROOT = path.resolve(__dirname, '..');
 const SERVER_BIN = process.env.ENROUTE_SERVER_BIN || path.join(ROOT, 'target/debug/enroute-mock-server');
 const REPLAY_BIN = process.env.ENROUTE_REPLAY_BIN || path.join(ROOT, 'target/debug/enroute-replay');
 const TRACES = process.env.ENROUTE_TRACES_DIR || path.join(ROOT, '..', 'shared', 'traces');
+const DISPATCHER_TOKEN = 'e2e-dispatcher-token';
 const DIST = process.env.ENROUTE_DIST || path.join(ROOT, 'dist');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -51,7 +52,8 @@ async function startServer({ port = 0, dist = DIST, db = ':memory:', extraArgs =
   if (!fs.existsSync(SERVER_BIN)) {
     throw new Error(`no server binary at ${SERVER_BIN}: run scripts/test, which builds it`);
   }
-  const child = spawn(SERVER_BIN, ['--addr', `127.0.0.1:${port}`, '--dist', dist, '--db', db, ...extraArgs], {
+  const args = ['--addr', `127.0.0.1:${port}`, '--dist', dist, '--db', db, '--dispatcher-token', DISPATCHER_TOKEN];
+  const child = spawn(SERVER_BIN, [...args, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });
@@ -94,11 +96,23 @@ function scratchDirectory(prefix = 'enroute-e2e-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Fetches JSON from the server's API. */
+/** Fetches JSON from the server's dispatcher API. */
 async function getJson(server, apiPath) {
-  const response = await fetch(`${server.url}${apiPath}`);
+  const response = await fetch(`${server.url}${apiPath}`, { headers: { Authorization: `Bearer ${DISPATCHER_TOKEN}` } });
   if (!response.ok) throw new Error(`${apiPath}: HTTP ${response.status}`);
   return response.json();
+}
+
+/** Posts JSON to the server's dispatcher API; returns the parsed answer (throws on errors). */
+async function postJson(server, apiPath, body) {
+  const response = await fetch(`${server.url}${apiPath}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${DISPATCHER_TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${apiPath}: HTTP ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
 }
 
 /** Launches headless Chromium with a fresh profile directory. `options` go to the context. */
@@ -154,6 +168,8 @@ module.exports = {
   TRACES,
   scratchDirectory,
   getJson,
+  postJson,
+  DISPATCHER_TOKEN,
   freePort,
   startServer,
   launchBrowser,

@@ -7,12 +7,13 @@
 //!                         Connection (link)  +  Outbox (records)
 //! ```
 
+use crate::assignments::{ActError, AssignmentBook, AssignmentWrite, EventEffect, StoredAssignments};
 use crate::connection::{
     Connection, ConnectionAction, ConnectionConfig, DeviceIdentity, LinkStatus, SocketId,
 };
 use crate::outbox::{Outbox, OutboxConfig, OutboxStatus, StorageWrite, StoredOutbox};
 use crate::time::Instant;
-use enroute_protocol::{ClientMessage, RecordKind, ServerMessage};
+use enroute_protocol::{ClientMessage, DriverAction, EventAck, RecordKind, ServerMessage};
 use std::collections::VecDeque;
 
 /// The time, as both clocks see it: monotonic for deadlines, wall clock for timestamps that
@@ -42,6 +43,10 @@ pub enum EngineAction {
     /// Apply this write to durable storage in one transaction, then call
     /// [`Engine::handle_storage_written`] or [`Engine::handle_storage_failed`].
     Store(StorageWrite),
+    /// Store these jobs, then call [`Engine::handle_assignments_stored`] or
+    /// [`Engine::handle_assignments_store_failed`]. Events are acknowledged to the server only
+    /// once stored.
+    StoreAssignments(AssignmentWrite),
 }
 
 /// Everything the UI shows about synchronisation.
@@ -56,6 +61,8 @@ pub struct SyncSnapshot {
 pub struct Engine {
     connection: Connection,
     outbox: Outbox,
+    assignments: AssignmentBook,
+    effects: VecDeque<EventEffect>,
     /// The socket the outbox's sending session belongs to.
     session_socket: Option<SocketId>,
     actions: VecDeque<EngineAction>,
@@ -68,9 +75,62 @@ impl Engine {
         Engine {
             connection: Connection::new(config.connection, identity, seeds.next_u64()),
             outbox: Outbox::new(config.outbox, stored, seeds.next_u64()),
+            assignments: AssignmentBook::default(),
+            effects: VecDeque::new(),
             session_socket: None,
             actions: VecDeque::new(),
         }
+    }
+
+    /// The engine with the jobs and messages storage held.
+    pub fn with_assignments(mut self, stored: StoredAssignments) -> Engine {
+        self.assignments = AssignmentBook::new(stored);
+        self.connection.set_last_event_id(self.assignments.stored_last_event_id());
+        self
+    }
+
+    /// The driver's jobs.
+    pub fn assignments(&self) -> &AssignmentBook {
+        &self.assignments
+    }
+
+    /// The driver acts on a job: applied at once, sent as a record. Returns its sequence number.
+    pub fn act(
+        &mut self,
+        now: Now,
+        id: &str,
+        action: DriverAction,
+        reason: Option<String>,
+    ) -> Result<u64, ActError> {
+        let kind = self.assignments.act(id, action, reason, now.unix_ms)?;
+        let seq = self.outbox.create(kind, now.unix_ms);
+        self.assignments.attach_seq(id, seq);
+        Ok(seq)
+    }
+
+    /// The driver read the server's notice about a job.
+    pub fn dismiss_notice(&mut self, id: &str) {
+        self.assignments.dismiss_notice(id);
+    }
+
+    /// What the last events did (new offers, changes, messages), for alerts; oldest first.
+    pub fn poll_event_effect(&mut self) -> Option<EventEffect> {
+        self.effects.pop_front()
+    }
+
+    /// Storage committed assignment write `id`: events it holds can be acknowledged.
+    pub fn handle_assignments_stored(&mut self, id: u64) {
+        if let Some(event_id) = self.assignments.handle_written(id) {
+            self.connection.set_last_event_id(event_id);
+            if self.session_socket.is_some() {
+                self.actions.push_back(EngineAction::Send(ClientMessage::Ack(EventAck { event_id })));
+            }
+        }
+    }
+
+    /// Storage failed assignment write `id`; it is retried with the next change.
+    pub fn handle_assignments_store_failed(&mut self, id: u64) {
+        self.assignments.handle_write_failed(id);
     }
 
     /// What the UI shows.
@@ -117,10 +177,18 @@ impl Engine {
         match message {
             ServerMessage::Welcome(welcome) if self.connection.open_socket() == Some(socket) => {
                 self.outbox.handle_welcome(welcome.acked_seq, now.unix_ms);
+                self.assignments.handle_acked(self.outbox.counters().acked_seq);
                 self.session_socket = Some(socket);
             }
             ServerMessage::Ack(ack) if self.session_socket == Some(socket) => {
                 self.outbox.handle_ack(ack.acked_seq, now.unix_ms);
+                self.assignments.handle_acked(self.outbox.counters().acked_seq);
+            }
+            ServerMessage::Event(event) if self.session_socket == Some(socket) => {
+                let effect = self.assignments.handle_event(event, now.unix_ms);
+                if effect != EventEffect::Duplicate {
+                    self.effects.push_back(effect);
+                }
             }
             _ => {}
         }
@@ -169,6 +237,9 @@ impl Engine {
         }
         if let Some(write) = self.outbox.poll_storage_write(now.monotonic) {
             return Some(EngineAction::Store(write));
+        }
+        if let Some(write) = self.assignments.poll_write() {
+            return Some(EngineAction::StoreAssignments(write));
         }
         if self.session_socket.is_some()
             && let Some(batch) = self.outbox.poll_batch()

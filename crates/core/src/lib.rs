@@ -9,6 +9,7 @@
 //! only on `enroute-protocol` (for the messages it decides to send) and serde (for settings the
 //! app persists).
 
+pub mod assignments;
 pub mod backoff;
 pub mod connection;
 pub mod engine;
@@ -47,3 +48,5 @@ pub mod throttle_form;
 
 pub use throttle_form::ThrottleForm;
 pub mod workflow;
+
+pub use assignments::{AssignmentBook, AssignmentEntry, AssignmentWrite, EventEffect, StoredAssignments};

@@ -70,7 +70,10 @@ pub fn next_status(from: AssignmentStatus, change: Change) -> Result<AssignmentS
 
 /// The actions the driver can take from `status`, in the order the screen shows them.
 pub fn driver_actions(status: AssignmentStatus) -> Vec<DriverAction> {
-    DriverAction::ALL.into_iter().filter(|action| next_status(status, Change::Driver(*action)).is_ok()).collect()
+    DriverAction::ALL
+        .into_iter()
+        .filter(|action| next_status(status, Change::Driver(*action)).is_ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -93,13 +96,18 @@ mod tests {
 
     #[test]
     fn every_allowed_and_every_refused_transition() {
-        let changes: Vec<Change> =
-            DriverAction::ALL.iter().map(|action| Change::Driver(*action)).chain([Change::Cancel, Change::Expire]).collect();
+        let changes: Vec<Change> = DriverAction::ALL
+            .iter()
+            .map(|action| Change::Driver(*action))
+            .chain([Change::Cancel, Change::Expire])
+            .collect();
         for from in S::ALL {
             for change in &changes {
                 let expected = ALLOWED
                     .iter()
-                    .find(|(allowed_from, allowed_change, _)| *allowed_from == from && allowed_change == change)
+                    .find(|(allowed_from, allowed_change, _)| {
+                        *allowed_from == from && allowed_change == change
+                    })
                     .map(|(_, _, to)| *to)
                     .or_else(|| (*change == Change::Cancel && !from.is_final()).then_some(S::Cancelled));
                 match (next_status(from, *change), expected) {
@@ -113,7 +121,9 @@ mod tests {
 
     #[test]
     fn the_dispatcher_can_cancel_until_the_job_is_over() {
-        for from in [S::Offered, S::Accepted, S::EnRoute, S::ArrivedAtPickup, S::PickedUp, S::ArrivedAtDropoff] {
+        for from in
+            [S::Offered, S::Accepted, S::EnRoute, S::ArrivedAtPickup, S::PickedUp, S::ArrivedAtDropoff]
+        {
             assert_eq!(next_status(from, Change::Cancel), Ok(S::Cancelled));
         }
         for from in [S::Delivered, S::Failed, S::Declined, S::Expired, S::Cancelled] {

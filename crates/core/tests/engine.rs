@@ -182,6 +182,7 @@ impl World {
                     }
                 }
                 EngineAction::Store(write) => self.writes.push_back(write),
+                EngineAction::StoreAssignments(write) => self.engine.handle_assignments_stored(write.id),
             }
         }
     }

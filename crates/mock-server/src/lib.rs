@@ -10,9 +10,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+pub mod assignment_store;
+pub mod dispatcher_api;
+pub mod hub;
 pub mod metrics;
 pub mod options;
 pub mod router;
+pub mod scenario;
 pub mod session;
 pub mod socket;
 pub mod static_files;
@@ -30,7 +34,14 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .map_err(|source| ServerError::Bind { addr: options.addr, source })?;
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
     let store = store::Store::open(&options.db).map_err(ServerError::Store)?;
-    let state = AppState::new(store);
+    let dispatcher_token =
+        dispatcher_token(&store, options.dispatcher_token.as_deref()).map_err(ServerError::Store)?;
+    let state = AppState::with_token(store, &dispatcher_token);
+    tokio::spawn(expire_offers(state.clone()));
+    if let Some(path) = &options.scenario {
+        let scenario = scenario::Scenario::load(path).map_err(ServerError::Scenario)?;
+        tokio::spawn(scenario::play(scenario, state.clone()));
+    }
     let app = router(state, &options.dist);
     if !options.dist.join("index.html").exists() {
         tracing::warn!(dist = %options.dist.display(), "no built app here; only /ws and /health are useful");
@@ -38,9 +49,59 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     // Scripts and tests read this line to learn the port (with `--addr 127.0.0.1:0`).
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "enroute mock server listening on http://{local_addr}");
+    let _ = writeln!(stdout, "dispatcher page: http://{local_addr}/dispatch?token={dispatcher_token}");
     let _ = stdout.flush();
     tracing::info!(%local_addr, dist = %options.dist.display(), db = %options.db.display(), "listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServerError::Serve)
+}
+
+/// The dispatcher token: the one given on the command line, or the one stored in the database,
+/// or a new random one (stored, so it stays the same across restarts).
+fn dispatcher_token(store: &store::Store, given: Option<&str>) -> Result<String, store::StoreError> {
+    if let Some(token) = given {
+        return Ok(token.to_string());
+    }
+    if let Some(token) = store.setting("dispatcher_token")? {
+        return Ok(token);
+    }
+    let token = random_token();
+    store.set_setting("dispatcher_token", &token)?;
+    Ok(token)
+}
+
+/// 128 random bits as hex, from the operating system's generator.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    // /dev/urandom is on every machine this mock server runs on; fall back to time and address
+    // entropy only if it is somehow missing.
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes))
+        .is_err()
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        bytes = (now ^ (&bytes as *const _ as u128)).to_le_bytes();
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Expires offers whose accept deadline passed, once a second, and tells their drivers.
+async fn expire_offers(state: AppState) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        interval.tick().await;
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.expire_due(socket::unix_time_ms())).await {
+            Ok(Ok(events)) => {
+                for (driver_id, event) in events {
+                    state.hub.publish(&driver_id, &event);
+                }
+            }
+            Ok(Err(error)) => tracing::error!(%error, "cannot expire offers"),
+            Err(_) => tracing::error!("expiring offers panicked"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -74,6 +135,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     /// The database could not be opened.
     Store(store::StoreError),
+    /// The scenario file could not be read.
+    Scenario(String),
 }
 
 impl std::fmt::Display for ServerError {
@@ -82,6 +145,7 @@ impl std::fmt::Display for ServerError {
             ServerError::Bind { addr, source } => write!(formatter, "cannot listen on {addr}: {source}"),
             ServerError::Serve(source) => write!(formatter, "server failed: {source}"),
             ServerError::Store(source) => write!(formatter, "{source}"),
+            ServerError::Scenario(reason) => write!(formatter, "{reason}"),
         }
     }
 }
@@ -91,6 +155,7 @@ impl std::error::Error for ServerError {
         match self {
             ServerError::Bind { source, .. } | ServerError::Serve(source) => Some(source),
             ServerError::Store(source) => Some(source),
+            ServerError::Scenario(_) => None,
         }
     }
 }

@@ -14,4 +14,11 @@ pub struct Options {
     /// SQLite database file; created if missing. `:memory:` keeps everything in memory.
     #[arg(long, default_value = "enroute.db")]
     pub db: PathBuf,
+    /// Token the dispatcher API and page require. Default: one generated on first start and
+    /// kept in the database; printed at every start.
+    #[arg(long, env = "ENROUTE_DISPATCHER_TOKEN")]
+    pub dispatcher_token: Option<String>,
+    /// A JSON file of jobs to offer on a timer (see `docs/mock-server.md`), for demos and tests.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
 }

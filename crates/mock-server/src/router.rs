@@ -1,16 +1,18 @@
-//! HTTP routes: the WebSocket endpoint, health, metrics, the read-only driver API, and the
-//! app's files.
+//! HTTP routes: the WebSocket endpoint, health, metrics, the dispatcher's API and page (behind
+//! the dispatcher token), and the app's files.
 
+use crate::dispatcher_api;
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::socket::serve_socket;
 use crate::static_files::static_files;
 use crate::store::Store;
 use axum::Router;
+use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use futures_util::StreamExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,11 +22,25 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub hub: Hub,
+    /// Required by the dispatcher API and page (`Authorization: Bearer …` or `?token=…`).
+    pub dispatcher_token: Arc<str>,
 }
 
 impl AppState {
+    /// State with a fresh hub and metrics; `dispatcher_token` guards the dispatcher side.
+    pub fn with_token(store: Store, dispatcher_token: &str) -> AppState {
+        AppState {
+            store,
+            metrics: Arc::new(Metrics::default()),
+            hub: Hub::default(),
+            dispatcher_token: dispatcher_token.into(),
+        }
+    }
+
+    /// State for tests, with the dispatcher token `test-dispatcher-token`.
     pub fn new(store: Store) -> AppState {
-        AppState { store, metrics: Arc::new(Metrics::default()) }
+        AppState::with_token(store, "test-dispatcher-token")
     }
 }
 
@@ -34,9 +50,16 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/ws", get(websocket_upgrade))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .route("/api/drivers", get(list_drivers))
-        .route("/api/drivers/{driver_id}", get(show_driver))
-        .route("/api/drivers/{driver_id}/records", get(driver_records))
+        .route("/dispatch", get(dispatcher_api::dispatcher_page))
+        .route("/api/drivers", get(dispatcher_api::list_drivers))
+        .route("/api/drivers/{driver_id}", get(dispatcher_api::show_driver))
+        .route("/api/drivers/{driver_id}/records", get(dispatcher_api::driver_records))
+        .route("/api/drivers/{driver_id}/messages", post(dispatcher_api::send_message))
+        .route(
+            "/api/assignments",
+            get(dispatcher_api::list_assignments).post(dispatcher_api::create_assignment),
+        )
+        .route("/api/assignments/{assignment_id}/cancel", post(dispatcher_api::cancel_assignment))
         .with_state(state)
         .fallback_service(static_files(dist))
 }
@@ -56,33 +79,4 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let body =
         tokio::task::spawn_blocking(move || state.metrics.render(&state.store)).await.unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
-}
-
-async fn list_drivers(State(state): State<AppState>) -> Response {
-    blocking_json(move || state.store.drivers().map(Some)).await
-}
-
-async fn show_driver(State(state): State<AppState>, UrlPath(driver_id): UrlPath<String>) -> Response {
-    blocking_json(move || state.store.driver(&driver_id)).await
-}
-
-async fn driver_records(State(state): State<AppState>, UrlPath(driver_id): UrlPath<String>) -> Response {
-    blocking_json(move || state.store.history(&driver_id).map(Some)).await
-}
-
-/// Runs a store query off the async threads and answers with JSON, 404 for `None`, or 500.
-async fn blocking_json<T, F>(query: F) -> Response
-where
-    T: serde::Serialize + Send + 'static,
-    F: FnOnce() -> Result<Option<T>, crate::store::StoreError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(query).await {
-        Ok(Ok(Some(value))) => axum::Json(value).into_response(),
-        Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such driver\n").into_response(),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "query failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
-        }
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "query panicked\n").into_response(),
-    }
 }

@@ -1,16 +1,24 @@
-//! One connection's protocol logic, with no I/O: frames in, frames out.
+//! One connection's protocol logic, with no I/O of its own: frames in, frames out (the store
+//! and the event hub are the only things it touches).
 
+use crate::hub::Subscription;
 use crate::metrics::Metrics;
 use crate::router::AppState;
 use enroute_protocol::{
-    ClientMessage, DecodeError, ErrorCode, ErrorMessage, Hello, PROTOCOL_VERSION, Pong, RecordAck,
+    ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, PROTOCOL_VERSION, Pong, RecordAck,
     ServerMessage, Welcome,
 };
+use tokio::sync::mpsc;
 
 /// The state of one WebSocket connection.
 pub struct Session {
     state: AppState,
     driver_id: Option<String>,
+    /// Live events for this driver, while the connection lives.
+    _subscription: Option<Subscription>,
+    event_receiver: Option<mpsc::UnboundedReceiver<Event>>,
+    /// The highest event id sent on this connection (or that the device said it had).
+    last_event_sent: u64,
 }
 
 /// What the connection should do after a frame.
@@ -34,7 +42,22 @@ impl Reply {
 
 impl Session {
     pub fn new(state: AppState) -> Session {
-        Session { state, driver_id: None }
+        Session { state, driver_id: None, _subscription: None, event_receiver: None, last_event_sent: 0 }
+    }
+
+    /// The live events of this connection's driver, once `hello` was accepted: the socket
+    /// waits on them and hands each to [`Session::handle_pushed`].
+    pub fn take_event_receiver(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        self.event_receiver.take()
+    }
+
+    /// An event was pushed for this driver: send it unless the connection already did.
+    pub fn handle_pushed(&mut self, event: Event) -> Option<ServerMessage> {
+        if event.event_id <= self.last_event_sent {
+            return None;
+        }
+        self.last_event_sent = event.event_id;
+        Some(ServerMessage::Event(event))
     }
 
     /// The driver this connection belongs to, once `hello` was accepted.
@@ -81,6 +104,10 @@ impl Session {
                         Metrics::add(&metrics.records_duplicate, outcome.duplicates);
                         Metrics::add(&metrics.records_applied, outcome.applied);
                         tracing::debug!(driver = driver_id, ?outcome, live = batch.live, "records");
+                        // Stored with the records; pushed to every connection of the driver.
+                        for event in &outcome.events {
+                            self.state.hub.publish(driver_id, event);
+                        }
                         Reply::send(ServerMessage::Ack(RecordAck { acked_seq: outcome.acked_seq }))
                     }
                     Err(error) => {
@@ -92,7 +119,12 @@ impl Session {
                     }
                 }
             }
-            (ClientMessage::Ack(_), Some(_)) => Reply { messages: vec![], close: false },
+            (ClientMessage::Ack(ack), Some(driver_id)) => {
+                if let Err(error) = self.state.store.note_event_ack(driver_id, ack.event_id) {
+                    tracing::warn!(driver = driver_id, %error, "cannot note an event ack");
+                }
+                Reply { messages: vec![], close: false }
+            }
             (ClientMessage::Ping(ping), Some(_)) => {
                 Reply::send(ServerMessage::Pong(Pong { nonce: ping.nonce }))
             }
@@ -125,11 +157,26 @@ impl Session {
                 );
             }
         };
+        // Subscribe before reading the stored events: an event stored in between is then both
+        // replayed and pushed, and `handle_pushed` drops the copy; none can fall between.
+        let (subscription, receiver) = self.state.hub.subscribe(&hello.driver_id);
+        let missed = match self.state.store.events_after(&hello.driver_id, hello.last_event_id) {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::error!(driver = %hello.driver_id, %error, "cannot load events");
+                return Reply::refuse(
+                    ErrorCode::Internal,
+                    "the server could not load this driver; try again".into(),
+                );
+            }
+        };
+        self.last_event_sent = hello.last_event_id.max(missed.last().map_or(0, |event| event.event_id));
+        self._subscription = Some(subscription);
+        self.event_receiver = Some(receiver);
         self.driver_id = Some(hello.driver_id);
-        Reply::send(ServerMessage::Welcome(Welcome {
-            protocol: PROTOCOL_VERSION,
-            acked_seq,
-            server_time_ms: now_ms,
-        }))
+        let welcome = Welcome { protocol: PROTOCOL_VERSION, acked_seq, server_time_ms: now_ms };
+        let mut messages = vec![ServerMessage::Welcome(welcome)];
+        messages.extend(missed.into_iter().map(ServerMessage::Event));
+        Reply { messages, close: false }
     }
 }

@@ -16,7 +16,27 @@ where
     let metrics = state.metrics.clone();
     let _open = OpenConnection::new(&metrics);
     let mut session = Some(Session::new(state));
-    while let Some(Ok(frame)) = read.next().await {
+    let mut pushed: Option<tokio::sync::mpsc::UnboundedReceiver<enroute_protocol::Event>> = None;
+    loop {
+        let next_push = async {
+            match pushed.as_mut() {
+                Some(receiver) => receiver.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let frame = tokio::select! {
+            frame = read.next() => frame,
+            Some(event) = next_push => {
+                let Some(current) = session.as_mut() else { break };
+                if let Some(message) = current.handle_pushed(event)
+                    && write.send(Message::Text(message.encode().into())).await.is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let Some(Ok(frame)) = frame else { break };
         let text = match frame {
             Message::Text(text) => text.to_string(),
             Message::Binary(_) => "<binary frame>".to_string(),
@@ -25,7 +45,7 @@ where
         };
         // The session writes to SQLite (and waits for the disk): keep that off the async threads.
         let Some(mut moved) = session.take() else { break };
-        let Ok((returned, reply)) = tokio::task::spawn_blocking(move || {
+        let Ok((mut returned, reply)) = tokio::task::spawn_blocking(move || {
             let reply: Reply = moved.handle_text(&text, unix_time_ms());
             (moved, reply)
         })
@@ -34,6 +54,9 @@ where
             tracing::error!("a session panicked; closing its connection");
             return;
         };
+        if pushed.is_none() {
+            pushed = returned.take_event_receiver();
+        }
         session = Some(returned);
         for message in reply.messages {
             if write.send(Message::Text(message.encode().into())).await.is_err() {

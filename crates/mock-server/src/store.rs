@@ -42,7 +42,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// What storing one batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StoreOutcome {
     /// The driver's highest contiguous sequence number after the batch.
     pub acked_seq: u64,
@@ -52,6 +52,8 @@ pub struct StoreOutcome {
     pub duplicates: u64,
     /// Records that became part of the driver's history (applied in order) with this batch.
     pub applied: u64,
+    /// Events the batch caused (refused job actions), stored; to push after the commit.
+    pub events: Vec<enroute_protocol::Event>,
 }
 
 /// A driver as the dispatcher sees it.
@@ -68,6 +70,8 @@ pub struct DriverSummary {
     pub last_seen_ms: Option<i64>,
     /// How late the last applied record arrived: server receive time minus device creation time.
     pub last_delivery_lag_ms: Option<i64>,
+    /// The last duty change applied: "on_duty", "off_duty", or none yet.
+    pub duty: Option<String>,
 }
 
 /// A driver's applied history, in sequence order.
@@ -90,20 +94,20 @@ struct SequenceState {
 }
 
 impl SequenceState {
-    /// Moves `acked_seq` over every held or lost number; returns how many held records it passed.
-    fn advance(&mut self) -> u64 {
-        let mut applied = 0;
+    /// Moves `acked_seq` over every held or lost number; returns the held records it passed
+    /// (now applied), in sequence order.
+    fn advance(&mut self) -> Vec<u64> {
+        let mut applied = Vec::new();
         loop {
             let next = self.acked_seq + 1;
             if self.waiting.remove(&next) {
                 self.acked_seq = next;
-                applied += 1;
+                applied.push(next);
             } else if let Some(range) = self.lost.iter().find(|range| range.contains(next)) {
                 // Records inside a lost range that did arrive are still applied.
                 let range_end = range.last;
-                let held_inside = self.waiting.range(next..=range_end).count() as u64;
+                applied.extend(self.waiting.range(next..=range_end).copied());
                 self.waiting.retain(|seq| *seq > range_end);
-                applied += held_inside;
                 self.acked_seq = range_end;
             } else {
                 break;
@@ -121,8 +125,8 @@ pub struct Store {
     inner: Arc<Mutex<StoreInner>>,
 }
 
-struct StoreInner {
-    connection: Connection,
+pub(crate) struct StoreInner {
+    pub(crate) connection: Connection,
     sequences: HashMap<String, SequenceState>,
 }
 
@@ -142,7 +146,9 @@ impl Store {
                      position TEXT,
                      position_time_ms INTEGER,
                      last_seen_ms INTEGER,
-                     last_delivery_lag_ms INTEGER
+                     last_delivery_lag_ms INTEGER,
+                     duty TEXT,
+                     acked_event_id INTEGER NOT NULL DEFAULT 0
                  );
                  CREATE TABLE IF NOT EXISTS records (
                      driver_id TEXT NOT NULL,
@@ -154,6 +160,32 @@ impl Store {
                      body TEXT NOT NULL,
                      PRIMARY KEY (driver_id, seq)
                  ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS assignments (
+                     id TEXT PRIMARY KEY,
+                     driver_id TEXT NOT NULL,
+                     body TEXT NOT NULL,
+                     created_at_ms INTEGER NOT NULL,
+                     updated_at_ms INTEGER NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS assignments_by_driver ON assignments (driver_id);
+                 CREATE TABLE IF NOT EXISTS assignment_history (
+                     assignment_id TEXT NOT NULL,
+                     at_ms INTEGER NOT NULL,
+                     status TEXT NOT NULL,
+                     changed_by TEXT NOT NULL,
+                     record_seq INTEGER
+                 );
+                 CREATE TABLE IF NOT EXISTS events (
+                     driver_id TEXT NOT NULL,
+                     event_id INTEGER NOT NULL,
+                     created_at_ms INTEGER NOT NULL,
+                     body TEXT NOT NULL,
+                     PRIMARY KEY (driver_id, event_id)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS settings (
+                     name TEXT PRIMARY KEY,
+                     value TEXT NOT NULL
+                 );
                  CREATE TABLE IF NOT EXISTS lost_ranges (
                      driver_id TEXT NOT NULL,
                      first_seq INTEGER NOT NULL,
@@ -232,7 +264,8 @@ impl Store {
             }
         }
         let previous_acked = sequence.acked_seq;
-        outcome.applied = sequence.advance();
+        let applied = sequence.advance();
+        outcome.applied = applied.len() as u64;
         outcome.acked_seq = sequence.acked_seq;
 
         transaction.execute(
@@ -240,6 +273,20 @@ impl Store {
              ON CONFLICT (driver_id) DO UPDATE SET acked_seq = excluded.acked_seq, last_seen_ms = excluded.last_seen_ms",
             params![driver_id, sequence.acked_seq as i64, now_ms],
         )?;
+        // Apply what the records mean, in sequence order, in the same transaction: an
+        // acknowledged duty change or job action has taken effect.
+        for seq in applied {
+            let record = match records.iter().find(|record| record.seq == seq) {
+                Some(record) => record.clone(),
+                None => load_record(&transaction, driver_id, seq)?,
+            };
+            outcome.events.extend(crate::assignment_store::apply_record(
+                &transaction,
+                driver_id,
+                &record,
+                now_ms,
+            )?);
+        }
         if let Some(fix) = newest_fix {
             let fix_json =
                 serde_json::to_string(&fix).map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -313,7 +360,7 @@ impl Store {
         Ok(DriverHistory { driver_id: driver_id.to_string(), acked_seq, records, lost })
     }
 
-    fn lock(&self) -> MutexGuard<'_, StoreInner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, StoreInner> {
         // A panic while holding the lock happens before commit, and the cached sequence state is
         // only replaced after a commit, so the data behind a poisoned lock is still consistent.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -355,12 +402,17 @@ impl StoreInner {
 
     fn summary(&mut self, driver_id: &str) -> Result<DriverSummary, StoreError> {
         let waiting = self.sequence(driver_id)?.waiting.len();
-        let (acked_seq, position, last_seen_ms, last_delivery_lag_ms): (i64, Option<String>, Option<i64>, Option<i64>) =
-            self.connection.query_row(
-                "SELECT acked_seq, position, last_seen_ms, last_delivery_lag_ms FROM drivers WHERE driver_id = ?1",
-                [driver_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )?;
+        let (acked_seq, position, last_seen_ms, last_delivery_lag_ms, duty): (
+            i64,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        ) = self.connection.query_row(
+            "SELECT acked_seq, position, last_seen_ms, last_delivery_lag_ms, duty FROM drivers WHERE driver_id = ?1",
+            [driver_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+        )?;
         let position = position
             .map(|text| {
                 serde_json::from_str::<Fix>(&text).map_err(|error| StoreError::Corrupt(error.to_string()))
@@ -373,8 +425,19 @@ impl StoreInner {
             position,
             last_seen_ms,
             last_delivery_lag_ms,
+            duty,
         })
     }
+}
+
+/// A stored record, by driver and sequence number.
+fn load_record(transaction: &rusqlite::Transaction, driver_id: &str, seq: u64) -> Result<Record, StoreError> {
+    let body: String = transaction.query_row(
+        "SELECT body FROM records WHERE driver_id = ?1 AND seq = ?2",
+        params![driver_id, seq as i64],
+        |row| row.get(0),
+    )?;
+    Record::decode(&body).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 fn kind_name(kind: &RecordKind) -> &'static str {
@@ -394,7 +457,7 @@ mod tests {
     fn advance_passes_held_and_lost_numbers_only() {
         let mut state =
             SequenceState { acked_seq: 2, waiting: [3, 4, 9].into(), lost: vec![SeqRange::new(5, 7)] };
-        assert_eq!(state.advance(), 2);
+        assert_eq!(state.advance(), vec![3, 4]);
         assert_eq!(state.acked_seq, 7, "stops before 8, which is neither held nor lost");
         assert_eq!(state.waiting, [9].into());
         assert!(state.lost.is_empty());
@@ -404,7 +467,7 @@ mod tests {
     fn records_inside_a_lost_range_that_did_arrive_are_applied() {
         let mut state =
             SequenceState { acked_seq: 0, waiting: [2, 5].into(), lost: vec![SeqRange::new(1, 3)] };
-        assert_eq!(state.advance(), 1);
+        assert_eq!(state.advance(), vec![2]);
         assert_eq!(state.acked_seq, 3);
         assert_eq!(state.waiting, [5].into());
     }

@@ -18,8 +18,16 @@ fn fake_dist() -> tempdir::TempDist {
 }
 
 async fn get(dist: &std::path::Path, path: &str) -> (StatusCode, String, String) {
+    get_with(dist, path, Some("test-dispatcher-token")).await
+}
+
+async fn get_with(dist: &std::path::Path, path: &str, token: Option<&str>) -> (StatusCode, String, String) {
     let app = router(AppState::new(Store::in_memory()), dist);
-    let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -113,4 +121,16 @@ async fn unknown_driver_is_404_and_the_list_starts_empty() {
     let dist = fake_dist();
     assert_eq!(get(dist.path(), "/api/drivers/nobody").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get(dist.path(), "/api/drivers").await.2, "[]");
+}
+
+#[tokio::test]
+async fn the_dispatcher_api_and_page_require_the_token() {
+    let dist = fake_dist();
+    for path in ["/api/drivers", "/api/assignments", "/api/drivers/d/records", "/dispatch"] {
+        assert_eq!(get_with(dist.path(), path, None).await.0, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(get_with(dist.path(), path, Some("wrong")).await.0, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let (status, _, body) = get_with(dist.path(), "/dispatch?token=test-dispatcher-token", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Enroute dispatch"));
 }

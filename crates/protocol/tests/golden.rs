@@ -272,7 +272,11 @@ fn client_records_assignment_actions() {
                     seq: 52,
                     id: RecordId::from_random_bits(52),
                     created_at_ms: 1_763_769_850_000,
-                    kind: RecordKind::Assignment { assignment_id: "job-481".into(), action: DriverAction::Accept, reason: None },
+                    kind: RecordKind::Assignment {
+                        assignment_id: "job-481".into(),
+                        action: DriverAction::Accept,
+                        reason: None,
+                    },
                 },
                 Record {
                     seq: 53,

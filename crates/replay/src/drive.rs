@@ -185,7 +185,9 @@ async fn simulate_driver(
                         socket = None;
                     }
                 }
-                EngineAction::Store(write) => engine.handle_storage_written(write.id), // memory only
+                // Memory only: every write succeeds at once.
+                EngineAction::Store(write) => engine.handle_storage_written(write.id),
+                EngineAction::StoreAssignments(write) => engine.handle_assignments_stored(write.id),
             }
         }
         if let Some(finished) = finished_at {

@@ -1,0 +1,211 @@
+//! The dispatcher's side: a JSON API to create and cancel jobs, message drivers and see
+//! drivers and jobs, and a small page that uses it. Everything here requires the dispatcher
+//! token, as `Authorization: Bearer <token>` or `?token=<token>`.
+
+use crate::assignment_store::{AssignmentError, NewAssignment};
+use crate::router::AppState;
+use crate::socket::unix_time_ms;
+use crate::store::StoreError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The dispatcher page (`/dispatch?token=…`).
+const DISPATCHER_PAGE: &str = include_str!("dispatcher_page.html");
+
+/// Whether the request carries the dispatcher token. Compares in constant time.
+fn authorized(state: &AppState, headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let given = bearer.or(query.get("token").map(String::as_str)).unwrap_or("");
+    let expected = state.dispatcher_token.as_bytes();
+    given.len() == expected.len() && given.bytes().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "dispatcher token required\n")
+        .into_response()
+}
+
+fn store_failure(error: StoreError) -> Response {
+    tracing::error!(%error, "query failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
+}
+
+fn refused(error: AssignmentError) -> Response {
+    let status = match error {
+        AssignmentError::NotFound(_) => StatusCode::NOT_FOUND,
+        AssignmentError::AlreadyExists(_) | AssignmentError::Refused(_) => StatusCode::CONFLICT,
+        AssignmentError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    (status, Json(serde_json::json!({ "error": error.to_string() }))).into_response()
+}
+
+/// Runs a store call off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "request panicked\n").into_response())
+}
+
+pub async fn dispatcher_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return (StatusCode::UNAUTHORIZED, Html("<!doctype html><title>Enroute dispatch</title><p>Open this page with <code>?token=</code> and the dispatcher token the server printed at start.</p>")).into_response();
+    }
+    ([(header::CACHE_CONTROL, "no-store")], Html(DISPATCHER_PAGE)).into_response()
+}
+
+pub async fn list_drivers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    match blocking(move || state.store.drivers()).await {
+        Ok(Ok(drivers)) => Json(drivers).into_response(),
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
+
+pub async fn show_driver(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Path(driver_id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    match blocking(move || state.store.driver(&driver_id)).await {
+        Ok(Ok(Some(driver))) => Json(driver).into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such driver\n").into_response(),
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
+
+pub async fn driver_records(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Path(driver_id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    match blocking(move || state.store.history(&driver_id)).await {
+        Ok(Ok(history)) => Json(history).into_response(),
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MessageBody {
+    text: String,
+}
+
+pub async fn send_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Path(driver_id): Path<String>,
+    Json(body): Json<MessageBody>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    if body.text.trim().is_empty() || body.text.chars().count() > crate::assignment_store::MAX_NOTES_CHARS {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({"error": "the message must have 1 to 2000 characters"})),
+        )
+            .into_response();
+    }
+    let store = state.store.clone();
+    let target = driver_id.clone();
+    match blocking(move || store.send_message(&target, &body.text, unix_time_ms())).await {
+        Ok(Ok(event)) => {
+            state.hub.publish(&driver_id, &event);
+            (StatusCode::CREATED, Json(event)).into_response()
+        }
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
+
+pub async fn list_assignments(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    let driver = query.get("driver_id").cloned();
+    match blocking(move || state.store.assignments(driver.as_deref())).await {
+        Ok(Ok(assignments)) => Json(assignments).into_response(),
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
+
+pub async fn create_assignment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    let new: NewAssignment = match serde_json::from_slice(&body) {
+        Ok(new) => new,
+        Err(error) => return refused(AssignmentError::Invalid(error.to_string())),
+    };
+    let driver_id = new.driver_id.clone();
+    let store = state.store.clone();
+    match blocking(move || store.create_assignment(new, unix_time_ms())).await {
+        Ok(Ok(Ok((assignment, event)))) => {
+            state.hub.publish(&driver_id, &event);
+            tracing::info!(driver = %driver_id, assignment = %assignment.id, "job offered");
+            (StatusCode::CREATED, Json(assignment)).into_response()
+        }
+        Ok(Ok(Err(error))) => refused(error),
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
+
+pub async fn cancel_assignment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Path(assignment_id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    let store = state.store.clone();
+    match blocking(move || store.cancel_assignment(&assignment_id, unix_time_ms())).await {
+        Ok(Ok(Ok((driver_id, assignment, event)))) => {
+            state.hub.publish(&driver_id, &event);
+            Json(assignment).into_response()
+        }
+        Ok(Ok(Err(error))) => refused(error),
+        Ok(Err(error)) => store_failure(error),
+        Err(response) => response,
+    }
+}
