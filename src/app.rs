@@ -1,7 +1,9 @@
 //! The root components: [`App`] wires the platform to the state; [`AppShell`] renders it.
 
 use crate::components::Header;
-use crate::pages::{AssignmentsPage, DutyPage, NotFoundPage, SettingsPage};
+use crate::pages::{AssignmentDetailPage, AssignmentsPage, DutyPage, NotFoundPage, SettingsPage};
+use crate::platform::alerts::on_notification_open;
+use crate::platform::clock::Clock;
 use crate::platform::leadership::{LeadershipRequest, request_leadership};
 use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions};
 use crate::platform::tab_channel::TabChannel;
@@ -65,6 +67,7 @@ pub fn App() -> impl IntoView {
         })
     });
     debug_bridge::install(intents);
+    let _clock = StoredValue::new_local(Clock::start(state.clock_ms));
     view! { <AppShell state settings intents /> }
 }
 
@@ -83,14 +86,25 @@ pub fn AppShell(
     provide_context(intents);
     view! {
         <Router>
+            <NotificationTaps />
             <Header />
             <main id="main">
                 <Routes fallback=|| view! { <NotFoundPage /> }>
                     <Route path=path!("/") view=DutyPage />
                     <Route path=path!("/assignments") view=AssignmentsPage />
+                    <Route path=path!("/assignments/:id") view=AssignmentDetailPage />
                     <Route path=path!("/settings") view=SettingsPage />
                 </Routes>
             </main>
         </Router>
     }
+}
+
+/// Opens the job a tapped system notification points to (the service worker asks the page).
+#[component]
+fn NotificationTaps() -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
+    let listener =
+        StoredValue::new_local(on_notification_open(move |url| navigate(&url, Default::default())));
+    on_cleanup(move || listener.dispose());
 }

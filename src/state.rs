@@ -18,21 +18,31 @@ pub enum TabRole {
 /// Everything about synchronisation that the UI shows.
 #[derive(Debug, Clone, Copy)]
 pub struct SyncState {
-    /// Connection, outbox and duty, as the engine sees them.
+    /// Connection, outbox, duty, tracking and jobs, as the engine sees them.
     pub view: RwSignal<SyncView>,
     /// Whether this tab leads.
     pub role: RwSignal<TabRole>,
+    /// The wall clock (Unix milliseconds), ticking every second, for countdowns.
+    pub clock_ms: RwSignal<i64>,
 }
 
 impl SyncState {
     /// State before anything is known.
     pub fn new() -> SyncState {
-        SyncState { view: RwSignal::new(SyncView::starting()), role: RwSignal::new(TabRole::Starting) }
+        SyncState {
+            view: RwSignal::new(SyncView::starting()),
+            role: RwSignal::new(TabRole::Starting),
+            clock_ms: RwSignal::new(0),
+        }
     }
 
     /// State showing `view`, in a leading tab (for tests and previews).
     pub fn showing(view: SyncView) -> SyncState {
-        SyncState { view: RwSignal::new(view), role: RwSignal::new(TabRole::Leader) }
+        SyncState {
+            view: RwSignal::new(view),
+            role: RwSignal::new(TabRole::Leader),
+            clock_ms: RwSignal::new(0),
+        }
     }
 }
 
@@ -43,10 +53,16 @@ impl Default for SyncState {
 }
 
 /// What the driver asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     /// Start (`true`) or end (`false`) duty.
     SetDuty(bool),
+    /// Act on a job (accept, pick up, …); `reason` for a failed delivery.
+    Act { job_id: String, action: enroute_protocol::DriverAction, reason: Option<String> },
+    /// The driver read the server's notice about a job.
+    DismissNotice { job_id: String },
+    /// Debug bridge only: reconnect asking for every event again (they must be handled once).
+    ReplayEventsForTest,
 }
 
 /// Where components send intents. The app routes them to the sync driver; tests record them.

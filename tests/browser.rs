@@ -111,15 +111,15 @@ async fn sleep(milliseconds: u64) {
     gloo_timers::future::sleep(Duration::from_millis(milliseconds)).await;
 }
 
-/// Polls `condition` for up to 5 s.
+/// Polls `condition` for up to 15 s (CI machines are slow and busy).
 async fn wait_until(condition: impl Fn() -> bool) {
-    for _ in 0..250 {
+    for _ in 0..750 {
         if condition() {
             return;
         }
         sleep(20).await;
     }
-    panic!("condition not met within 5 s");
+    panic!("condition not met within 15 s");
 }
 
 /// Waits until the page's heading reads `expected`: navigation finishes asynchronously.

@@ -1,4 +1,4 @@
-use crate::components::{ConnectionIndicator, SyncStatus};
+use crate::components::{ConnectionIndicator, OfferBanner, SyncStatus};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -12,6 +12,7 @@ pub fn Header() -> impl IntoView {
                 <ConnectionIndicator />
             </div>
             <SyncStatus />
+            <OfferBanner />
             <nav class="app-nav" aria-label="Main">
                 <A href="/">"Duty"</A>
                 <A href="/assignments">"Jobs"</A>

@@ -2,12 +2,14 @@
 
 mod connection_indicator;
 mod header;
+mod offer_banner;
 mod sync_status;
 mod track_sketch;
 mod tracking_panel;
 
 pub use connection_indicator::ConnectionIndicator;
 pub use header::Header;
+pub use offer_banner::OfferBanner;
 pub use sync_status::SyncStatus;
 pub use track_sketch::TrackSketch;
 pub use tracking_panel::TrackingPanel;

@@ -73,3 +73,13 @@ pub fn format_clock_time(unix_ms: i64) -> String {
         format!("{} {} {time}", date.get_date(), MONTHS[date.get_month() as usize % 12])
     }
 }
+
+/// Midnight today in the phone's time zone, as Unix milliseconds ("done today" starts there).
+pub fn start_of_today_ms() -> i64 {
+    let today = js_sys::Date::new_0();
+    today.set_hours(0);
+    today.set_minutes(0);
+    today.set_seconds(0);
+    today.set_milliseconds(0);
+    today.get_time() as i64
+}

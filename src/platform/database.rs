@@ -8,14 +8,17 @@ use wasm_bindgen::JsValue;
 /// Name of the production database.
 pub const DATABASE_NAME: &str = "enroute";
 
-/// Schema version. Bump it and extend [`open`] when stores change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Schema version. Bump it and extend [`open`] when stores change. (2 added `assignments`.)
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Small named values (device facts, counters) as strings.
 pub const META_STORE: &str = "meta";
 
 /// Records waiting for the server, keyed by sequence number, as their JSON text.
 pub const OUTBOX_STORE: &str = "outbox";
+
+/// The driver's jobs, keyed by job id, as JSON text.
+pub const ASSIGNMENTS_STORE: &str = "assignments";
 
 /// Why a database operation failed. Rexie's `Display` hides the cause, so this keeps its `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,7 @@ pub async fn open(name: &str) -> Result<Rexie, DatabaseError> {
         .version(SCHEMA_VERSION)
         .add_object_store(ObjectStore::new(META_STORE))
         .add_object_store(ObjectStore::new(OUTBOX_STORE))
+        .add_object_store(ObjectStore::new(ASSIGNMENTS_STORE))
         .build()
         .await?)
 }

@@ -2,8 +2,10 @@
 //! `window.enrouteDebug.makeRecords(n)` makes `n` duty changes through the normal intent path,
 //! `window.enrouteDebug.storeLatencies()` returns how long each record took from the driver's
 //! action to being durable in IndexedDB (ms), `window.enrouteDebug.seenFixes()` returns the
-//! positions the tracker was given (JSON), and `?debug&batch=1` sends one record per frame and
-//! waits for each ack (the naive baseline the benchmarks compare against).
+//! positions the tracker was given (JSON), `window.enrouteDebug.replayEvents()` reconnects asking
+//! the server for every event again (to test that duplicates change nothing), and
+//! `?debug&batch=1` sends one record per frame and waits for each ack (the naive baseline the
+//! benchmarks compare against).
 
 use crate::state::{Intent, Intents};
 use enroute_core::EngineConfig;
@@ -63,6 +65,7 @@ pub fn install(intents: Intents) {
     });
     let clear =
         Closure::<dyn Fn()>::new(|| STORE_LATENCIES_MS.with(|latencies| latencies.borrow_mut().clear()));
+    let replay_events = Closure::<dyn Fn()>::new(move || intents.send(Intent::ReplayEventsForTest));
     let seen_fixes = Closure::<dyn Fn() -> String>::new(|| {
         SEEN_FIXES.with(|fixes| serde_json::to_string(&*fixes.borrow()).unwrap_or_else(|_| "[]".into()))
     });
@@ -70,11 +73,13 @@ pub fn install(intents: Intents) {
     let _ = js_sys::Reflect::set(&bridge, &"storeLatencies".into(), store_latencies.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&bridge, &"clearStoreLatencies".into(), clear.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&bridge, &"seenFixes".into(), seen_fixes.as_ref().unchecked_ref());
+    let _ = js_sys::Reflect::set(&bridge, &"replayEvents".into(), replay_events.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&window, &"enrouteDebug".into(), &bridge);
     // The bridge lives as long as the page.
     make_records.forget();
     store_latencies.forget();
     clear.forget();
     seen_fixes.forget();
+    replay_events.forget();
     log::info!("debug bridge installed: window.enrouteDebug");
 }

@@ -1,7 +1,9 @@
 //! The only part of the app that touches browser APIs: clock, events, WebSocket, storage,
 //! service worker, geolocation, permissions, wake lock. Each module wraps one API and hands plain Rust values to the rest of the app.
 
+pub mod alerts;
 pub mod browser;
+pub mod clock;
 pub mod database;
 pub mod debug_bridge;
 pub mod event_listener;

@@ -1,9 +1,10 @@
-//! Where the outbox lives on the device: [`IndexedDbOutbox`] normally, [`MemoryOutbox`] when
-//! IndexedDB cannot be used (and in tests). The engine decides what to write; storage only
-//! applies each [`StorageWrite`] in one transaction and reports success or failure.
+//! Where the outbox and the driver's jobs live on the device: [`IndexedDbOutbox`] normally,
+//! [`MemoryOutbox`] when IndexedDB cannot be used (and in tests). The engine decides what to
+//! write; storage only applies each write in one transaction and reports success or failure.
 
-use crate::platform::database::{self, DatabaseError, META_STORE, OUTBOX_STORE};
-use enroute_core::{OutboxCounters, StorageWrite, StoredOutbox};
+use crate::platform::database::{self, ASSIGNMENTS_STORE, DatabaseError, META_STORE, OUTBOX_STORE};
+use enroute_core::assignments::{AssignmentEntry, DispatchMessage};
+use enroute_core::{AssignmentWrite, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox};
 use enroute_protocol::Record;
 use rexie::{KeyRange, Rexie, TransactionMode};
 use std::cell::RefCell;
@@ -13,12 +14,26 @@ use wasm_bindgen::JsValue;
 /// Key of the outbox counters in the meta store.
 const COUNTERS_KEY: &str = "outbox";
 
-/// Durable storage for the outbox.
+/// Key of the dispatcher's messages and the last stored event id in the meta store.
+const EVENTS_KEY: &str = "events";
+
+/// What the meta store keeps about events.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct StoredEvents {
+    last_event_id: u64,
+    messages: Vec<DispatchMessage>,
+}
+
+/// Durable storage for the outbox and the driver's jobs.
 pub trait OutboxStorage {
     /// Everything stored: records and counters.
     fn load(&self) -> impl Future<Output = Result<StoredOutbox, DatabaseError>>;
     /// Applies one write atomically: all of it or nothing.
     fn write(&self, write: &StorageWrite) -> impl Future<Output = Result<(), DatabaseError>>;
+    /// The stored jobs, messages and last event id.
+    fn load_assignments(&self) -> impl Future<Output = Result<StoredAssignments, DatabaseError>>;
+    /// Stores jobs, messages and the last event id atomically.
+    fn write_assignments(&self, write: &AssignmentWrite) -> impl Future<Output = Result<(), DatabaseError>>;
 }
 
 /// The outbox in IndexedDB: records in the `outbox` store keyed by sequence number (as the
@@ -98,6 +113,54 @@ impl OutboxStorage for IndexedDbOutbox {
         transaction.done().await?;
         Ok(())
     }
+
+    async fn load_assignments(&self) -> Result<StoredAssignments, DatabaseError> {
+        let transaction =
+            self.database.transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadOnly)?;
+        let values = transaction.store(ASSIGNMENTS_STORE)?.get_all(None, None).await?;
+        let events = transaction.store(META_STORE)?.get(JsValue::from_str(EVENTS_KEY)).await?;
+        transaction.done().await?;
+        let mut entries = Vec::with_capacity(values.len());
+        for value in values {
+            let Some(text) = value.as_string() else { continue };
+            match serde_json::from_str::<AssignmentEntry>(&text) {
+                Ok(entry) => entries.push(entry),
+                Err(error) => log::error!("skipping an unreadable stored job: {error:?}"),
+            }
+        }
+        let events: StoredEvents = match events.and_then(|value| value.as_string()) {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|error| DatabaseError(format!("unreadable events: {error}")))?,
+            None => StoredEvents::default(),
+        };
+        Ok(StoredAssignments { entries, messages: events.messages, last_event_id: events.last_event_id })
+    }
+
+    async fn write_assignments(&self, write: &AssignmentWrite) -> Result<(), DatabaseError> {
+        let entries: Vec<(JsValue, JsValue)> = write
+            .entries
+            .iter()
+            .map(|entry| Ok((JsValue::from_str(&to_json(entry)?), JsValue::from_str(&entry.assignment.id))))
+            .collect::<Result<_, DatabaseError>>()?;
+        let events =
+            to_json(&StoredEvents { last_event_id: write.last_event_id, messages: write.messages.clone() })?;
+        let transaction =
+            self.database.transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadWrite)?;
+        let store = transaction.store(ASSIGNMENTS_STORE)?;
+        for (value, key) in &entries {
+            store.put(value, Some(key)).await?;
+        }
+        transaction
+            .store(META_STORE)?
+            .put(&JsValue::from_str(&events), Some(&JsValue::from_str(EVENTS_KEY)))
+            .await?;
+        transaction.done().await?;
+        Ok(())
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DatabaseError> {
+    serde_json::to_string(value).map_err(|error| DatabaseError(format!("cannot encode: {error}")))
 }
 
 /// The outbox in memory only: what the app uses when IndexedDB cannot be opened, and what
@@ -105,6 +168,7 @@ impl OutboxStorage for IndexedDbOutbox {
 #[derive(Default)]
 pub struct MemoryOutbox {
     stored: RefCell<StoredOutbox>,
+    assignments: RefCell<StoredAssignments>,
     failure: RefCell<Option<String>>,
 }
 
@@ -156,6 +220,24 @@ impl OutboxStorage for MemoryOutbox {
         }
         Ok(())
     }
+
+    async fn load_assignments(&self) -> Result<StoredAssignments, DatabaseError> {
+        Ok(self.assignments.borrow().clone())
+    }
+
+    async fn write_assignments(&self, write: &AssignmentWrite) -> Result<(), DatabaseError> {
+        if let Some(reason) = self.failure.borrow().as_ref() {
+            return Err(DatabaseError(reason.clone()));
+        }
+        let mut stored = self.assignments.borrow_mut();
+        for entry in &write.entries {
+            stored.entries.retain(|existing| existing.assignment.id != entry.assignment.id);
+            stored.entries.push(entry.clone());
+        }
+        stored.messages = write.messages.clone();
+        stored.last_event_id = write.last_event_id;
+        Ok(())
+    }
 }
 
 /// The storage the app runs with: IndexedDB when it opens, memory otherwise.
@@ -196,6 +278,20 @@ impl OutboxStorage for AppOutboxStorage {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.write(write).await,
             AppOutboxStorage::Unavailable { memory } => memory.write(write).await,
+        }
+    }
+
+    async fn load_assignments(&self) -> Result<StoredAssignments, DatabaseError> {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => storage.load_assignments().await,
+            AppOutboxStorage::Unavailable { memory } => memory.load_assignments().await,
+        }
+    }
+
+    async fn write_assignments(&self, write: &AssignmentWrite) -> Result<(), DatabaseError> {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => storage.write_assignments(write).await,
+            AppOutboxStorage::Unavailable { memory } => memory.write_assignments(write).await,
         }
     }
 }

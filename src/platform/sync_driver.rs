@@ -14,11 +14,12 @@ use crate::platform::permissions::{PermissionWatch, watch_permission};
 use crate::platform::tab_channel::TabChannel;
 use crate::platform::wake_lock::ScreenWakeLock;
 use crate::platform::websocket::{Socket, SocketEvent};
-use crate::platform::{browser, debug_bridge};
+use crate::platform::{alerts, browser, debug_bridge};
 use crate::state::{Intent, SyncState};
+use enroute_core::job_view::job_views;
 use enroute_core::{
-    DeviceIdentity, Engine, EngineAction, EngineConfig, LinkStatus, LocationPermission, Now, Settings,
-    SocketId, StorageWrite, SyncView, ThrottlePolicy, Tracker,
+    DeviceIdentity, Engine, EngineAction, EngineConfig, EventEffect, LinkStatus, LocationPermission, Now,
+    Settings, SocketId, StorageWrite, SyncView, ThrottlePolicy, Tracker,
 };
 use enroute_protocol::{DriverStatus, RecordKind, ServerMessage};
 use futures::StreamExt;
@@ -62,6 +63,10 @@ impl SyncDriverOptions {
 
 enum DriverEvent {
     Socket(SocketId, SocketEvent),
+    AssignmentsStored {
+        id: u64,
+        ok: bool,
+    },
     /// A write finished; `finished_at_ms` is `performance.now()` at that moment.
     StorageDone {
         id: u64,
@@ -170,7 +175,16 @@ async fn run<S: OutboxStorage + 'static>(
             (Default::default(), false)
         }
     };
-    let engine = Engine::new(options.config, options.identity.clone(), stored, browser::random_seed());
+    let stored_assignments = if storage_usable {
+        storage.load_assignments().await.unwrap_or_else(|error| {
+            log::error!("cannot read the stored jobs; the server will send them again: {error:?}");
+            Default::default()
+        })
+    } else {
+        Default::default()
+    };
+    let engine = Engine::new(options.config, options.identity.clone(), stored, browser::random_seed())
+        .with_assignments(stored_assignments);
     let on_duty = engine.snapshot().outbox.duty == Some(DriverStatus::OnDuty);
     let mut app = AppLoop {
         engine,
@@ -184,6 +198,7 @@ async fn run<S: OutboxStorage + 'static>(
         wake_lock: ScreenWakeLock::new(),
         _permission_watch: None,
         latency_probe: debug_bridge::is_enabled().then(StoreLatencyProbe::default),
+        driver_acted: false,
     };
     let permission_events = events.clone();
     wasm_bindgen_futures::spawn_local(async move {
@@ -203,13 +218,20 @@ async fn run<S: OutboxStorage + 'static>(
     loop {
         app.perform_actions();
         app.follow_tracker();
+        let urgent = app.alert_about_events() | std::mem::take(&mut app.driver_acted);
         let snapshot = app.engine.snapshot();
-        let view = SyncView::of(&snapshot, app.tracker.view(), browser::now());
+        let view = SyncView::of(&snapshot, app.tracker.view(), browser::now()).with_jobs(
+            job_views(app.engine.assignments(), browser::start_of_today_ms()),
+            app.engine.assignments().messages().to_vec(),
+        );
         let mut publish_due = None;
         if last_published.as_ref() != Some(&view) {
             // At most ten updates a second: rendering costs the main thread, and a driver
-            // cannot read faster anyway.
-            let due = last_published_at.map_or(browser::now(), |at| at + PUBLISH_INTERVAL);
+            // cannot read faster anyway. A new job or the driver's own action shows at once.
+            let due = match last_published_at {
+                Some(at) if !urgent => at + PUBLISH_INTERVAL,
+                _ => browser::now(),
+            };
             if browser::now() >= due {
                 if let (Some(channel), Ok(text)) = (&channel, serde_json::to_string(&view)) {
                     channel.publish(&text);
@@ -273,6 +295,8 @@ struct AppLoop<S: OutboxStorage + 'static> {
     wake_lock: ScreenWakeLock,
     _permission_watch: Option<PermissionWatch>,
     latency_probe: Option<StoreLatencyProbe>,
+    /// The driver did something since the last pass: show its effect at once.
+    driver_acted: bool,
 }
 
 impl<S: OutboxStorage + 'static> AppLoop<S> {
@@ -313,8 +337,64 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
                     }
                     store(self.storage.clone(), self.storage_usable, write, self.events.clone());
                 }
+                EngineAction::StoreAssignments(write) => {
+                    let storage = self.storage.clone();
+                    let events = self.events.clone();
+                    let usable = self.storage_usable;
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let ok = usable
+                            && storage
+                                .write_assignments(&write)
+                                .await
+                                .map_err(|error| log::error!("storing jobs failed: {error:?}"))
+                                .is_ok();
+                        let _ = events.unbounded_send(DriverEvent::AssignmentsStored { id: write.id, ok });
+                    });
+                }
             }
         }
+    }
+
+    /// Tells the driver about new offers and changed jobs (sound, vibration, or a system
+    /// notification when the app is in the background). Returns whether there was anything.
+    fn alert_about_events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(effect) = self.engine.poll_event_effect() {
+            any = true;
+            match effect {
+                EventEffect::NewOffer { assignment_id } => {
+                    let body = self.engine.assignments().entry(&assignment_id).map(|entry| {
+                        format!("{} → {}", entry.assignment.pickup.address, entry.assignment.dropoff.address)
+                    });
+                    alerts::alert(
+                        "New job offered",
+                        &body.unwrap_or_default(),
+                        &format!("/assignments/{assignment_id}"),
+                        &assignment_id,
+                    );
+                }
+                EventEffect::Changed { assignment_id } => {
+                    let notice = self
+                        .engine
+                        .assignments()
+                        .entry(&assignment_id)
+                        .and_then(|entry| entry.notice.clone());
+                    if let Some(notice) = notice {
+                        alerts::alert(
+                            "Job changed",
+                            &notice,
+                            &format!("/assignments/{assignment_id}"),
+                            &assignment_id,
+                        );
+                    }
+                }
+                EventEffect::Message { text } => {
+                    alerts::alert("Message from dispatch", &text, "/assignments", "message")
+                }
+                EventEffect::Duplicate => {}
+            }
+        }
+        any
     }
 
     /// Starts or stops the position watch and the wake lock as the tracker wants.
@@ -343,6 +423,9 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
 
     fn handle_event(&mut self, event: Option<DriverEvent>) -> LoopControl {
         let now = now();
+        if matches!(event, Some(DriverEvent::Intent(_))) {
+            self.driver_acted = true;
+        }
         match event {
             Some(DriverEvent::Socket(id, SocketEvent::Opened)) => self.engine.handle_socket_opened(now, id),
             Some(DriverEvent::Socket(id, SocketEvent::Frame(text))) => match ServerMessage::decode(&text) {
@@ -366,6 +449,23 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
             Some(DriverEvent::Intent(Intent::SetDuty(on_duty))) => {
                 let records = self.tracker.handle_duty(on_duty);
                 self.record(records);
+            }
+            Some(DriverEvent::Intent(Intent::Act { job_id, action, reason })) => {
+                if let Err(error) = self.engine.act(now, &job_id, action, reason) {
+                    log::warn!("not done: {error}");
+                }
+            }
+            Some(DriverEvent::Intent(Intent::DismissNotice { job_id })) => {
+                self.engine.dismiss_notice(&job_id)
+            }
+            Some(DriverEvent::Intent(Intent::ReplayEventsForTest)) => {
+                self.engine.reconnect_replaying_events_from(now, 0)
+            }
+            Some(DriverEvent::AssignmentsStored { id, ok: true }) => {
+                self.engine.handle_assignments_stored(id)
+            }
+            Some(DriverEvent::AssignmentsStored { id, ok: false }) => {
+                self.engine.handle_assignments_store_failed(id)
             }
             Some(DriverEvent::Position(PositionEvent::Fix(fix))) => {
                 debug_bridge::note_fix(&fix);

@@ -50,3 +50,6 @@ pub use throttle_form::ThrottleForm;
 pub mod workflow;
 
 pub use assignments::{AssignmentBook, AssignmentEntry, AssignmentWrite, EventEffect, StoredAssignments};
+pub mod job_view;
+
+pub use job_view::JobView;

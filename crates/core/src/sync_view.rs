@@ -2,7 +2,9 @@
 //! computes it and the UI renders it; other tabs of the app receive it as is, so it holds
 //! nothing tied to one tab's clock.
 
+use crate::assignments::DispatchMessage;
 use crate::engine::SyncSnapshot;
+use crate::job_view::JobView;
 use crate::link_summary::{LinkTone, summarize_link};
 use crate::time::Instant;
 use crate::tracking::TrackingView;
@@ -32,10 +34,14 @@ pub struct SyncView {
     pub on_duty: bool,
     /// Location tracking: state, position, counts, recent track.
     pub tracking: TrackingView,
+    /// The driver's jobs, in list order.
+    pub jobs: Vec<JobView>,
+    /// The dispatcher's latest messages, oldest first.
+    pub messages: Vec<DispatchMessage>,
 }
 
 impl SyncView {
-    /// The view of `snapshot` and `tracking` as seen at `now`.
+    /// The view of `snapshot` and `tracking` as seen at `now` (no jobs; see `with_jobs`).
     pub fn of(snapshot: &SyncSnapshot, tracking: TrackingView, now: Instant) -> SyncView {
         let link = summarize_link(&snapshot.link, now);
         SyncView {
@@ -49,7 +55,16 @@ impl SyncView {
             last_ack_unix_ms: snapshot.outbox.last_ack_unix_ms,
             on_duty: snapshot.outbox.duty == Some(DriverStatus::OnDuty),
             tracking,
+            jobs: Vec::new(),
+            messages: Vec::new(),
         }
+    }
+
+    /// The view with the driver's jobs and messages.
+    pub fn with_jobs(mut self, jobs: Vec<JobView>, messages: Vec<DispatchMessage>) -> SyncView {
+        self.jobs = jobs;
+        self.messages = messages;
+        self
     }
 
     /// The view before anything is known.
@@ -65,6 +80,8 @@ impl SyncView {
             last_ack_unix_ms: None,
             on_duty: false,
             tracking: TrackingView::default(),
+            jobs: Vec::new(),
+            messages: Vec::new(),
         }
     }
 

@@ -417,6 +417,17 @@ impl Store {
         Ok(event)
     }
 
+    /// Notes that a driver's device said hello at `now_ms` (so dispatch sees it, records or not).
+    pub fn note_seen(&self, driver_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let inner = self.lock();
+        inner.connection.execute(
+            "INSERT INTO drivers (driver_id, last_seen_ms) VALUES (?1, ?2)
+             ON CONFLICT (driver_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
+            params![driver_id, now_ms],
+        )?;
+        Ok(())
+    }
+
     /// Notes that a driver's device holds every event up to `event_id`.
     pub fn note_event_ack(&self, driver_id: &str, event_id: u64) -> Result<(), StoreError> {
         let inner = self.lock();

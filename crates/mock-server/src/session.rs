@@ -157,6 +157,9 @@ impl Session {
                 );
             }
         };
+        if let Err(error) = self.state.store.note_seen(&hello.driver_id, now_ms) {
+            tracing::warn!(driver = %hello.driver_id, %error, "cannot note the driver as seen");
+        }
         // Subscribe before reading the stored events: an event stored in between is then both
         // replayed and pushed, and `handle_pushed` drops the copy; none can fall between.
         let (subscription, receiver) = self.state.hub.subscribe(&hello.driver_id);
