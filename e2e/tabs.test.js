@@ -42,7 +42,7 @@ test('a second tab follows the first, and takes over when the first closes', asy
   await eventually(async () => await follower.getByTestId('duty-toggle').isEnabled(), { message: 'takeover' });
   assert.equal(await follower.getByTestId('follower').count(), 0, 'the notice is gone');
   await eventually(async () => (await text(follower, 'connection')).includes('Online'), { message: 'new leader online' });
-  assert.equal(hellos(), 2);
+  await eventually(async () => hellos() === 2, { message: 'the new leader’s hello in the server log' });
   assert.match(await text(follower, 'duty-state'), /on duty/, 'the new leader reads the stored duty state');
   await follower.getByTestId('duty-toggle').click();
   const dutyChanges = async () =>
