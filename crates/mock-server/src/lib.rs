@@ -15,6 +15,8 @@ pub mod dispatcher_api;
 pub mod hub;
 pub mod metrics;
 pub mod options;
+pub mod record_intake;
+pub mod record_upload;
 pub mod router;
 pub mod scenario;
 pub mod session;

@@ -4,18 +4,20 @@
 use crate::dispatcher_api;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::record_upload;
 use crate::socket::serve_socket;
 use crate::static_files::static_files;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
 use std::path::Path;
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -48,6 +50,11 @@ impl AppState {
 pub fn router(state: AppState, dist: &Path) -> Router {
     Router::new()
         .route("/ws", get(websocket_upgrade))
+        .route(
+            "/sync/records",
+            post(record_upload::upload_records)
+                .layer(DefaultBodyLimit::max(enroute_protocol::MAX_FRAME_BYTES)),
+        )
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/dispatch", get(dispatcher_api::dispatcher_page))
@@ -61,7 +68,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         )
         .route("/api/assignments/{assignment_id}/cancel", post(dispatcher_api::cancel_assignment))
         .with_state(state)
-        .fallback_service(static_files(dist))
+        .fallback_service(static_files(dist).layer(CompressionLayer::new()))
 }
 
 async fn websocket_upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {

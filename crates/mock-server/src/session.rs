@@ -3,6 +3,7 @@
 
 use crate::hub::Subscription;
 use crate::metrics::Metrics;
+use crate::record_intake::accept_records;
 use crate::router::AppState;
 use enroute_protocol::{
     ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, PROTOCOL_VERSION, Pong, RecordAck,
@@ -97,19 +98,8 @@ impl Session {
             }
             (_, None) => Reply::refuse(ErrorCode::HelloRequired, "send hello first".into()),
             (ClientMessage::Records(batch), Some(driver_id)) => {
-                let metrics = &self.state.metrics;
-                Metrics::add(&metrics.records_received, batch.records.len() as u64);
-                match self.state.store.store_records(driver_id, &batch.records, now_ms) {
-                    Ok(outcome) => {
-                        Metrics::add(&metrics.records_duplicate, outcome.duplicates);
-                        Metrics::add(&metrics.records_applied, outcome.applied);
-                        tracing::debug!(driver = driver_id, ?outcome, live = batch.live, "records");
-                        // Stored with the records; pushed to every connection of the driver.
-                        for event in &outcome.events {
-                            self.state.hub.publish(driver_id, event);
-                        }
-                        Reply::send(ServerMessage::Ack(RecordAck { acked_seq: outcome.acked_seq }))
-                    }
+                match accept_records(&self.state, driver_id, &batch.records, now_ms) {
+                    Ok(acked_seq) => Reply::send(ServerMessage::Ack(RecordAck { acked_seq })),
                     Err(error) => {
                         tracing::error!(driver = driver_id, %error, "cannot store records");
                         Reply::refuse(

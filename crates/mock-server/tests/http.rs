@@ -134,3 +134,18 @@ async fn the_dispatcher_api_and_page_require_the_token() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Enroute dispatch"));
 }
+
+#[tokio::test]
+async fn app_files_are_gzipped_when_the_browser_accepts_it() {
+    // Drivers pay for the first load in mobile data: the wasm and the script travel compressed.
+    let big_script = format!("export default {:?};", "enroute ".repeat(2_000));
+    let dist = tempdir::TempDist::new(&[("index.html", "<!doctype html>"), ("enroute-big.js", &big_script)]);
+    let app = router(AppState::new(Store::in_memory()), dist.path());
+    let request =
+        Request::get("/enroute-big.js").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(header::CONTENT_ENCODING).unwrap(), "gzip");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert!(body.len() < big_script.len() / 10, "{} compressed bytes of {}", body.len(), big_script.len());
+}

@@ -14,6 +14,7 @@ mod decode_error;
 mod error_code;
 mod event;
 mod record;
+mod record_upload;
 mod server_message;
 
 pub use assignment::{Assignment, AssignmentStatus, DriverAction, Stop, TimeWindow};
@@ -22,6 +23,7 @@ pub use decode_error::DecodeError;
 pub use error_code::ErrorCode;
 pub use event::{Event, EventPayload};
 pub use record::{DriverStatus, Fix, GapReason, PauseReason, Record, RecordId, RecordKind, SeqRange};
+pub use record_upload::{RecordUpload, UploadReceipt};
 pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};
 
 /// The protocol version this crate speaks. A `hello` with another version is refused with

@@ -60,3 +60,10 @@ pub struct ErrorMessage {
     pub code: ErrorCode,
     pub message: String,
 }
+
+impl ErrorMessage {
+    /// Encodes the refusal alone, as the body of an HTTP error answer.
+    pub fn encode(&self) -> String {
+        encode_frame(self)
+    }
+}

@@ -311,6 +311,31 @@ fn server_error() {
 
 /// Every golden file must belong to a test above, so a renamed message cannot leave a stale file.
 #[test]
+fn upload_records() {
+    let upload = RecordUpload {
+        driver_id: "driver-7".into(),
+        token: Some("4f2a9c1e7b3d5a8f0c6e2b9d4a7f1c3e".into()),
+        records: vec![Record {
+            seq: 42,
+            id: RecordId::from_random_bits(0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff),
+            created_at_ms: 1_763_769_600_010,
+            kind: RecordKind::Location { fix: sample_fix() },
+        }],
+    };
+    let encoded = upload.encode();
+    check_golden("upload_records", &encoded);
+    assert_eq!(RecordUpload::decode(&encoded).unwrap(), upload);
+}
+
+#[test]
+fn upload_receipt() {
+    let receipt = UploadReceipt { acked_seq: 42 };
+    let encoded = receipt.encode();
+    check_golden("upload_receipt", &encoded);
+    assert_eq!(UploadReceipt::decode(&encoded).unwrap(), receipt);
+}
+
+#[test]
 fn every_golden_file_is_checked() {
     let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut names: Vec<String> = std::fs::read_dir(directory)
@@ -338,6 +363,8 @@ fn every_golden_file_is_checked() {
             "server_event_message",
             "server_pong",
             "server_welcome",
+            "upload_receipt",
+            "upload_records",
         ]
     );
 }
