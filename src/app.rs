@@ -1,10 +1,11 @@
 //! The root components: [`App`] wires the platform to the state; [`AppShell`] renders it.
 
-use crate::components::Header;
+use crate::components::{Header, UpdateBanner};
 use crate::pages::{AssignmentDetailPage, AssignmentsPage, DutyPage, NotFoundPage, SettingsPage};
 use crate::platform::alerts::on_notification_open;
 use crate::platform::clock::Clock;
 use crate::platform::leadership::{LeadershipRequest, request_leadership};
+use crate::platform::service_worker::{switch_to_waiting_version, watch_for_update};
 use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions};
 use crate::platform::tab_channel::TabChannel;
 use crate::platform::{debug_bridge, settings_storage};
@@ -33,10 +34,17 @@ pub fn App() -> impl IntoView {
     leadership.set_value(Some(request_leadership(move || {
         follower_channel.set_value(None);
         state.role.set(TabRole::Leader);
-        driver.set_value(Some(SyncDriver::start(
-            SyncDriverOptions::from_settings(&settings.get_untracked()),
-            state,
-        )));
+        // In a task of its own: the first render and the driver's start each fit in a short
+        // task, so a slow phone can paint and respond in between.
+        set_timeout(
+            move || {
+                driver.set_value(Some(SyncDriver::start(
+                    SyncDriverOptions::from_settings(&settings.get_untracked()),
+                    state,
+                )))
+            },
+            Duration::ZERO,
+        );
     })));
     // Not granted at once: another tab leads.
     set_timeout(
@@ -68,7 +76,13 @@ pub fn App() -> impl IntoView {
     });
     debug_bridge::install(intents);
     let _clock = StoredValue::new_local(Clock::start(state.clock_ms));
-    view! { <AppShell state settings intents /> }
+    let update_ready = RwSignal::new(false);
+    let _update_watch = StoredValue::new_local(watch_for_update(move || update_ready.set(true)));
+    let switch_version = Callback::new(move |()| switch_to_waiting_version());
+    view! {
+        <UpdateBanner ready=update_ready on_update=switch_version />
+        <AppShell state settings intents />
+    }
 }
 
 /// The app's layout and routes, rendering the given state.

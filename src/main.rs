@@ -6,6 +6,7 @@ fn main() {
     let _ = console_log::init_with_level(log::Level::Info);
     enroute::platform::service_worker::register();
     leptos::mount::mount_to_body(enroute::app::App);
+    enroute::platform::browser::remove_element("app-starting");
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -251,16 +251,7 @@ async fn websocket_to_a_closed_port_reports_closed() {
 #[wasm_bindgen_test]
 async fn sync_driver_goes_online_against_the_test_server() {
     let state = SyncState::new();
-    let options = SyncDriverOptions {
-        url: test_server_url().to_string(),
-        identity: DeviceIdentity {
-            driver_id: format!("browser-test-{}", browser::random_seed()),
-            token: None,
-            app_version: "browser-test".into(),
-        },
-        config: EngineConfig::default(),
-        throttle: enroute_core::ThrottlePolicy::default(),
-    };
+    let options = test_options(test_server_url(), &unique_driver());
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
     wait_until(|| state.view.get_untracked().link_label == "Online").await;
     drop(driver);
@@ -285,6 +276,7 @@ fn test_options(url: &str, driver_id: &str) -> SyncDriverOptions {
         },
         config: EngineConfig::default(),
         throttle: enroute_core::ThrottlePolicy::default(),
+        records_upload_url: url.replace("ws://", "http://").replace("/ws", "/sync/records"),
     }
 }
 
@@ -577,4 +569,37 @@ async fn the_settings_form_refuses_a_bad_throttle_policy_and_saves_a_good_one() 
         settings.get_untracked().throttle.mode,
         enroute_core::ThrottleMode::ErrorBounded { max_error_m: 35.0, live_error_m: Some(100.0) }
     );
+}
+
+#[wasm_bindgen_test]
+async fn the_update_banner_waits_for_the_drivers_tap() {
+    use enroute::components::UpdateBanner;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    let ready = RwSignal::new(false);
+    let taps = RwSignal::new(0);
+    let on_update = Callback::new(move |()| taps.update(|taps| *taps += 1));
+    let owner = Owner::new();
+    let handle = owner.with(|| mount_to(root.clone(), move || view! { <UpdateBanner ready on_update /> }));
+    tick().await;
+    assert!(root.query_selector("[data-testid=update-banner]").unwrap().is_none(), "no update yet");
+
+    ready.set(true);
+    tick().await;
+    let banner = find(&root, "[data-testid=update-banner]");
+    assert!(banner.text_content().unwrap().contains("Update available"));
+    assert_eq!(taps.get_untracked(), 0, "nothing switches by itself");
+
+    let button = find(&root, "[data-testid=update-now]");
+    button.click();
+    tick().await;
+    assert_eq!(taps.get_untracked(), 1);
+    assert_eq!(button.text_content().unwrap(), "Updating…");
+    button.click(); // a disabled button ignores a second tap
+    tick().await;
+    assert_eq!(taps.get_untracked(), 1);
+    drop(handle);
+    owner.cleanup();
+    root.remove();
 }

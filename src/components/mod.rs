@@ -6,6 +6,7 @@ mod offer_banner;
 mod sync_status;
 mod track_sketch;
 mod tracking_panel;
+mod update_banner;
 
 pub use connection_indicator::ConnectionIndicator;
 pub use header::Header;
@@ -13,3 +14,4 @@ pub use offer_banner::OfferBanner;
 pub use sync_status::SyncStatus;
 pub use track_sketch::TrackSketch;
 pub use tracking_panel::TrackingPanel;
+pub use update_banner::UpdateBanner;

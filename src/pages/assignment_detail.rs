@@ -23,9 +23,16 @@ pub fn AssignmentDetailPage() -> impl IntoView {
         <section class="page" aria-labelledby="job-title">
             <Show
                 when=move || job.with(Option::is_some)
-                fallback=|| view! {
-                    <h1 id="job-title">"Job not found"</h1>
-                    <p>"This job is not on this phone (or it was finished before today). " <A href="/assignments">"See all jobs"</A> "."</p>
+                fallback=move || {
+                    if state.view.with(|view| view.jobs_loaded) {
+                        view! {
+                            <h1 id="job-title">"Job not found"</h1>
+                            <p>"This job is not on this phone (or it was finished before today). " <A href="/assignments">"See all jobs"</A> "."</p>
+                        }
+                        .into_any()
+                    } else {
+                        view! { <h1 id="job-title">"Loading the job…"</h1> }.into_any()
+                    }
                 }
             >
                 // Keyed by the job's id: updates to the job (a confirmation, a notice) re-render

@@ -83,3 +83,14 @@ pub fn start_of_today_ms() -> i64 {
     today.set_milliseconds(0);
     today.get_time() as i64
 }
+
+/// Removes the element with `id` from the page, if there is one (the placeholder `index.html`
+/// shows while the app loads).
+pub fn remove_element(id: &str) {
+    if let Some(element) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id(id))
+    {
+        element.remove();
+    }
+}

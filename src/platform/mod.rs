@@ -2,6 +2,7 @@
 //! service worker, geolocation, permissions, wake lock. Each module wraps one API and hands plain Rust values to the rest of the app.
 
 pub mod alerts;
+pub mod background_flush;
 pub mod browser;
 pub mod clock;
 pub mod database;

@@ -2,6 +2,7 @@
 //! [`MemoryOutbox`] when IndexedDB cannot be used (and in tests). The engine decides what to
 //! write; storage only applies each write in one transaction and reports success or failure.
 
+use crate::platform::background_flush::{DEVICE_KEY, FlushDevice};
 use crate::platform::database::{self, ASSIGNMENTS_STORE, DatabaseError, META_STORE, OUTBOX_STORE};
 use enroute_core::assignments::{AssignmentEntry, DispatchMessage};
 use enroute_core::{AssignmentWrite, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox};
@@ -34,6 +35,9 @@ pub trait OutboxStorage {
     fn load_assignments(&self) -> impl Future<Output = Result<StoredAssignments, DatabaseError>>;
     /// Stores jobs, messages and the last event id atomically.
     fn write_assignments(&self, write: &AssignmentWrite) -> impl Future<Output = Result<(), DatabaseError>>;
+    /// Remembers where and as whom the service worker uploads waiting records when no app
+    /// window is open (see [`crate::platform::background_flush`]).
+    fn remember_flush_device(&self, device: &FlushDevice) -> impl Future<Output = Result<(), DatabaseError>>;
 }
 
 /// The outbox in IndexedDB: records in the `outbox` store keyed by sequence number (as the
@@ -157,6 +161,10 @@ impl OutboxStorage for IndexedDbOutbox {
         transaction.done().await?;
         Ok(())
     }
+
+    async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
+        database::write_meta(&self.database, DEVICE_KEY, &to_json(device)?).await
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DatabaseError> {
@@ -169,6 +177,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DatabaseError> {
 pub struct MemoryOutbox {
     stored: RefCell<StoredOutbox>,
     assignments: RefCell<StoredAssignments>,
+    flush_device: RefCell<Option<FlushDevice>>,
     failure: RefCell<Option<String>>,
 }
 
@@ -193,6 +202,11 @@ impl MemoryOutbox {
     /// What a successful write history left behind.
     pub fn snapshot(&self) -> StoredOutbox {
         self.stored.borrow().clone()
+    }
+
+    /// The device the service worker would upload as, once remembered.
+    pub fn flush_device(&self) -> Option<FlushDevice> {
+        self.flush_device.borrow().clone()
     }
 }
 
@@ -236,6 +250,14 @@ impl OutboxStorage for MemoryOutbox {
         }
         stored.messages = write.messages.clone();
         stored.last_event_id = write.last_event_id;
+        Ok(())
+    }
+
+    async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
+        if let Some(reason) = self.failure.borrow().as_ref() {
+            return Err(DatabaseError(reason.clone()));
+        }
+        *self.flush_device.borrow_mut() = Some(device.clone());
         Ok(())
     }
 }
@@ -292,6 +314,13 @@ impl OutboxStorage for AppOutboxStorage {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.write_assignments(write).await,
             AppOutboxStorage::Unavailable { memory } => memory.write_assignments(write).await,
+        }
+    }
+
+    async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => storage.remember_flush_device(device).await,
+            AppOutboxStorage::Unavailable { memory } => memory.remember_flush_device(device).await,
         }
     }
 }

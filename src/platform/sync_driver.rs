@@ -7,6 +7,7 @@
 //! operations. It also starts and stops the position watch and the screen wake lock as the
 //! tracker wants.
 
+use crate::platform::background_flush::{self, FlushDevice};
 use crate::platform::event_listener::EventListener;
 use crate::platform::geolocation::{PositionEvent, PositionWatch, watch_position};
 use crate::platform::outbox_storage::{AppOutboxStorage, OutboxStorage};
@@ -40,6 +41,8 @@ pub struct SyncDriverOptions {
     pub config: EngineConfig,
     /// Which fixes become records.
     pub throttle: ThrottlePolicy,
+    /// Where the service worker uploads records waiting when no app window is open.
+    pub records_upload_url: String,
 }
 
 impl SyncDriverOptions {
@@ -57,6 +60,7 @@ impl SyncDriverOptions {
             },
             config,
             throttle: settings.throttle,
+            records_upload_url: settings.records_upload_url(&browser::page_origin()),
         }
     }
 }
@@ -183,6 +187,19 @@ async fn run<S: OutboxStorage + 'static>(
     } else {
         Default::default()
     };
+    if storage_usable {
+        let device = FlushDevice {
+            driver_id: options.identity.driver_id.clone(),
+            token: options.identity.token.clone(),
+            records_url: options.records_upload_url.clone(),
+        };
+        let storage = storage.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(error) = storage.remember_flush_device(&device).await {
+                log::warn!("the service worker cannot flush in the background: {error:?}");
+            }
+        });
+    }
     let engine = Engine::new(options.config, options.identity.clone(), stored, browser::random_seed())
         .with_assignments(stored_assignments);
     let on_duty = engine.snapshot().outbox.duty == Some(DriverStatus::OnDuty);
@@ -215,11 +232,18 @@ async fn run<S: OutboxStorage + 'static>(
     app.record(records);
     let mut last_published: Option<SyncView> = None;
     let mut last_published_at: Option<enroute_core::Instant> = None;
+    let mut background_flush_wanted = false;
     loop {
         app.perform_actions();
         app.follow_tracker();
         let urgent = app.alert_about_events() | std::mem::take(&mut app.driver_acted);
         let snapshot = app.engine.snapshot();
+        // Asked once each time records start waiting that this page cannot send.
+        let wants_flush = snapshot.wants_background_flush();
+        if wants_flush && !background_flush_wanted {
+            background_flush::request();
+        }
+        background_flush_wanted = wants_flush;
         let view = SyncView::of(&snapshot, app.tracker.view(), browser::now()).with_jobs(
             job_views(app.engine.assignments(), browser::start_of_today_ms()),
             app.engine.assignments().messages().to_vec(),

@@ -56,6 +56,17 @@ pub struct SyncSnapshot {
     pub outbox: OutboxStatus,
 }
 
+impl SyncSnapshot {
+    /// Whether to ask the browser for a background flush (Background Sync): stored records are
+    /// waiting and this app cannot send them now. Should the driver close the app before it
+    /// reconnects, the service worker uploads them when the network returns.
+    pub fn wants_background_flush(&self) -> bool {
+        self.outbox.storage_ok
+            && self.outbox.waiting > self.outbox.unsaved
+            && !matches!(self.link, LinkStatus::Online)
+    }
+}
+
 /// The sync engine. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Engine {

@@ -38,11 +38,43 @@ impl Settings {
             format!("{origin}/ws")
         }
     }
+
+    /// The HTTP URL the service worker uploads waiting records to when no app window is open:
+    /// `/sync/records` on the same server as the WebSocket (`ws` becomes `http`, `wss` `https`).
+    pub fn records_upload_url(&self, page_origin: &str) -> String {
+        let websocket_url = self.websocket_url(page_origin);
+        let (scheme, rest) = match websocket_url.split_once("://") {
+            Some(("wss", rest)) => ("https", rest),
+            Some(("ws", rest)) => ("http", rest),
+            Some((scheme, rest)) => (scheme, rest),
+            None => ("http", websocket_url.as_str()),
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        format!("{scheme}://{host}/sync/records")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploads_go_to_the_websocket_server_over_http() {
+        let settings = Settings::default();
+        assert_eq!(
+            settings.records_upload_url("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/sync/records"
+        );
+        assert_eq!(settings.records_upload_url("https://app.example"), "https://app.example/sync/records");
+        let settings = Settings {
+            server_url: Some("wss://dispatch.example:8443/ws?fleet=3".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.records_upload_url("http://localhost"),
+            "https://dispatch.example:8443/sync/records"
+        );
+    }
 
     #[test]
     fn default_url_follows_the_page_origin() {

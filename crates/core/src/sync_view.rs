@@ -38,6 +38,9 @@ pub struct SyncView {
     pub jobs: Vec<JobView>,
     /// The dispatcher's latest messages, oldest first.
     pub messages: Vec<DispatchMessage>,
+    /// False until the stored jobs have been read: "no such job" means nothing before that.
+    #[serde(default)]
+    pub jobs_loaded: bool,
 }
 
 impl SyncView {
@@ -57,13 +60,15 @@ impl SyncView {
             tracking,
             jobs: Vec::new(),
             messages: Vec::new(),
+            jobs_loaded: false,
         }
     }
 
-    /// The view with the driver's jobs and messages.
+    /// The view with the driver's jobs and messages, as read from storage and the server.
     pub fn with_jobs(mut self, jobs: Vec<JobView>, messages: Vec<DispatchMessage>) -> SyncView {
         self.jobs = jobs;
         self.messages = messages;
+        self.jobs_loaded = true;
         self
     }
 
@@ -82,6 +87,7 @@ impl SyncView {
             tracking: TrackingView::default(),
             jobs: Vec::new(),
             messages: Vec::new(),
+            jobs_loaded: false,
         }
     }
 

@@ -466,3 +466,18 @@ fn storage_failure_then_recovery_keeps_sending_and_stores_later() {
     assert!(world.engine.snapshot().outbox.storage_ok);
     world.assert_everything_delivered_once_in_order();
 }
+
+#[test]
+fn a_background_flush_is_wanted_only_for_stored_records_the_app_cannot_send() {
+    let offline = LinkStatus::Waiting { retry_at: Instant::default(), browser_offline: true };
+    let stored_waiting = OutboxStatus { waiting: 3, unsaved: 0, storage_ok: true, ..OutboxStatus::default() };
+    let wants = |link: &LinkStatus, outbox: OutboxStatus| {
+        SyncSnapshot { link: link.clone(), outbox }.wants_background_flush()
+    };
+    assert!(wants(&offline, stored_waiting));
+    assert!(wants(&LinkStatus::Connecting, stored_waiting));
+    assert!(!wants(&LinkStatus::Online, stored_waiting), "the app sends them itself");
+    assert!(!wants(&offline, OutboxStatus { waiting: 0, ..stored_waiting }), "nothing waits");
+    assert!(!wants(&offline, OutboxStatus { unsaved: 3, ..stored_waiting }), "the worker cannot see them");
+    assert!(!wants(&offline, OutboxStatus { storage_ok: false, ..stored_waiting }), "storage is failing");
+}

@@ -29,6 +29,9 @@ async fn serve(dist: PathBuf, request: Request<Body>) -> Response {
     let cache_control = if looks_like_app_route(&path) || path.ends_with("service-worker.js") {
         // Always revalidate the page and the worker so a new build is picked up.
         "no-cache"
+    } else if is_content_hashed(&path) {
+        // A new build has new names, so these never change.
+        "public, max-age=31536000, immutable"
     } else {
         "public, max-age=3600"
     };
@@ -42,9 +45,31 @@ fn looks_like_app_route(path: &str) -> bool {
     !last_segment.contains('.')
 }
 
+/// Trunk names the files it builds `name-<hash>.ext` (`enroute-3f2a…_bg.wasm`), the hash being up
+/// to 16 hex digits (leading zeros are dropped).
+fn is_content_hashed(path: &str) -> bool {
+    let last_segment = path.rsplit('/').next().unwrap_or("");
+    let stem = last_segment.split('.').next().unwrap_or("");
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (8..=16).contains(&hash.len()) && hash.bytes().all(|byte| byte.is_ascii_hexdigit())
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::looks_like_app_route;
+    use super::{is_content_hashed, looks_like_app_route};
+
+    #[test]
+    fn trunks_hashed_files_are_recognised() {
+        assert!(is_content_hashed("/enroute-f2070f18e3af0301_bg.wasm"));
+        assert!(is_content_hashed("/enroute-f2070f18e3af0301.js"));
+        assert!(is_content_hashed("/main-28964f5e3436c31b.css"));
+        assert!(is_content_hashed("/enroute-58b7314b9b1632d.js"), "a hash with its leading zero dropped");
+        assert!(!is_content_hashed("/manifest.json"));
+        assert!(!is_content_hashed("/public/icons/icon-192.png"));
+        assert!(!is_content_hashed("/public/icons/icon-maskable-512.png"));
+    }
 
     #[test]
     fn routes_and_assets_are_told_apart() {

@@ -1,0 +1,110 @@
+// First-load benchmark of the installable app: bytes a phone downloads on its first visit
+// (html, js, wasm, css as the server sends them, gzip), Lighthouse 11 performance on its
+// default mobile settings (simulated slow 4G, 4× CPU slowdown; median of runs), and the time
+// until the app has rendered in headless Chromium on this machine without throttling.
+
+'use strict';
+
+const { startServer, launchBrowser } = require('../e2e/harness');
+const { lighthouseReport } = require('../e2e/lighthouse');
+const { writeSection, percentile } = require('./report');
+
+const LIGHTHOUSE_RUNS = Number(process.env.ENROUTE_BENCH_LIGHTHOUSE_RUNS || 5);
+const RENDER_RUNS = Number(process.env.ENROUTE_BENCH_RENDER_RUNS || 10);
+const TARGET_BYTES = 200 * 1024;
+const TARGET_PERFORMANCE = 95;
+
+/** Bytes on the wire for `path` when the browser accepts gzip, and the encoding used. */
+async function compressedSize(server, path) {
+  const http = require('node:http');
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${server.url}${path}`, { headers: { 'Accept-Encoding': 'gzip' } }, (response) => {
+        let bytes = 0;
+        response.on('data', (chunk) => (bytes += chunk.length));
+        response.on('end', () => resolve({ bytes, encoding: response.headers['content-encoding'] || 'identity' }));
+      })
+      .on('error', reject);
+  });
+}
+
+async function main() {
+  const server = await startServer();
+  try {
+    const html = await (await fetch(server.url)).text();
+    const assets = [...html.matchAll(/(?:href|module_or_path:)\s*=?\s*['"](\/[^'"]+\.(?:js|wasm|css))['"]/g)].map((match) => match[1]);
+    const files = ['/', ...new Set(assets)];
+    const rows = [];
+    for (const file of files) rows.push({ file: file === '/' ? '/ (index.html)' : file, ...(await compressedSize(server, file)) });
+    const total = rows.reduce((sum, row) => sum + row.bytes, 0);
+
+    const scores = [];
+    const metrics = [];
+    for (let run = 0; run < LIGHTHOUSE_RUNS; run += 1) {
+      const report = await lighthouseReport(server.url, ['performance']);
+      scores.push(Math.round(report.categories.performance.score * 100));
+      metrics.push({
+        fcp: report.audits['first-contentful-paint'].numericValue,
+        lcp: report.audits['largest-contentful-paint'].numericValue,
+        tbt: report.audits['total-blocking-time'].numericValue,
+        si: report.audits['speed-index'].numericValue,
+        cls: report.audits['cumulative-layout-shift'].numericValue,
+      });
+    }
+    const median = (values) => percentile(values, 0.5);
+
+    const browser = await launchBrowser();
+    const renders = [];
+    try {
+      for (let run = 0; run < RENDER_RUNS; run += 1) {
+        const page = await browser.context.newPage();
+        await page.goto(server.url);
+        await page.getByTestId('duty-toggle').waitFor();
+        renders.push(
+          await page.evaluate(() => {
+            const placeholder = performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN;
+            return { placeholder, app: performance.now() };
+          }),
+        );
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+    // `performance.now()` when the duty button was found is an upper bound on the app's first
+    // render (playwright polls); the paint entry is the placeholder from index.html.
+    const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+    const ms = (value) => `${Math.round(value)} ms`;
+    const markdown = `## PWA: first load
+
+What a phone downloads on its first visit, as the mock server sends it (gzip):
+
+| file | encoding | bytes |
+|---|---|---:|
+${rows.map((row) => `| \`${row.file}\` | ${row.encoding} | ${kib(row.bytes)} |`).join('\n')}
+| **total** | | **${kib(total)}** |
+
+Target ≤ ${kib(TARGET_BYTES)}: ${total <= TARGET_BYTES ? 'met' : '**not met**'}. (Icons and the manifest are fetched
+later, by the browser's install logic and the service worker's precache; they are not part of the first render.)
+
+Lighthouse 11 performance, default mobile settings (simulated slow 4G, 4× CPU slowdown),
+${LIGHTHOUSE_RUNS} runs: median **${median(scores)}** (runs: ${scores.join(', ')}); target ≥ ${TARGET_PERFORMANCE}:
+${median(scores) >= TARGET_PERFORMANCE ? 'met' : '**not met**'}. Median metrics: first contentful paint ${ms(median(metrics.map((m) => m.fcp)))},
+largest contentful paint ${ms(median(metrics.map((m) => m.lcp)))}, total blocking time ${ms(median(metrics.map((m) => m.tbt)))},
+speed index ${ms(median(metrics.map((m) => m.si)))}, layout shift ${median(metrics.map((m) => m.cls)).toFixed(3)}.
+
+Time to first render on this machine (no throttling, loopback, fresh tab, ${RENDER_RUNS} runs):
+placeholder frame painted at median ${ms(median(renders.map((r) => r.placeholder)))}; the app's duty screen
+rendered by median ${ms(median(renders.map((r) => r.app)))} (p90 ${ms(percentile(renders.map((r) => r.app), 0.9))}).
+`;
+    writeSection('pwa', markdown);
+    console.log(markdown);
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Trunk post-build hook (see Trunk.toml): writes the precache list and the build version into
+// the staged service worker, so a build's worker knows every file of that build and a new
+// build's worker is a new worker (the browser installs it and waits, see service-worker.js).
+
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+
+const staging = process.env.TRUNK_STAGING_DIR;
+if (!staging) {
+  console.error('precache.js: TRUNK_STAGING_DIR is not set; run it as a trunk post_build hook');
+  process.exit(1);
+}
+
+function walk(directory, prefix = '') {
+  return fs.readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
+    const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+    return entry.isDirectory() ? walk(path.join(directory, entry.name), relative) : [relative];
+  });
+}
+
+const files = walk(staging).filter((file) => file !== 'service-worker.js').sort();
+const hash = crypto.createHash('sha256');
+for (const file of files) {
+  hash.update(file);
+  hash.update(fs.readFileSync(path.join(staging, file)));
+}
+const version = hash.digest('hex').slice(0, 12);
+const precache = files.map((file) => `/${file}`);
+
+const workerPath = path.join(staging, 'service-worker.js');
+const worker = fs.readFileSync(workerPath, 'utf8');
+const versionLine = /^const VERSION = .*$/m;
+const precacheLine = /^const PRECACHE = .*$/m;
+if (!versionLine.test(worker) || !precacheLine.test(worker)) {
+  console.error('precache.js: service-worker.js has no "const VERSION = …" or "const PRECACHE = …" line to fill');
+  process.exit(1);
+}
+fs.writeFileSync(
+  workerPath,
+  worker
+    .replace(versionLine, `const VERSION = ${JSON.stringify(version)}; // written by scripts/precache.js`)
+    .replace(precacheLine, `const PRECACHE = ${JSON.stringify(precache)}; // written by scripts/precache.js`),
+);
+console.log(`precache.js: version ${version}, ${precache.length} files`);

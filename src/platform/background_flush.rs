@@ -1,0 +1,50 @@
+//! The page's half of the background flush: records still waiting when the driver closes the
+//! app are uploaded by the service worker when the network returns (`service-worker.js`,
+//! `sync` event). The page tells the worker where to upload and for whom (the `device` entry of
+//! the `meta` store) and asks the browser for a Background Sync while records wait that it
+//! cannot send itself. Browsers without Background Sync drain at the next start instead.
+
+use crate::platform::service_worker;
+use serde::Serialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// The Background Sync tag the service worker listens for.
+pub const SYNC_TAG: &str = "enroute-flush";
+
+/// Key of the device entry in the `meta` store.
+pub const DEVICE_KEY: &str = "device";
+
+/// What the service worker needs to upload the outbox (stored as JSON under [`DEVICE_KEY`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlushDevice {
+    pub driver_id: String,
+    pub token: Option<String>,
+    /// Where to post the records (`/sync/records` on the dispatch server).
+    pub records_url: String,
+}
+
+/// Asks the browser to wake the service worker for a flush when the network is there. Does
+/// nothing where there is no service worker or no Background Sync.
+pub fn request() {
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(registration) = service_worker::registration().await else { return };
+        let Ok(sync) = js_sys::Reflect::get(&registration, &"sync".into()) else { return };
+        if sync.is_undefined() {
+            log::info!("no Background Sync here: waiting records are sent at the next start");
+            return;
+        }
+        let register = js_sys::Reflect::get(&sync, &"register".into())
+            .ok()
+            .and_then(|register| register.dyn_into::<js_sys::Function>().ok());
+        let Some(register) = register else { return };
+        match register.call1(&sync, &SYNC_TAG.into()).map(|promise| promise.dyn_into::<js_sys::Promise>()) {
+            Ok(Ok(promise)) => {
+                if let Err(error) = JsFuture::from(promise).await {
+                    log::warn!("cannot register a background flush: {error:?}");
+                }
+            }
+            other => log::warn!("cannot register a background flush: {other:?}"),
+        }
+    });
+}
