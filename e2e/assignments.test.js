@@ -116,8 +116,13 @@ test('an offer while the app is in the background becomes a system notification 
     Object.defineProperty(document, 'hidden', { value: true, configurable: true });
     document.dispatchEvent(new Event('visibilitychange'));
   });
+  const consoleLines = [];
+  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
   const job = newJob();
   await postJson(server, '/api/assignments', job);
+  // First the offer must reach the app (the banner renders even while the page is hidden), so a
+  // failure below is about the notification and not about delivery.
+  await eventually(async () => (await page.getByTestId('offer-banner').count()) === 1, { message: 'the offer in the app' });
   const notifications = await eventually(
     async () => {
       const shown = await page.evaluate(async () =>
@@ -129,8 +134,10 @@ test('an offer while the app is in the background becomes a system notification 
       );
       return shown.length > 0 ? shown : null;
     },
-    { message: 'a system notification' },
-  );
+    { timeoutMs: 20000, message: 'a system notification' },
+  ).catch((error) => {
+    throw new Error(`${error.message}; the page said:\n${consoleLines.join('\n')}`);
+  });
   assert.deepEqual(notifications[0], {
     title: 'New job offered',
     body: `${job.pickup.address} → ${job.dropoff.address}`,
