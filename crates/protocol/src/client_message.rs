@@ -1,4 +1,5 @@
 use crate::decode_error::{decode_frame, encode_frame};
+use crate::record_check::{RecordRejection, read_records};
 use crate::{DecodeError, Record};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,7 @@ pub struct Hello {
 
 /// Records for the server to store, in any order; the server applies them in sequence order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawRecordBatch")]
 pub struct RecordBatch {
     /// True when this batch carries the newest location fix ahead of an older backlog, so the
     /// dispatcher sees where the vehicle is now before the history is filled in.
@@ -53,6 +55,34 @@ pub struct RecordBatch {
     pub live: bool,
     /// The records, at least one.
     pub records: Vec<Record>,
+    /// Records of the frame that could not be read, by sequence number. Only decoding fills
+    /// this (a sender has nothing unreadable to send); the server rejects them one by one.
+    #[serde(skip)]
+    pub unreadable: Vec<RecordRejection>,
+}
+
+impl RecordBatch {
+    /// A batch of `records`.
+    pub fn new(records: Vec<Record>) -> RecordBatch {
+        RecordBatch { live: false, records, unreadable: Vec::new() }
+    }
+}
+
+/// A batch as it arrives, before its records are read one by one.
+#[derive(Deserialize)]
+struct RawRecordBatch {
+    #[serde(default)]
+    live: bool,
+    records: Vec<serde_json::Value>,
+}
+
+impl TryFrom<RawRecordBatch> for RecordBatch {
+    type Error = String;
+
+    fn try_from(raw: RawRecordBatch) -> Result<RecordBatch, String> {
+        let (records, unreadable) = read_records(raw.records)?;
+        Ok(RecordBatch { live: raw.live, records, unreadable })
+    }
 }
 
 /// Cumulative acknowledgement of server events: every event up to `event_id` is stored.

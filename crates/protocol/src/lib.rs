@@ -14,15 +14,20 @@ mod decode_error;
 mod error_code;
 mod event;
 mod record;
+mod record_check;
 mod record_upload;
 mod server_message;
 
 pub use assignment::{Assignment, AssignmentStatus, DriverAction, Stop, TimeWindow};
 pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
 pub use decode_error::DecodeError;
-pub use error_code::ErrorCode;
+pub use error_code::{ALL_ERROR_CODES, ErrorCode};
 pub use event::{Event, EventPayload};
 pub use record::{DriverStatus, Fix, GapReason, PauseReason, Record, RecordId, RecordKind, SeqRange};
+pub use record_check::{
+    EARLIEST_RECORD_TIME_MS, MAX_ASSIGNMENT_ID_CHARS, MAX_CLOCK_AHEAD_MS, MAX_GAP_RANGES, MAX_REASON_CHARS,
+    RecordProblem, RecordRejection, check_record,
+};
 pub use record_upload::{RecordUpload, UploadReceipt};
 pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};
 
@@ -32,3 +37,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The largest frame either side accepts, in bytes. Larger frames are refused before parsing.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// The most records one `records` frame or upload may hold; larger ones are refused with
+/// [`ErrorCode::TooManyRecords`]. (The app sends at most 100.)
+pub const MAX_RECORDS_PER_BATCH: usize = 1_000;
+
+/// The most rejections a `welcome` repeats.
+pub const MAX_REJECTIONS_IN_WELCOME: usize = 100;

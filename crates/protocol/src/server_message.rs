@@ -1,3 +1,4 @@
+use crate::RecordRejection;
 use crate::decode_error::{decode_frame, encode_frame};
 use crate::{DecodeError, ErrorCode, Event};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ impl ServerMessage {
 }
 
 /// The session is open. Tells the device what the server already holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Welcome {
     /// The protocol version the server speaks on this connection.
     pub protocol: u32,
@@ -40,12 +41,22 @@ pub struct Welcome {
     pub acked_seq: u64,
     /// The server's clock, in milliseconds since the Unix epoch, for estimating clock skew.
     pub server_time_ms: i64,
+    /// The driver's most recent rejected records (at most [`crate::MAX_REJECTIONS_IN_WELCOME`]),
+    /// all at or below `acked_seq`: a device that missed the `ack` naming them learns here
+    /// which of the records it drops were refused rather than applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RecordRejection>,
 }
 
-/// Every record from 1 up to `acked_seq` is durably stored; the device may delete them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Every record from 1 up to `acked_seq` is durably stored or settled; the device may delete
+/// them. Records of the acknowledged frame that the server will never accept (unreadable, or
+/// outside the limits of [`crate::check_record`]) are listed in `rejected`: they are settled,
+/// not applied, and the device moves them aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordAck {
     pub acked_seq: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RecordRejection>,
 }
 
 /// Answer to a `ping`, echoing its nonce.

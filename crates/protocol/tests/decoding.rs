@@ -29,9 +29,73 @@ fn negative_sequence_number_is_malformed() {
 }
 
 #[test]
-fn unknown_record_kind_is_malformed() {
-    let frame = r#"{"type":"records","records":[{"seq":1,"id":"a","created_at_ms":0,"kind":"teleport"}]}"#;
+fn a_record_of_unknown_kind_is_rejected_alone_and_the_rest_of_the_frame_is_read() {
+    let frame = r#"{"type":"records","records":[
+        {"seq":1,"id":"a","created_at_ms":0,"kind":"teleport"},
+        {"seq":2,"id":"b","created_at_ms":0,"kind":"status","status":"on_duty"}]}"#;
+    let ClientMessage::Records(batch) = ClientMessage::decode(frame).unwrap() else { panic!("not records") };
+    assert_eq!(batch.records.len(), 1);
+    assert_eq!(batch.records[0].seq, 2);
+    assert_eq!(batch.unreadable.len(), 1);
+    assert_eq!(batch.unreadable[0].seq, 1);
+    assert!(batch.unreadable[0].reason.contains("teleport"), "{}", batch.unreadable[0].reason);
+}
+
+#[test]
+fn a_record_without_a_readable_seq_fails_the_frame() {
+    let frame =
+        r#"{"type":"records","records":[{"seq":"one","id":"a","created_at_ms":0,"kind":"teleport"}]}"#;
     assert!(matches!(ClientMessage::decode(frame), Err(DecodeError::Malformed { .. })));
+    let frame = r#"{"type":"records","records":[{"seq":0,"id":"a","created_at_ms":0,"kind":"teleport"}]}"#;
+    assert!(matches!(ClientMessage::decode(frame), Err(DecodeError::Malformed { .. })));
+}
+
+#[test]
+fn records_outside_the_limits_are_named_by_the_check() {
+    let now_ms = 1_763_769_600_000;
+    let fix = Fix {
+        time_ms: now_ms,
+        lat: 48.1,
+        lon: 11.5,
+        accuracy_m: 5.0,
+        speed_mps: Some(10.0),
+        heading_deg: Some(90.0),
+        altitude_m: None,
+    };
+    let record =
+        |kind: RecordKind| Record { seq: 7, id: RecordId::from_random_bits(7), created_at_ms: now_ms, kind };
+    assert_eq!(check_record(&record(RecordKind::Location { fix }), now_ms), Ok(()));
+    let bad_fixes = [
+        Fix { lat: 91.0, ..fix },
+        Fix { lon: f64::NAN, ..fix },
+        Fix { accuracy_m: -1.0, ..fix },
+        Fix { speed_mps: Some(f64::INFINITY), ..fix },
+        Fix { heading_deg: Some(400.0), ..fix },
+        Fix { time_ms: now_ms + 2 * 86_400_000, ..fix },
+        Fix { time_ms: 0, ..fix },
+    ];
+    for bad in bad_fixes {
+        assert!(check_record(&record(RecordKind::Location { fix: bad }), now_ms).is_err(), "{bad:?}");
+    }
+    let long_reason = record(RecordKind::Assignment {
+        assignment_id: "job-1".into(),
+        action: DriverAction::Fail,
+        reason: Some("x".repeat(MAX_REASON_CHARS + 1)),
+    });
+    assert!(check_record(&long_reason, now_ms).unwrap_err().to_string().contains("more than 500"));
+    let empty_job = record(RecordKind::Assignment {
+        assignment_id: " ".into(),
+        action: DriverAction::Accept,
+        reason: None,
+    });
+    assert!(check_record(&empty_job, now_ms).is_err());
+    let gap_ahead = record(RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(3, 9)] });
+    assert!(check_record(&gap_ahead, now_ms).is_err());
+    let bad_id = Record { id: RecordId("not hex".into()), ..record(RecordKind::Location { fix }) };
+    assert_eq!(check_record(&bad_id, now_ms), Err(RecordProblem::BadRecordId));
+    let from_the_future =
+        Record { created_at_ms: now_ms + 2 * 86_400_000, ..record(RecordKind::Location { fix }) };
+    assert!(check_record(&from_the_future, now_ms).is_err());
 }
 
 #[test]
@@ -61,13 +125,7 @@ fn unknown_error_code_decodes_as_unknown() {
 
 #[test]
 fn error_code_as_str_matches_the_wire() {
-    for code in [
-        ErrorCode::BadMessage,
-        ErrorCode::UnsupportedProtocol,
-        ErrorCode::HelloRequired,
-        ErrorCode::AlreadyGreeted,
-        ErrorCode::Internal,
-    ] {
+    for code in ALL_ERROR_CODES {
         assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{}\"", code.as_str()));
     }
 }
@@ -77,7 +135,7 @@ fn live_flag_defaults_to_false() {
     let frame = r#"{"type":"records","records":[]}"#;
     assert_eq!(
         ClientMessage::decode(frame).unwrap(),
-        ClientMessage::Records(RecordBatch { live: false, records: vec![] })
+        ClientMessage::Records(RecordBatch { unreadable: Vec::new(), live: false, records: vec![] })
     );
 }
 

@@ -78,6 +78,7 @@ fn client_records() {
     check_client(
         "client_records",
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: false,
             records: vec![
                 Record {
@@ -102,6 +103,7 @@ fn client_records_live() {
     check_client(
         "client_records_live",
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: true,
             records: vec![Record {
                 seq: 980,
@@ -120,6 +122,7 @@ fn client_status_off_duty() {
     check_client(
         "client_status_off_duty",
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: false,
             records: vec![Record {
                 seq: 43,
@@ -136,6 +139,7 @@ fn client_records_gap() {
     check_client(
         "client_records_gap",
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: false,
             records: vec![Record {
                 seq: 5000,
@@ -155,6 +159,7 @@ fn client_status_tracking_paused() {
     check_client(
         "client_status_tracking_paused",
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: false,
             records: vec![
                 Record {
@@ -192,6 +197,7 @@ fn server_welcome() {
     check_server(
         "server_welcome",
         ServerMessage::Welcome(Welcome {
+            rejected: Vec::new(),
             protocol: PROTOCOL_VERSION,
             acked_seq: 40,
             server_time_ms: 1_763_769_600_123,
@@ -201,7 +207,7 @@ fn server_welcome() {
 
 #[test]
 fn server_ack() {
-    check_server("server_ack", ServerMessage::Ack(RecordAck { acked_seq: 42 }));
+    check_server("server_ack", ServerMessage::Ack(RecordAck { acked_seq: 42, rejected: Vec::new() }));
 }
 
 #[test]
@@ -266,6 +272,7 @@ fn client_records_assignment_actions() {
     check_client(
         "client_records_assignment_actions",
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: false,
             records: vec![
                 Record {
@@ -313,6 +320,7 @@ fn server_error() {
 #[test]
 fn upload_records() {
     let upload = RecordUpload {
+        unreadable: Vec::new(),
         driver_id: "driver-7".into(),
         token: Some("4f2a9c1e7b3d5a8f0c6e2b9d4a7f1c3e".into()),
         records: vec![Record {
@@ -329,10 +337,51 @@ fn upload_records() {
 
 #[test]
 fn upload_receipt() {
-    let receipt = UploadReceipt { acked_seq: 42 };
+    let receipt = UploadReceipt {
+        acked_seq: 42,
+        rejected: vec![RecordRejection { seq: 40, reason: "fix.lat 91 is out of range".into() }],
+    };
     let encoded = receipt.encode();
     check_golden("upload_receipt", &encoded);
     assert_eq!(UploadReceipt::decode(&encoded).unwrap(), receipt);
+}
+
+#[test]
+fn server_ack_with_rejections() {
+    check_server(
+        "server_ack_with_rejections",
+        ServerMessage::Ack(RecordAck {
+            acked_seq: 42,
+            rejected: vec![RecordRejection {
+                seq: 41,
+                reason: "unreadable record: unknown variant `teleport`".into(),
+            }],
+        }),
+    );
+}
+
+#[test]
+fn server_welcome_with_rejections() {
+    check_server(
+        "server_welcome_with_rejections",
+        ServerMessage::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            acked_seq: 42,
+            server_time_ms: 1_763_769_600_000,
+            rejected: vec![RecordRejection { seq: 41, reason: "fix.lat 91 is out of range".into() }],
+        }),
+    );
+}
+
+#[test]
+fn server_error_unauthorized() {
+    check_server(
+        "server_error_unauthorized",
+        ServerMessage::Error(ErrorMessage {
+            code: ErrorCode::Unauthorized,
+            message: "driver id and token do not match".into(),
+        }),
+    );
 }
 
 #[test]
@@ -357,12 +406,15 @@ fn every_golden_file_is_checked() {
             "client_status_off_duty",
             "client_status_tracking_paused",
             "server_ack",
+            "server_ack_with_rejections",
             "server_error",
+            "server_error_unauthorized",
             "server_event_assignment_offered",
             "server_event_assignment_refused_action",
             "server_event_message",
             "server_pong",
             "server_welcome",
+            "server_welcome_with_rejections",
             "upload_receipt",
             "upload_records",
         ]
