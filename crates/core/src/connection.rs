@@ -7,7 +7,8 @@
 //!                      ▲   │ timeout/closed     │ timeout/closed    │ closed / no pong
 //!                      │   ▼                    ▼                   ▼
 //!                      └─ Waiting (backoff) ◀───┴───────────────────┘
-//!   any ──error it cannot retry (unsupported protocol)──▶ Refused
+//!   any ──error it cannot retry (sign-in rejected, replaced, unsupported protocol)──▶ Refused
+//!   Refused ──start (the driver changed the settings or tapped Reconnect)──▶ Connecting
 //! ```
 
 use crate::backoff::{Backoff, BackoffConfig};
@@ -192,10 +193,18 @@ impl Connection {
         }
     }
 
-    /// The socket `socket` closed or failed. Events about sockets already given up on are ignored.
-    pub fn handle_socket_closed(&mut self, now: Instant, socket: SocketId) {
-        if self.current_socket() == Some(socket) {
-            self.schedule_retry(now);
+    /// The socket `socket` closed or failed, with the close code the server gave, if any.
+    /// Events about sockets already given up on are ignored. A close code that stands for an
+    /// error retrying cannot fix (the `error` frame itself may have been lost) refuses.
+    pub fn handle_socket_closed(&mut self, now: Instant, socket: SocketId, close_code: Option<u16>) {
+        if self.current_socket() != Some(socket) {
+            return;
+        }
+        match close_code.and_then(ErrorCode::from_close_code) {
+            Some(code) if !code.is_retryable() => {
+                self.refuse(code, format!("the server closed the connection ({code})"))
+            }
+            _ => self.schedule_retry(now),
         }
     }
 
@@ -217,7 +226,7 @@ impl Connection {
                 let ping_due_at = now + self.draw_ping_wait();
                 self.phase = Phase::Open { socket, opened_at: now, ping_due_at, awaiting_pong: None };
             }
-            (ServerMessage::Error(error), _) if error.code == ErrorCode::UnsupportedProtocol => {
+            (ServerMessage::Error(error), _) if !error.code.is_retryable() => {
                 self.refuse(error.code, error.message.clone());
             }
             (message, Phase::Open { ping_due_at, awaiting_pong, .. }) => {

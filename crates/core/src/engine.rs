@@ -185,8 +185,9 @@ impl Engine {
         self.connection.handle_socket_opened(now.monotonic, socket);
     }
 
-    pub fn handle_socket_closed(&mut self, now: Now, socket: SocketId) {
-        self.connection.handle_socket_closed(now.monotonic, socket);
+    /// The socket closed, with the server's close code if it gave one.
+    pub fn handle_socket_closed(&mut self, now: Now, socket: SocketId, close_code: Option<u16>) {
+        self.connection.handle_socket_closed(now.monotonic, socket, close_code);
         self.sync_session();
     }
 
@@ -197,12 +198,12 @@ impl Engine {
         }
         match message {
             ServerMessage::Welcome(welcome) if self.connection.open_socket() == Some(socket) => {
-                self.outbox.handle_welcome(welcome.acked_seq, now.unix_ms);
+                self.outbox.handle_welcome(welcome.acked_seq, &welcome.rejected, now.unix_ms);
                 self.assignments.handle_acked(self.outbox.counters().acked_seq);
                 self.session_socket = Some(socket);
             }
             ServerMessage::Ack(ack) if self.session_socket == Some(socket) => {
-                self.outbox.handle_ack(ack.acked_seq, now.unix_ms);
+                self.outbox.handle_ack(ack.acked_seq, &ack.rejected, now.unix_ms);
                 self.assignments.handle_acked(self.outbox.counters().acked_seq);
             }
             ServerMessage::Event(event) if self.session_socket == Some(socket) => {

@@ -2,6 +2,7 @@
 
 use crate::connection::LinkStatus;
 use crate::time::Instant;
+use enroute_protocol::ErrorCode;
 
 /// The connection indicator's state: a short label and a tone for its colour.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,34 @@ pub fn summarize_link(status: &LinkStatus, now: Instant) -> LinkSummary {
                 tone: LinkTone::Bad,
             }
         }
+        LinkStatus::Refused { code: ErrorCode::Unauthorized, .. } => LinkSummary {
+            label: "Sign-in rejected".into(),
+            detail: "Dispatch did not accept this driver id and token. Check them in Settings; \
+                     nothing you record is lost meanwhile."
+                .into(),
+            tone: LinkTone::Bad,
+        },
+        LinkStatus::Refused { code: ErrorCode::TokenRevoked, .. } => LinkSummary {
+            label: "Sign-in rejected".into(),
+            detail: "Dispatch revoked this token. Ask dispatch for a new one and enter it in Settings; \
+                     nothing you record is lost meanwhile."
+                .into(),
+            tone: LinkTone::Bad,
+        },
+        LinkStatus::Refused { code: ErrorCode::Replaced, .. } => LinkSummary {
+            label: "Signed in elsewhere".into(),
+            detail: "This driver signed in on another phone or tab, which now sends the updates. \
+                     Tap Reconnect to send from this one again."
+                .into(),
+            tone: LinkTone::Bad,
+        },
+        LinkStatus::Refused { code: ErrorCode::UnsupportedProtocol, message } => LinkSummary {
+            label: "App update needed".into(),
+            detail: format!(
+                "This version of the app cannot talk to the dispatch server ({message}). Update the app."
+            ),
+            tone: LinkTone::Bad,
+        },
         LinkStatus::Refused { message, .. } => LinkSummary {
             label: "Refused by server".into(),
             detail: format!("The server refused this app: {message}"),
@@ -100,6 +129,12 @@ mod tests {
         assert_eq!(summarize_link(&LinkStatus::Online, Instant::default()).label, "Online");
         let refused =
             LinkStatus::Refused { code: ErrorCode::UnsupportedProtocol, message: "update the app".into() };
-        assert!(summarize_link(&refused, Instant::default()).detail.ends_with("update the app"));
+        let summary = summarize_link(&refused, Instant::default());
+        assert_eq!(summary.label, "App update needed");
+        assert!(summary.detail.contains("update the app"), "{}", summary.detail);
+        let rejected = LinkStatus::Refused { code: ErrorCode::Unauthorized, message: "no".into() };
+        assert_eq!(summarize_link(&rejected, Instant::default()).label, "Sign-in rejected");
+        let replaced = LinkStatus::Refused { code: ErrorCode::Replaced, message: "no".into() };
+        assert!(summarize_link(&replaced, Instant::default()).detail.contains("Reconnect"));
     }
 }

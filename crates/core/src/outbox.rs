@@ -14,7 +14,9 @@
 
 use crate::random::Random;
 use crate::time::Instant;
-use enroute_protocol::{DriverStatus, GapReason, Record, RecordBatch, RecordId, RecordKind, SeqRange};
+use enroute_protocol::{
+    DriverStatus, GapReason, Record, RecordBatch, RecordId, RecordKind, RecordRejection, SeqRange,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -77,6 +79,19 @@ pub struct OutboxCounters {
     pub sequence_confirmed: bool,
     /// The last duty change recorded.
     pub duty: Option<DriverStatus>,
+    /// Records the server refused for good, moved to the dead-letter store, ever.
+    pub dead_letters_total: u64,
+}
+
+/// A record the server will never accept, kept aside (the dead-letter store) so it cannot block
+/// the queue, and so the driver or support can export it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub record: Record,
+    /// The server's reason.
+    pub reason: String,
+    /// When the refusal arrived (device clock, Unix milliseconds).
+    pub rejected_at_unix_ms: i64,
 }
 
 /// What storage held at start.
@@ -97,6 +112,8 @@ pub struct StorageWrite {
     pub delete_up_to: Option<u64>,
     /// Delete these records.
     pub delete: Vec<u64>,
+    /// Records the server refused, to add to the dead-letter store (keyed by record id).
+    pub dead_letters: Vec<DeadLetter>,
     /// The counters to store, when they changed in a way the stored records do not show. (A
     /// new record raises `last_seq` and may change `duty`, but both are read back from the
     /// records on load, so storing a new record is a single put.)
@@ -115,6 +132,8 @@ pub struct OutboxStatus {
     pub evicted_total: u64,
     pub last_ack_unix_ms: Option<i64>,
     pub duty: Option<DriverStatus>,
+    /// Records the server refused for good, ever (they are in the dead-letter store).
+    pub dead_letters_total: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +160,7 @@ struct SendSession {
 struct PendingWrite {
     put: Vec<u64>,
     delete: Vec<u64>,
+    dead_letters: Vec<DeadLetter>,
     counters_changed: bool,
     /// The write stores counters saying the numbering is confirmed.
     confirms_sequence: bool,
@@ -148,7 +168,10 @@ struct PendingWrite {
 
 impl PendingWrite {
     fn is_empty(&self) -> bool {
-        self.put.is_empty() && self.delete.is_empty() && !self.counters_changed
+        self.put.is_empty()
+            && self.delete.is_empty()
+            && self.dead_letters.is_empty()
+            && !self.counters_changed
     }
 }
 
@@ -254,6 +277,7 @@ impl Outbox {
             evicted_total: self.counters.evicted_total,
             last_ack_unix_ms: self.counters.last_ack_unix_ms,
             duty: self.counters.duty,
+            dead_letters_total: self.counters.dead_letters_total,
         }
     }
 
@@ -314,6 +338,7 @@ impl Outbox {
                 .collect(),
             delete_up_to: cleanup_up_to,
             delete: pending.delete.clone(),
+            dead_letters: pending.dead_letters.clone(),
             counters: include_counters.then_some(self.counters),
         };
         self.write_in_flight = Some((id, pending, cleanup_up_to));
@@ -387,13 +412,18 @@ impl Outbox {
         put.dedup();
         let mut delete = write.delete;
         delete.append(&mut self.pending.delete);
-        self.pending = PendingWrite { put, delete, counters_changed: true, confirms_sequence: false };
+        let mut dead_letters = write.dead_letters;
+        dead_letters.append(&mut self.pending.dead_letters);
+        self.pending =
+            PendingWrite { put, delete, dead_letters, counters_changed: true, confirms_sequence: false };
         self.storage_failing = true;
         self.storage_retry_at = Some(now + self.config.storage_retry_after);
     }
 
-    /// The server's `welcome` opened a sending session: `acked_seq` is what it holds.
-    pub fn handle_welcome(&mut self, acked_seq: u64, now_unix_ms: i64) {
+    /// The server's `welcome` opened a sending session: `acked_seq` is what it holds, and
+    /// `rejected` its most recent refusals (a device that missed the `ack` naming them learns
+    /// them here).
+    pub fn handle_welcome(&mut self, acked_seq: u64, rejected: &[RecordRejection], now_unix_ms: i64) {
         let first_waiting = self.entries.keys().next().copied();
         let numbering_collides = acked_seq > self.counters.last_seq
             || (!self.counters.sequence_confirmed && first_waiting.is_some_and(|first| first <= acked_seq));
@@ -416,6 +446,9 @@ impl Outbox {
                 RecordKind::Gap { reason: GapReason::ServerLost, lost: vec![lost] },
                 now_unix_ms,
             );
+        } else {
+            // Refusals name this device's records only when its numbering is the server's.
+            self.move_rejected_to_dead_letters(acked_seq, rejected, now_unix_ms);
         }
         self.apply_ack(acked_seq, now_unix_ms);
         self.enforce_caps(now_unix_ms);
@@ -427,12 +460,38 @@ impl Outbox {
         });
     }
 
-    /// The server acknowledged every record up to `acked_seq`.
-    pub fn handle_ack(&mut self, acked_seq: u64, now_unix_ms: i64) {
+    /// The server acknowledged every record up to `acked_seq`; the ones in `rejected` it
+    /// refused for good, and they go to the dead-letter store instead of being forgotten.
+    pub fn handle_ack(&mut self, acked_seq: u64, rejected: &[RecordRejection], now_unix_ms: i64) {
         if let Some(session) = &mut self.session {
             session.frames_in_flight = session.frames_in_flight.saturating_sub(1);
         }
+        self.move_rejected_to_dead_letters(acked_seq, rejected, now_unix_ms);
         self.apply_ack(acked_seq, now_unix_ms);
+    }
+
+    /// Moves the waiting records that `rejected` names (and `acked_seq` settles) aside, in the
+    /// same write that will delete them.
+    fn move_rejected_to_dead_letters(
+        &mut self,
+        acked_seq: u64,
+        rejected: &[RecordRejection],
+        now_unix_ms: i64,
+    ) {
+        let acked_seq = acked_seq.min(self.counters.last_seq);
+        for rejection in rejected.iter().filter(|rejection| rejection.seq <= acked_seq) {
+            let Some(entry) = self.entries.get(&rejection.seq) else { continue };
+            if self.pending.dead_letters.iter().any(|letter| letter.record.id == entry.record.id) {
+                continue;
+            }
+            self.pending.dead_letters.push(DeadLetter {
+                record: entry.record.clone(),
+                reason: rejection.reason.clone(),
+                rejected_at_unix_ms: now_unix_ms,
+            });
+            self.counters.dead_letters_total += 1;
+            self.pending.counters_changed = true;
+        }
     }
 
     /// The connection is gone: whatever was in flight will be resent after the next `welcome`.
@@ -486,7 +545,7 @@ impl Outbox {
             {
                 session.sent_live = Some(*seq);
                 session.frames_in_flight += 1;
-                return Some(RecordBatch { live: true, records: vec![entry.record.clone()] });
+                return Some(RecordBatch { live: true, ..RecordBatch::new(vec![entry.record.clone()]) });
             }
         }
         let mut records = Vec::new();
@@ -517,7 +576,7 @@ impl Outbox {
             return None;
         }
         session.frames_in_flight += 1;
-        Some(RecordBatch { live: false, records })
+        Some(RecordBatch::new(records))
     }
 
     fn push_new_record(&mut self, kind: RecordKind, now_unix_ms: i64) -> u64 {

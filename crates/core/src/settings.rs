@@ -12,13 +12,16 @@ pub struct Settings {
     pub server_url: Option<String>,
     /// The driver this device belongs to.
     pub driver_id: String,
+    /// The driver's sign-in token, issued by dispatch; `None` until the driver enters one (the
+    /// server then refuses the sign-in and the app says so).
+    pub token: Option<String>,
     /// Which location fixes become records.
     pub throttle: ThrottlePolicy,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { server_url: None, driver_id: "demo-driver".into(), throttle: ThrottlePolicy::default() }
+        Settings { server_url: None, driver_id: "demo-driver".into(), token: None, throttle: ThrottlePolicy::default() }
     }
 }
 
@@ -37,6 +40,30 @@ impl Settings {
         } else {
             format!("{origin}/ws")
         }
+    }
+
+    /// The token to sign in with: `None` when blank.
+    pub fn sign_in_token(&self) -> Option<String> {
+        self.token.as_deref().map(str::trim).filter(|token| !token.is_empty()).map(str::to_string)
+    }
+
+    /// Takes the credentials of a sign-in link (`?driver_id=…&token=…`, as the server prints and
+    /// dispatch hands out) from a page's query string. Returns whether anything changed.
+    pub fn apply_sign_in_link(&mut self, query: &str) -> bool {
+        let mut driver_id = None;
+        let mut token = None;
+        for pair in query.trim_start_matches('?').split('&') {
+            match pair.split_once('=') {
+                Some(("driver_id", value)) if !value.is_empty() => driver_id = Some(value.to_string()),
+                Some(("token", value)) if !value.is_empty() => token = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        let (Some(driver_id), Some(token)) = (driver_id, token) else { return false };
+        let changed = self.driver_id != driver_id || self.token.as_deref() != Some(token.as_str());
+        self.driver_id = driver_id;
+        self.token = Some(token);
+        changed
     }
 
     /// The HTTP URL the service worker uploads waiting records to when no app window is open:
@@ -74,6 +101,23 @@ mod tests {
             settings.records_upload_url("http://localhost"),
             "https://dispatch.example:8443/sync/records"
         );
+    }
+
+    #[test]
+    fn a_sign_in_link_sets_driver_and_token_only_when_both_are_there() {
+        let mut settings = Settings::default();
+        assert!(!settings.apply_sign_in_link("?driver_id=d-7"));
+        assert_eq!(settings.sign_in_token(), None);
+        assert!(settings.apply_sign_in_link("?debug&driver_id=d-7&token=abc123"));
+        assert_eq!(settings.driver_id, "d-7");
+        assert_eq!(settings.sign_in_token().as_deref(), Some("abc123"));
+        assert!(!settings.apply_sign_in_link("driver_id=d-7&token=abc123"), "same credentials: no change");
+    }
+
+    #[test]
+    fn a_blank_token_means_none() {
+        let settings = Settings { token: Some("  ".into()), ..Settings::default() };
+        assert_eq!(settings.sign_in_token(), None);
     }
 
     #[test]

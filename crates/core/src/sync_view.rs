@@ -28,6 +28,13 @@ pub struct SyncView {
     pub storage_ok: bool,
     /// Location fixes dropped because the outbox was over its limits, ever.
     pub evicted_total: u64,
+    /// Records dispatch refused for good, moved aside so they cannot block the queue, ever.
+    #[serde(default)]
+    pub dead_letters_total: u64,
+    /// True when dispatch refused the connection for a reason retrying cannot fix (sign-in
+    /// rejected, signed in elsewhere): the app waits for new settings or a Reconnect tap.
+    #[serde(default)]
+    pub link_refused: bool,
     /// When the server last acknowledged records (device clock, Unix milliseconds).
     pub last_ack_unix_ms: Option<i64>,
     /// Whether the driver is on duty.
@@ -55,6 +62,8 @@ impl SyncView {
             unsaved: snapshot.outbox.unsaved,
             storage_ok: snapshot.outbox.storage_ok,
             evicted_total: snapshot.outbox.evicted_total,
+            dead_letters_total: snapshot.outbox.dead_letters_total,
+            link_refused: matches!(snapshot.link, crate::connection::LinkStatus::Refused { .. }),
             last_ack_unix_ms: snapshot.outbox.last_ack_unix_ms,
             on_duty: snapshot.outbox.duty == Some(DriverStatus::OnDuty),
             tracking,
@@ -82,6 +91,8 @@ impl SyncView {
             unsaved: 0,
             storage_ok: true,
             evicted_total: 0,
+            dead_letters_total: 0,
+            link_refused: false,
             last_ack_unix_ms: None,
             on_duty: false,
             tracking: TrackingView::default(),

@@ -175,8 +175,12 @@ fn the_engine_acknowledges_events_only_after_storing_them() {
         Some(EngineAction::Send(ClientMessage::Hello(hello))) => assert_eq!(hello.last_event_id, 4),
         other => panic!("{other:?}"),
     }
-    let welcome =
-        ServerMessage::Welcome(Welcome { protocol: PROTOCOL_VERSION, acked_seq: 0, server_time_ms: T0 });
+    let welcome = ServerMessage::Welcome(Welcome {
+        rejected: Vec::new(),
+        protocol: PROTOCOL_VERSION,
+        acked_seq: 0,
+        server_time_ms: T0,
+    });
     engine.handle_message(now, socket, &welcome);
     while engine.poll_action(now).is_some() {}
     engine.handle_message(

@@ -13,7 +13,12 @@ fn at(milliseconds: u64) -> Instant {
 }
 
 fn welcome() -> ServerMessage {
-    ServerMessage::Welcome(Welcome { protocol: PROTOCOL_VERSION, acked_seq: 0, server_time_ms: 0 })
+    ServerMessage::Welcome(Welcome {
+        rejected: Vec::new(),
+        protocol: PROTOCOL_VERSION,
+        acked_seq: 0,
+        server_time_ms: 0,
+    })
 }
 
 fn drain(connection: &mut Connection) -> Vec<ConnectionAction> {
@@ -82,7 +87,7 @@ fn failed_attempts_back_off_exponentially_up_to_the_cap() {
     let mut ceilings_seen = Vec::new();
     for _ in 0..10 {
         let socket = opened_socket(&drain(&mut connection));
-        connection.handle_socket_closed(now, socket);
+        connection.handle_socket_closed(now, socket, None);
         let delay = retry_delay(&connection, now);
         ceilings_seen.push(delay);
         now = now + delay;
@@ -108,12 +113,12 @@ fn late_attempts_spread_over_the_whole_thirty_seconds() {
             connection.handle_start(now);
             for _ in 0..7 {
                 let socket = opened_socket(&drain(&mut connection));
-                connection.handle_socket_closed(now, socket);
+                connection.handle_socket_closed(now, socket, None);
                 now = now + retry_delay(&connection, now);
                 connection.handle_timeout(now);
             }
             let socket = opened_socket(&drain(&mut connection));
-            connection.handle_socket_closed(now, socket);
+            connection.handle_socket_closed(now, socket, None);
             retry_delay(&connection, now)
         })
         .collect();
@@ -130,7 +135,7 @@ fn backoff_resets_only_after_the_connection_stayed_up() {
     // Fail 6 times: the ceiling reaches 30 s.
     for _ in 0..6 {
         let socket = opened_socket(&drain(&mut connection));
-        connection.handle_socket_closed(now, socket);
+        connection.handle_socket_closed(now, socket, None);
         now = now + retry_delay(&connection, now);
         connection.handle_timeout(now);
     }
@@ -139,7 +144,7 @@ fn backoff_resets_only_after_the_connection_stayed_up() {
     connection.handle_socket_opened(now, socket);
     connection.handle_message(now, socket, &welcome());
     now = now + Duration::from_secs(2);
-    connection.handle_socket_closed(now, socket);
+    connection.handle_socket_closed(now, socket, None);
     assert_eq!(connection.failed_attempts(), 7);
     now = now + retry_delay(&connection, now);
     connection.handle_timeout(now);
@@ -148,7 +153,7 @@ fn backoff_resets_only_after_the_connection_stayed_up() {
     connection.handle_socket_opened(now, socket);
     connection.handle_message(now, socket, &welcome());
     now = now + Duration::from_secs(6);
-    connection.handle_socket_closed(now, socket);
+    connection.handle_socket_closed(now, socket, None);
     assert_eq!(connection.failed_attempts(), 1);
     assert!(retry_delay(&connection, now) <= Duration::from_secs(1));
 }
@@ -226,7 +231,11 @@ fn regression_frames_from_the_server_postpone_pings_so_a_busy_link_sends_none() 
     for _ in 0..100 {
         now = now + Duration::from_secs(15);
         connection.handle_timeout(now);
-        connection.handle_message(now, socket, &ServerMessage::Ack(RecordAck { acked_seq: 1 }));
+        connection.handle_message(
+            now,
+            socket,
+            &ServerMessage::Ack(RecordAck { acked_seq: 1, rejected: Vec::new() }),
+        );
     }
     assert!(drain(&mut connection).is_empty(), "no pings while acks keep arriving");
 }
@@ -245,7 +254,7 @@ fn events_from_an_abandoned_socket_are_ignored() {
     // The first socket's late events change nothing.
     connection.handle_socket_opened(retry_at, first);
     assert!(!connection.handle_message(retry_at, first, &welcome()));
-    connection.handle_socket_closed(retry_at, first);
+    connection.handle_socket_closed(retry_at, first, None);
     assert_eq!(connection.status(), LinkStatus::Connecting);
     assert!(drain(&mut connection).is_empty());
 }
@@ -254,7 +263,7 @@ fn events_from_an_abandoned_socket_are_ignored() {
 fn online_event_cuts_the_backoff_short() {
     let mut connection = Connection::new(ConnectionConfig::default(), identity(), 5);
     let socket = connect_online(&mut connection, at(0));
-    connection.handle_socket_closed(at(1_000), socket);
+    connection.handle_socket_closed(at(1_000), socket, None);
     assert!(matches!(connection.status(), LinkStatus::Waiting { .. }));
     connection.handle_browser_online(at(1_010), true);
     opened_socket(&drain(&mut connection));
@@ -266,7 +275,7 @@ fn page_becoming_visible_cuts_the_backoff_short() {
     let mut connection = Connection::new(ConnectionConfig::default(), identity(), 5);
     connection.handle_start(at(0));
     let socket = opened_socket(&drain(&mut connection));
-    connection.handle_socket_closed(at(10), socket);
+    connection.handle_socket_closed(at(10), socket, None);
     connection.handle_page_visible(at(20));
     opened_socket(&drain(&mut connection));
 }
@@ -288,7 +297,7 @@ fn offline_browser_slows_attempts_but_never_stops_them() {
     let mut now = at(0);
     for _ in 0..20 {
         let socket = opened_socket(&drain(&mut connection));
-        connection.handle_socket_closed(now, socket);
+        connection.handle_socket_closed(now, socket, None);
         match connection.status() {
             LinkStatus::Waiting { browser_offline, .. } => assert!(browser_offline),
             other => panic!("{other:?}"),
@@ -321,7 +330,7 @@ fn unsupported_protocol_stops_retrying_until_started_again() {
         }
     );
     assert_eq!(connection.poll_timeout(), None, "no reconnect storm");
-    connection.handle_socket_closed(at(3), socket);
+    connection.handle_socket_closed(at(3), socket, None);
     assert!(matches!(connection.status(), LinkStatus::Refused { .. }));
     connection.handle_start(at(4));
     opened_socket(&drain(&mut connection));
@@ -334,7 +343,12 @@ fn welcome_with_another_protocol_version_is_refused() {
     let socket = opened_socket(&drain(&mut connection));
     connection.handle_socket_opened(at(1), socket);
     drain(&mut connection);
-    let welcome_v2 = ServerMessage::Welcome(Welcome { protocol: 2, acked_seq: 0, server_time_ms: 0 });
+    let welcome_v2 = ServerMessage::Welcome(Welcome {
+        rejected: Vec::new(),
+        protocol: 2,
+        acked_seq: 0,
+        server_time_ms: 0,
+    });
     connection.handle_message(at(2), socket, &welcome_v2);
     assert!(matches!(connection.status(), LinkStatus::Refused { code: ErrorCode::UnsupportedProtocol, .. }));
 }
@@ -346,7 +360,7 @@ fn stop_closes_the_socket_and_stays_idle() {
     connection.handle_stop();
     assert_eq!(drain(&mut connection), vec![ConnectionAction::Close(socket)]);
     assert_eq!(connection.status(), LinkStatus::Idle);
-    connection.handle_socket_closed(at(5), socket);
+    connection.handle_socket_closed(at(5), socket, None);
     assert_eq!(connection.status(), LinkStatus::Idle);
     assert_eq!(connection.poll_timeout(), None);
 }
@@ -378,4 +392,56 @@ fn starting_while_offline_still_tries_once() {
     connection.handle_browser_online(at(0), false);
     connection.handle_start(at(0));
     opened_socket(&drain(&mut connection));
+}
+
+#[test]
+fn a_rejected_sign_in_stops_retrying_until_the_driver_starts_again() {
+    let mut connection = Connection::new(ConnectionConfig::default(), identity(), 1);
+    connection.handle_start(at(0));
+    let socket = opened_socket(&drain(&mut connection));
+    connection.handle_socket_opened(at(10), socket);
+    drain(&mut connection);
+    let refusal = ServerMessage::Error(ErrorMessage { code: ErrorCode::Unauthorized, message: "no".into() });
+    connection.handle_message(at(20), socket, &refusal);
+    assert!(matches!(connection.status(), LinkStatus::Refused { code: ErrorCode::Unauthorized, .. }));
+    assert!(
+        matches!(drain(&mut connection).as_slice(), [ConnectionAction::Close(closed)] if *closed == socket)
+    );
+    assert_eq!(connection.poll_timeout(), None, "no retry is scheduled: no reconnect storm");
+    // The close that follows the error changes nothing.
+    connection.handle_socket_closed(at(30), socket, Some(4401));
+    connection.handle_timeout(at(3_600_000));
+    assert!(drain(&mut connection).is_empty());
+    assert!(matches!(connection.status(), LinkStatus::Refused { .. }));
+    // New credentials (the app restarts the connection) or the Reconnect button try again.
+    connection.handle_start(at(3_600_001));
+    opened_socket(&drain(&mut connection));
+}
+
+#[test]
+fn a_close_code_for_a_final_error_refuses_even_when_the_error_frame_was_lost() {
+    for (close_code, expected) in
+        [(4401, ErrorCode::Unauthorized), (4403, ErrorCode::TokenRevoked), (4409, ErrorCode::Replaced)]
+    {
+        let mut connection = Connection::new(ConnectionConfig::default(), identity(), 1);
+        let socket = connect_online(&mut connection, at(0));
+        connection.handle_socket_closed(at(100), socket, Some(close_code));
+        assert!(
+            matches!(connection.status(), LinkStatus::Refused { code, .. } if code == expected),
+            "{close_code}: {:?}",
+            connection.status()
+        );
+        assert_eq!(connection.poll_timeout(), None);
+    }
+}
+
+#[test]
+fn errors_that_may_pass_are_retried_with_backoff() {
+    for close_code in [4429, 4408, 4503, 1011, 1006, 1009] {
+        let mut connection = Connection::new(ConnectionConfig::default(), identity(), 1);
+        let socket = connect_online(&mut connection, at(0));
+        connection.handle_socket_closed(at(100), socket, Some(close_code));
+        assert!(matches!(connection.status(), LinkStatus::Waiting { .. }), "{close_code}");
+        assert!(connection.poll_timeout().is_some());
+    }
 }

@@ -28,6 +28,7 @@ impl FakeServer {
                     protocol: PROTOCOL_VERSION,
                     acked_seq: self.acked_seq,
                     server_time_ms: T0,
+                    rejected: Vec::new(),
                 })]
             }
             ClientMessage::Records(batch) => {
@@ -57,7 +58,7 @@ impl FakeServer {
                         break;
                     }
                 }
-                vec![ServerMessage::Ack(RecordAck { acked_seq: self.acked_seq })]
+                vec![ServerMessage::Ack(RecordAck { acked_seq: self.acked_seq, rejected: Vec::new() })]
             }
             ClientMessage::Ping(ping) => vec![ServerMessage::Pong(Pong { nonce: ping.nonce })],
             ClientMessage::Ack(_) => vec![],
@@ -224,7 +225,7 @@ impl World {
             self.socket_open = false;
             self.to_server.clear();
             self.to_device.clear();
-            self.engine.handle_socket_closed(self.now(), socket);
+            self.engine.handle_socket_closed(self.now(), socket, None);
         }
         self.pump();
     }
@@ -362,7 +363,11 @@ fn duplicate_acks_do_not_open_the_window_twice() {
     let frames_before: usize = world.to_server.len();
     assert_eq!(frames_before, 4, "the window holds four frames");
     let socket = world.socket.unwrap();
-    world.engine.handle_message(world.now(), socket, &ServerMessage::Ack(RecordAck { acked_seq: 0 }));
+    world.engine.handle_message(
+        world.now(),
+        socket,
+        &ServerMessage::Ack(RecordAck { acked_seq: 0, rejected: Vec::new() }),
+    );
     world.pump();
     assert_eq!(world.to_server.len(), 5, "an ack that frees nothing still means one frame was answered");
     world.settle();

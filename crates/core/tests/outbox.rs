@@ -44,7 +44,7 @@ fn store_all(outbox: &mut Outbox) -> Vec<StorageWrite> {
 
 /// The server's welcome, and storage committing the confirmed numbering (nothing is sent before).
 fn welcome(outbox: &mut Outbox, acked_seq: u64) {
-    outbox.handle_welcome(acked_seq, T0);
+    outbox.handle_welcome(acked_seq, &[], T0);
     store_all(outbox);
 }
 
@@ -61,7 +61,7 @@ fn records_are_numbered_from_one_and_written_before_they_can_be_sent() {
     let mut outbox = empty_outbox(OutboxConfig::default());
     assert_eq!(outbox.create(status(true), T0), 1);
     assert_eq!(outbox.create(fix(T0), T0 + 1), 2);
-    outbox.handle_welcome(0, T0);
+    outbox.handle_welcome(0, &[], T0);
     assert_eq!(outbox.poll_batch(), None, "nothing is sent before it is stored");
     assert_eq!(outbox.status().unsaved, 2);
 
@@ -102,7 +102,7 @@ fn an_ack_frees_records_and_deletes_them_from_storage() {
     store_all(&mut outbox);
     welcome(&mut outbox, 0);
     outbox.poll_batch().unwrap();
-    outbox.handle_ack(2, T0 + 500);
+    outbox.handle_ack(2, &[], T0 + 500);
     assert_eq!(outbox.status().waiting, 1);
     assert_eq!(outbox.status().last_ack_unix_ms, Some(T0 + 500));
     assert_eq!(outbox.poll_storage_write(at(500)), None, "cleanup waits until no record was written for 1 s");
@@ -123,7 +123,7 @@ fn batches_respect_the_record_cap_and_the_in_flight_window() {
     welcome(&mut outbox, 0);
     let batches = all_batches(&mut outbox);
     assert_eq!(batches.iter().map(|batch| batch.records.len()).collect::<Vec<_>>(), vec![100, 100, 100, 100]);
-    outbox.handle_ack(100, T0);
+    outbox.handle_ack(100, &[], T0);
     let next = all_batches(&mut outbox);
     assert_eq!(next.len(), 1, "one ack makes room for one more frame");
     assert_eq!(seqs(&next[0]).first(), Some(&401));
@@ -204,10 +204,10 @@ fn duplicate_and_stale_acks_change_nothing() {
     store_all(&mut outbox);
     welcome(&mut outbox, 0);
     outbox.poll_batch();
-    outbox.handle_ack(3, T0);
+    outbox.handle_ack(3, &[], T0);
     store_all(&mut outbox);
-    outbox.handle_ack(3, T0);
-    outbox.handle_ack(1, T0);
+    outbox.handle_ack(3, &[], T0);
+    outbox.handle_ack(1, &[], T0);
     assert_eq!(outbox.status().waiting, 1);
     assert_eq!(outbox.counters().acked_seq, 3);
     assert_eq!(outbox.poll_storage_write(at(0)), None, "no change to store");
@@ -221,7 +221,7 @@ fn regression_an_ack_beyond_anything_numbered_does_not_delete_unsent_records() {
     store_all(&mut outbox);
     welcome(&mut outbox, 0);
     outbox.poll_batch();
-    outbox.handle_ack(1_000, T0);
+    outbox.handle_ack(1_000, &[], T0);
     assert_eq!(outbox.counters().acked_seq, 2, "clamped to the highest number assigned");
     outbox.create(status(true), T0);
     assert_eq!(outbox.status().waiting, 1);
@@ -236,10 +236,10 @@ fn welcome_lower_than_acked_reports_the_lost_records_in_a_gap_record() {
     store_all(&mut outbox);
     welcome(&mut outbox, 0);
     outbox.poll_batch();
-    outbox.handle_ack(8, T0);
+    outbox.handle_ack(8, &[], T0);
     outbox.handle_disconnected();
     // The server restarted without its data: it holds only 1 to 5.
-    outbox.handle_welcome(5, T0 + 10);
+    outbox.handle_welcome(5, &[], T0 + 10);
     let waiting: Vec<&Record> = outbox.waiting_records().collect();
     assert_eq!(waiting.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![9, 10, 11]);
     assert_eq!(
@@ -258,7 +258,7 @@ fn a_fresh_device_numbers_its_records_after_what_the_server_holds_for_the_driver
     outbox.create(status(false), T0);
     store_all(&mut outbox);
     // Another phone (or this one before its data was cleared) already sent 7 records.
-    outbox.handle_welcome(7, T0);
+    outbox.handle_welcome(7, &[], T0);
     let write = outbox.poll_storage_write(at(0)).unwrap();
     assert_eq!(write.delete, vec![1, 2]);
     assert_eq!(write.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![8, 9]);
@@ -414,7 +414,7 @@ fn failing_storage_keeps_records_in_memory_sends_them_and_retries() {
     assert!(!outbox.status().storage_ok);
     assert_eq!(outbox.poll_storage_write(at(200)), None, "waits before retrying");
     assert_eq!(outbox.poll_timeout(), Some(at(5_100)));
-    outbox.handle_welcome(0, T0);
+    outbox.handle_welcome(0, &[], T0);
     assert_eq!(seqs(&outbox.poll_batch().unwrap()), vec![1], "memory records still go out");
     outbox.create(status(false), T0);
     let retry = outbox.poll_storage_write(at(5_100)).unwrap();
@@ -430,9 +430,9 @@ fn a_record_acked_while_storage_failed_is_not_rewritten() {
     outbox.create(status(true), T0);
     let write = outbox.poll_storage_write(at(0)).unwrap();
     outbox.handle_storage_failed(at(0), write.id);
-    outbox.handle_welcome(0, T0);
+    outbox.handle_welcome(0, &[], T0);
     outbox.poll_batch();
-    outbox.handle_ack(1, T0);
+    outbox.handle_ack(1, &[], T0);
     let retry = outbox.poll_storage_write(at(10_000)).unwrap();
     assert!(retry.put.is_empty(), "the acknowledged record is not stored again");
     assert_eq!(retry.counters.unwrap().acked_seq, 1);
@@ -447,7 +447,7 @@ fn a_new_record_is_never_queued_behind_cleanup() {
     store_all(&mut outbox);
     welcome(&mut outbox, 0);
     outbox.poll_batch();
-    outbox.handle_ack(100, T0);
+    outbox.handle_ack(100, &[], T0);
     outbox.create(status(false), T0);
     let write = outbox.poll_storage_write(at(100)).unwrap();
     assert_eq!(write.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![201]);
@@ -464,7 +464,7 @@ fn cleanup_happens_within_ten_seconds_even_when_records_keep_coming() {
     store_all(&mut outbox);
     welcome(&mut outbox, 0);
     outbox.poll_batch();
-    outbox.handle_ack(10, T0);
+    outbox.handle_ack(10, &[], T0);
     let mut cleaned_at = None;
     for tick in 0..30u64 {
         let now = at(tick * 500);
@@ -536,10 +536,63 @@ fn regression_nothing_is_sent_before_the_confirmed_numbering_is_stored() {
     let mut outbox = empty_outbox(OutboxConfig::default());
     outbox.create(status(true), T0);
     store_all(&mut outbox);
-    outbox.handle_welcome(0, T0);
+    outbox.handle_welcome(0, &[], T0);
     assert_eq!(outbox.poll_batch(), None);
     let write = outbox.poll_storage_write(at(0)).unwrap();
     assert!(write.counters.unwrap().sequence_confirmed);
     outbox.handle_storage_written(write.id);
     assert!(outbox.poll_batch().is_some());
+}
+
+#[test]
+fn a_refused_record_moves_to_the_dead_letters_and_stops_blocking_the_queue() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    for index in 0..3 {
+        outbox.create(fix(T0 + index), T0 + index);
+    }
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    assert_eq!(seqs(&outbox.poll_batch().unwrap()), vec![1, 2, 3]);
+    let rejection = RecordRejection { seq: 2, reason: "fix.lat 91 is out of range".into() };
+    outbox.handle_ack(3, &[rejection], T0 + 10);
+    assert_eq!(outbox.status().waiting, 0, "nothing is resent");
+    assert_eq!(outbox.status().dead_letters_total, 1);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    assert_eq!(write.dead_letters.len(), 1);
+    assert_eq!(write.dead_letters[0].record.seq, 2);
+    assert_eq!(write.dead_letters[0].reason, "fix.lat 91 is out of range");
+    assert_eq!(write.counters.unwrap().dead_letters_total, 1, "the count survives a reload");
+    outbox.handle_storage_written(write.id);
+}
+
+#[test]
+fn a_dead_letter_write_that_fails_is_written_again() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(fix(T0), T0);
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch().unwrap();
+    outbox.handle_ack(1, &[RecordRejection { seq: 1, reason: "no".into() }], T0);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    outbox.handle_storage_failed(at(0), write.id);
+    let retried = outbox.poll_storage_write(at(60_000)).unwrap();
+    assert_eq!(retried.dead_letters, write.dead_letters);
+}
+
+#[test]
+fn rejections_repeated_in_welcome_reach_a_device_that_missed_the_ack() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    outbox.create(fix(T0), T0);
+    store_all(&mut outbox);
+    welcome(&mut outbox, 0);
+    outbox.poll_batch().unwrap();
+    outbox.handle_disconnected(); // the ack was lost
+    let rejected = [RecordRejection { seq: 2, reason: "unreadable record".into() }];
+    outbox.handle_welcome(2, &rejected, T0 + 1_000);
+    assert_eq!(outbox.status().waiting, 0);
+    assert_eq!(outbox.status().dead_letters_total, 1);
+    // A rejection the device has no record for (it was cleaned up before) changes nothing.
+    outbox.handle_welcome(2, &rejected, T0 + 2_000);
+    assert_eq!(outbox.status().dead_letters_total, 1);
 }

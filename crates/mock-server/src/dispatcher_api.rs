@@ -209,3 +209,88 @@ pub async fn cancel_assignment(
         Err(response) => response,
     }
 }
+
+/// `POST /api/drivers` with `{"driver_id": "…"}`: registers a driver and answers its new token
+/// (shown once; the server keeps only its hash).
+#[derive(Deserialize)]
+pub struct NewDriver {
+    driver_id: String,
+}
+
+pub async fn register_driver(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Json(new_driver): Json<NewDriver>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    let driver_id = new_driver.driver_id.clone();
+    match blocking(move || state.store.register_driver(&new_driver.driver_id, unix_time_ms())).await {
+        Ok(Ok(token)) => {
+            (StatusCode::CREATED, Json(serde_json::json!({ "driver_id": driver_id, "token": token })))
+                .into_response()
+        }
+        Ok(Err(error)) => registry_refused(error),
+        Err(response) => response,
+    }
+}
+
+/// `POST /api/drivers/{id}/token`: issues a new token (the old one stops working, a revocation
+/// is lifted) and answers it.
+pub async fn rotate_driver_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Path(driver_id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    let id = driver_id.clone();
+    let ended = state.sign_ins.clone();
+    match blocking(move || state.store.rotate_driver_token(&id, unix_time_ms())).await {
+        Ok(Ok(token)) => {
+            // The connection signed in with the old token must not go on sending.
+            ended.end(&driver_id, enroute_protocol::ErrorCode::TokenRevoked);
+            Json(serde_json::json!({ "driver_id": driver_id, "token": token })).into_response()
+        }
+        Ok(Err(error)) => registry_refused(error),
+        Err(response) => response,
+    }
+}
+
+/// `POST /api/drivers/{id}/revoke`: refuses the driver's token from now on and ends its
+/// connection with `token_revoked`.
+pub async fn revoke_driver(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    Path(driver_id): Path<String>,
+) -> Response {
+    if !authorized(&state, &headers, &query) {
+        return unauthorized();
+    }
+    let id = driver_id.clone();
+    let sign_ins = state.sign_ins.clone();
+    match blocking(move || state.store.revoke_driver(&id, unix_time_ms())).await {
+        Ok(Ok(())) => {
+            sign_ins.end(&driver_id, enroute_protocol::ErrorCode::TokenRevoked);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Err(error)) => registry_refused(error),
+        Err(response) => response,
+    }
+}
+
+fn registry_refused(error: crate::driver_registry::RegistryError) -> Response {
+    use crate::driver_registry::RegistryError;
+    let status = match &error {
+        RegistryError::BadDriverId(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        RegistryError::AlreadyRegistered(_) => StatusCode::CONFLICT,
+        RegistryError::NotRegistered(_) => StatusCode::NOT_FOUND,
+        RegistryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(serde_json::json!({ "error": error.to_string() }))).into_response()
+}

@@ -12,14 +12,18 @@
 
 pub mod assignment_store;
 pub mod dispatcher_api;
+pub mod driver_registry;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod options;
+pub mod rate_limit;
 pub mod record_intake;
 pub mod record_upload;
 pub mod router;
 pub mod scenario;
 pub mod session;
+pub mod sign_ins;
 pub mod socket;
 pub mod static_files;
 pub mod store;
@@ -38,7 +42,12 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     let store = store::Store::open(&options.db).map_err(ServerError::Store)?;
     let dispatcher_token =
         dispatcher_token(&store, options.dispatcher_token.as_deref()).map_err(ServerError::Store)?;
-    let state = AppState::with_token(store, &dispatcher_token);
+    let demo_token =
+        demo_driver_token(&store, options.demo_token.as_deref()).map_err(ServerError::Registry)?;
+    for (driver_id, token) in &options.drivers {
+        store.set_driver_token(driver_id, token, socket::unix_time_ms()).map_err(ServerError::Registry)?;
+    }
+    let state = AppState::with_token(store, &dispatcher_token).with_limits(options.limits());
     tokio::spawn(expire_offers(state.clone()));
     if let Some(path) = &options.scenario {
         let scenario = scenario::Scenario::load(path).map_err(ServerError::Scenario)?;
@@ -52,6 +61,11 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "enroute mock server listening on http://{local_addr}");
     let _ = writeln!(stdout, "dispatcher page: http://{local_addr}/dispatch?token={dispatcher_token}");
+    let _ = writeln!(stdout, "demo driver: {DEMO_DRIVER_ID}, token {demo_token}");
+    let _ = writeln!(
+        stdout,
+        "sign the app in as the demo driver: http://{local_addr}/?driver_id={DEMO_DRIVER_ID}&token={demo_token}"
+    );
     let _ = stdout.flush();
     tracing::info!(%local_addr, dist = %options.dist.display(), db = %options.db.display(), "listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServerError::Serve)
@@ -68,6 +82,25 @@ fn dispatcher_token(store: &store::Store, given: Option<&str>) -> Result<String,
     }
     let token = random_token();
     store.set_setting("dispatcher_token", &token)?;
+    Ok(token)
+}
+
+/// The driver every fresh server has, so the app can be tried at once.
+pub const DEMO_DRIVER_ID: &str = "demo-driver";
+
+/// The demo driver's token: the one given on the command line, or the one stored in the
+/// database, or a new random one (stored). The driver is registered with it.
+fn demo_driver_token(
+    store: &store::Store,
+    given: Option<&str>,
+) -> Result<String, driver_registry::RegistryError> {
+    let token = match (given, store.setting("demo_driver_token")?) {
+        (Some(token), _) => token.to_string(),
+        (None, Some(token)) => token,
+        (None, None) => random_token(),
+    };
+    store.set_setting("demo_driver_token", &token)?;
+    store.set_driver_token(DEMO_DRIVER_ID, &token, socket::unix_time_ms())?;
     Ok(token)
 }
 
@@ -139,6 +172,8 @@ pub enum ServerError {
     Store(store::StoreError),
     /// The scenario file could not be read.
     Scenario(String),
+    /// A driver given on the command line could not be registered.
+    Registry(driver_registry::RegistryError),
 }
 
 impl std::fmt::Display for ServerError {
@@ -148,6 +183,7 @@ impl std::fmt::Display for ServerError {
             ServerError::Serve(source) => write!(formatter, "server failed: {source}"),
             ServerError::Store(source) => write!(formatter, "{source}"),
             ServerError::Scenario(reason) => write!(formatter, "{reason}"),
+            ServerError::Registry(source) => write!(formatter, "{source}"),
         }
     }
 }
@@ -157,6 +193,7 @@ impl std::error::Error for ServerError {
         match self {
             ServerError::Bind { source, .. } | ServerError::Serve(source) => Some(source),
             ServerError::Store(source) => Some(source),
+            ServerError::Registry(source) => Some(source),
             ServerError::Scenario(_) => None,
         }
     }

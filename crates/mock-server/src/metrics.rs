@@ -13,6 +13,9 @@ pub struct Metrics {
     pub records_duplicate: AtomicU64,
     pub records_applied: AtomicU64,
     pub frames_refused: AtomicU64,
+    pub records_rejected: AtomicU64,
+    pub sign_ins_refused: AtomicU64,
+    pub connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -57,6 +60,24 @@ impl Metrics {
             "counter",
             "Frames answered with an error.",
             read(&self.frames_refused),
+        );
+        counter(
+            "enroute_records_rejected_total",
+            "counter",
+            "Records refused for good (unreadable or outside the protocol's limits).",
+            read(&self.records_rejected),
+        );
+        counter(
+            "enroute_sign_ins_refused_total",
+            "counter",
+            "Hellos and uploads refused for their credentials.",
+            read(&self.sign_ins_refused),
+        );
+        counter(
+            "enroute_connections_refused_total",
+            "counter",
+            "Connections closed for a limit (rate, idle, size, connection count).",
+            read(&self.connections_refused),
         );
         match store.drivers() {
             Ok(drivers) => {

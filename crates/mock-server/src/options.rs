@@ -1,3 +1,4 @@
+use crate::limits::Limits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -21,4 +22,47 @@ pub struct Options {
     /// A JSON file of jobs to offer on a timer (see `docs/mock-server.md`), for demos and tests.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// Token of the demo driver `demo-driver`. Default: one generated on first start and kept
+    /// in the database; printed at every start with a sign-in link for the app.
+    #[arg(long, env = "ENROUTE_DEMO_TOKEN")]
+    pub demo_token: Option<String>,
+    /// Registers a driver with a fixed token, `ID:TOKEN` (repeatable), for tests and fixed
+    /// fleets. Drivers are otherwise registered through `POST /api/drivers`.
+    #[arg(long = "driver", value_name = "ID:TOKEN", value_parser = parse_driver)]
+    pub drivers: Vec<(String, String)>,
+    /// Most WebSocket connections open at once; more are refused with `server_full`.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Seconds without any frame before a connection is closed with `idle_timeout`.
+    #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
+    pub idle_timeout_secs: u64,
+    /// Frames per second a connection may send on average (token bucket refill).
+    #[arg(long, default_value_t = Limits::default().frames_per_second)]
+    pub frames_per_second: f64,
+    /// Frames a connection may send in one burst (token bucket capacity).
+    #[arg(long, default_value_t = Limits::default().frame_burst)]
+    pub frame_burst: f64,
+}
+
+impl Options {
+    /// The limits these options ask for.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            frames_per_second: self.frames_per_second,
+            frame_burst: self.frame_burst,
+        }
+    }
+}
+
+fn parse_driver(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((driver_id, token))
+            if crate::driver_registry::is_valid_driver_id(driver_id) && token.len() >= 16 =>
+        {
+            Ok((driver_id.to_string(), token.to_string()))
+        }
+        _ => Err("expected ID:TOKEN, with a plain driver id and a token of at least 16 characters".into()),
+    }
 }

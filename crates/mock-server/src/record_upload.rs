@@ -1,13 +1,16 @@
 //! `POST /sync/records`: records uploaded by the app's service worker when no app window is open
-//! (the background flush). Applied like a `records` frame, with the same de-duplication.
+//! (the background flush). Signed in and applied like a `records` frame, with the same
+//! credentials check, limits, validation and de-duplication.
 
+use crate::driver_registry::SignInRefusal;
+use crate::metrics::Metrics;
 use crate::record_intake::accept_records;
 use crate::router::AppState;
+use crate::socket::unix_time_ms;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use enroute_protocol::{ErrorCode, ErrorMessage, RecordUpload, UploadReceipt};
-use std::time::{SystemTime, UNIX_EPOCH};
+use enroute_protocol::{ErrorCode, ErrorMessage, MAX_RECORDS_PER_BATCH, RecordUpload, UploadReceipt};
 
 /// Handles one upload. The body is limited to [`enroute_protocol::MAX_FRAME_BYTES`] by the router.
 pub async fn upload_records(State(state): State<AppState>, body: String) -> Response {
@@ -15,18 +18,46 @@ pub async fn upload_records(State(state): State<AppState>, body: String) -> Resp
         Ok(upload) => upload,
         Err(error) => return refusal(StatusCode::BAD_REQUEST, ErrorCode::BadMessage, error.to_string()),
     };
-    if upload.driver_id.trim().is_empty() {
-        return refusal(StatusCode::BAD_REQUEST, ErrorCode::BadMessage, "driver_id is empty".into());
+    let count = upload.records.len() + upload.unreadable.len();
+    if count > MAX_RECORDS_PER_BATCH {
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooManyRecords,
+            format!("{count} records in one upload; at most {MAX_RECORDS_PER_BATCH}"),
+        );
     }
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64);
     let stored = tokio::task::spawn_blocking(move || {
-        accept_records(&state, &upload.driver_id, &upload.records, now_ms).inspect_err(
-            |error| tracing::error!(driver = %upload.driver_id, %error, "cannot store an upload"),
-        )
+        match state.store.check_sign_in(&upload.driver_id, upload.token.as_deref()) {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                Metrics::add(&state.metrics.sign_ins_refused, 1);
+                return Err(Some(refusal));
+            }
+            Err(error) => {
+                tracing::error!(driver = %upload.driver_id, %error, "cannot check an upload's credentials");
+                return Err(None);
+            }
+        }
+        accept_records(&state, &upload.driver_id, &upload.records, &upload.unreadable, unix_time_ms())
+            .inspect_err(
+                |error| tracing::error!(driver = %upload.driver_id, %error, "cannot store an upload"),
+            )
+            .map_err(|_| None)
     })
     .await;
     match stored {
-        Ok(Ok(acked_seq)) => json(StatusCode::OK, UploadReceipt { acked_seq }.encode()),
+        Ok(Ok(intake)) => {
+            let receipt = UploadReceipt { acked_seq: intake.acked_seq, rejected: intake.rejected };
+            json(StatusCode::OK, receipt.encode())
+        }
+        Ok(Err(Some(SignInRefusal::Unauthorized))) => refusal(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "this driver id and token do not match a registered driver".into(),
+        ),
+        Ok(Err(Some(SignInRefusal::Revoked))) => {
+            refusal(StatusCode::FORBIDDEN, ErrorCode::TokenRevoked, "this driver's token was revoked".into())
+        }
         _ => refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal,

@@ -3,9 +3,11 @@
 
 use crate::dispatcher_api;
 use crate::hub::Hub;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::record_upload;
-use crate::socket::serve_socket;
+use crate::sign_ins::SignIns;
+use crate::socket::{refuse_connection, serve_socket};
 use crate::static_files::static_files;
 use crate::store::Store;
 use axum::Router;
@@ -14,9 +16,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use enroute_protocol::ErrorCode;
 use futures_util::StreamExt;
 use std::path::Path;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 
 /// What every request handler can reach.
@@ -27,17 +31,33 @@ pub struct AppState {
     pub hub: Hub,
     /// Required by the dispatcher API and page (`Authorization: Bearer …` or `?token=…`).
     pub dispatcher_token: Arc<str>,
+    /// Which connection speaks for each driver.
+    pub sign_ins: SignIns,
+    pub limits: Limits,
+    /// One permit per open WebSocket connection, `limits.max_connections` in all.
+    pub connection_slots: Arc<Semaphore>,
 }
 
 impl AppState {
     /// State with a fresh hub and metrics; `dispatcher_token` guards the dispatcher side.
     pub fn with_token(store: Store, dispatcher_token: &str) -> AppState {
+        let limits = Limits::default();
         AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             hub: Hub::default(),
             dispatcher_token: dispatcher_token.into(),
+            sign_ins: SignIns::default(),
+            limits,
+            connection_slots: Arc::new(Semaphore::new(limits.max_connections)),
         }
+    }
+
+    /// The same state with other limits.
+    pub fn with_limits(mut self, limits: Limits) -> AppState {
+        self.limits = limits;
+        self.connection_slots = Arc::new(Semaphore::new(limits.max_connections));
+        self
     }
 
     /// State for tests, with the dispatcher token `test-dispatcher-token`.
@@ -58,7 +78,9 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/dispatch", get(dispatcher_api::dispatcher_page))
-        .route("/api/drivers", get(dispatcher_api::list_drivers))
+        .route("/api/drivers", get(dispatcher_api::list_drivers).post(dispatcher_api::register_driver))
+        .route("/api/drivers/{driver_id}/token", post(dispatcher_api::rotate_driver_token))
+        .route("/api/drivers/{driver_id}/revoke", post(dispatcher_api::revoke_driver))
         .route("/api/drivers/{driver_id}", get(dispatcher_api::show_driver))
         .route("/api/drivers/{driver_id}/records", get(dispatcher_api::driver_records))
         .route("/api/drivers/{driver_id}/messages", post(dispatcher_api::send_message))
@@ -72,9 +94,17 @@ pub fn router(state: AppState, dist: &Path) -> Router {
 }
 
 async fn websocket_upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
-    upgrade.max_message_size(enroute_protocol::MAX_FRAME_BYTES).on_upgrade(move |socket| {
+    let slot = state.connection_slots.clone().try_acquire_owned().ok();
+    upgrade.max_message_size(enroute_protocol::MAX_FRAME_BYTES).on_upgrade(move |socket| async move {
         let (write, read) = socket.split();
-        serve_socket(write, read, state)
+        match slot {
+            Some(slot) => {
+                serve_socket(write, read, state).await;
+                drop(slot);
+            }
+            // Upgraded anyway, so the app learns why instead of seeing a failed handshake.
+            None => refuse_connection(write, &state, ErrorCode::ServerFull).await,
+        }
     })
 }
 

@@ -1,15 +1,18 @@
 //! One connection's protocol logic, with no I/O of its own: frames in, frames out (the store
 //! and the event hub are the only things it touches).
 
+use crate::driver_registry::SignInRefusal;
 use crate::hub::Subscription;
 use crate::metrics::Metrics;
+use crate::rate_limit::TokenBucket;
 use crate::record_intake::accept_records;
 use crate::router::AppState;
+use crate::sign_ins::SignIn;
 use enroute_protocol::{
-    ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, PROTOCOL_VERSION, Pong, RecordAck,
-    ServerMessage, Welcome,
+    ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, MAX_RECORDS_PER_BATCH,
+    MAX_REJECTIONS_IN_WELCOME, PROTOCOL_VERSION, Pong, RecordAck, ServerMessage, Welcome,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The state of one WebSocket connection.
 pub struct Session {
@@ -20,6 +23,10 @@ pub struct Session {
     event_receiver: Option<mpsc::UnboundedReceiver<Event>>,
     /// The highest event id sent on this connection (or that the device said it had).
     last_event_sent: u64,
+    /// This connection speaks for its driver until a newer one signs in.
+    _sign_in: Option<SignIn>,
+    ended: Option<oneshot::Receiver<ErrorCode>>,
+    frames: TokenBucket,
 }
 
 /// What the connection should do after a frame.
@@ -27,23 +34,44 @@ pub struct Session {
 pub struct Reply {
     /// Frames to send, in order.
     pub messages: Vec<ServerMessage>,
-    /// Close the connection after sending them.
-    pub close: bool,
+    /// Close the connection after sending them, with this error's close code.
+    pub close: Option<ErrorCode>,
 }
 
 impl Reply {
     fn send(message: ServerMessage) -> Reply {
-        Reply { messages: vec![message], close: false }
+        Reply { messages: vec![message], close: None }
     }
 
-    fn refuse(code: ErrorCode, message: String) -> Reply {
-        Reply { messages: vec![ServerMessage::Error(ErrorMessage { code, message })], close: true }
+    fn nothing() -> Reply {
+        Reply { messages: vec![], close: None }
+    }
+
+    /// An `error` frame, then the connection closes with the code's close code.
+    pub fn refuse(code: ErrorCode, message: String) -> Reply {
+        Reply { messages: vec![ServerMessage::Error(ErrorMessage { code, message })], close: Some(code) }
     }
 }
 
 impl Session {
     pub fn new(state: AppState) -> Session {
-        Session { state, driver_id: None, _subscription: None, event_receiver: None, last_event_sent: 0 }
+        let frames = TokenBucket::new(state.limits.frame_burst, state.limits.frames_per_second);
+        Session {
+            state,
+            driver_id: None,
+            _subscription: None,
+            event_receiver: None,
+            last_event_sent: 0,
+            _sign_in: None,
+            ended: None,
+            frames,
+        }
+    }
+
+    /// Fires when this connection must end (replaced by a newer sign-in, token revoked), once
+    /// `hello` was accepted: the socket waits on it, sends the reason and closes.
+    pub fn take_end_receiver(&mut self) -> Option<oneshot::Receiver<ErrorCode>> {
+        self.ended.take()
     }
 
     /// The live events of this connection's driver, once `hello` was accepted: the socket
@@ -68,6 +96,17 @@ impl Session {
 
     /// Handles one text frame. `now_ms` is the server clock in milliseconds since the epoch.
     pub fn handle_text(&mut self, text: &str, now_ms: i64) -> Reply {
+        if !self.frames.try_take(now_ms) {
+            tracing::warn!(driver = ?self.driver_id, "closing a connection over the rate limit");
+            Metrics::add(&self.state.metrics.connections_refused, 1);
+            return Reply::refuse(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} frames at once or {} a second",
+                    self.state.limits.frame_burst, self.state.limits.frames_per_second
+                ),
+            );
+        }
         let reply = match ClientMessage::decode(text) {
             Ok(message) => self.handle_message(message, now_ms),
             Err(error @ DecodeError::TooLarge { .. }) => {
@@ -97,9 +136,24 @@ impl Session {
                 Reply::refuse(ErrorCode::AlreadyGreeted, "this connection already sent hello".into())
             }
             (_, None) => Reply::refuse(ErrorCode::HelloRequired, "send hello first".into()),
+            (ClientMessage::Records(batch), Some(_))
+                if batch.records.len() + batch.unreadable.len() > MAX_RECORDS_PER_BATCH =>
+            {
+                Metrics::add(&self.state.metrics.connections_refused, 1);
+                Reply::refuse(
+                    ErrorCode::TooManyRecords,
+                    format!(
+                        "{} records in one frame; at most {MAX_RECORDS_PER_BATCH}",
+                        batch.records.len() + batch.unreadable.len()
+                    ),
+                )
+            }
             (ClientMessage::Records(batch), Some(driver_id)) => {
-                match accept_records(&self.state, driver_id, &batch.records, now_ms) {
-                    Ok(acked_seq) => Reply::send(ServerMessage::Ack(RecordAck { acked_seq })),
+                match accept_records(&self.state, driver_id, &batch.records, &batch.unreadable, now_ms) {
+                    Ok(intake) => Reply::send(ServerMessage::Ack(RecordAck {
+                        acked_seq: intake.acked_seq,
+                        rejected: intake.rejected,
+                    })),
                     Err(error) => {
                         tracing::error!(driver = driver_id, %error, "cannot store records");
                         Reply::refuse(
@@ -113,7 +167,7 @@ impl Session {
                 if let Err(error) = self.state.store.note_event_ack(driver_id, ack.event_id) {
                     tracing::warn!(driver = driver_id, %error, "cannot note an event ack");
                 }
-                Reply { messages: vec![], close: false }
+                Reply::nothing()
             }
             (ClientMessage::Ping(ping), Some(_)) => {
                 Reply::send(ServerMessage::Pong(Pong { nonce: ping.nonce }))
@@ -128,8 +182,28 @@ impl Session {
                 format!("this server speaks protocol {PROTOCOL_VERSION}, the app spoke {}", hello.protocol),
             );
         }
-        if hello.driver_id.trim().is_empty() {
-            return Reply::refuse(ErrorCode::BadMessage, "driver_id is empty".into());
+        match self.state.store.check_sign_in(&hello.driver_id, hello.token.as_deref()) {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                tracing::warn!(driver = %hello.driver_id, ?refusal, "refused a sign-in");
+                Metrics::add(&self.state.metrics.sign_ins_refused, 1);
+                return match refusal {
+                    SignInRefusal::Unauthorized => Reply::refuse(
+                        ErrorCode::Unauthorized,
+                        "this driver id and token do not match a registered driver".into(),
+                    ),
+                    SignInRefusal::Revoked => {
+                        Reply::refuse(ErrorCode::TokenRevoked, "this driver's token was revoked".into())
+                    }
+                };
+            }
+            Err(error) => {
+                tracing::error!(driver = %hello.driver_id, %error, "cannot check a sign-in");
+                return Reply::refuse(
+                    ErrorCode::Internal,
+                    "the server could not check the sign-in; try again".into(),
+                );
+            }
         }
         tracing::info!(
             driver = %hello.driver_id,
@@ -153,6 +227,16 @@ impl Session {
         // Subscribe before reading the stored events: an event stored in between is then both
         // replayed and pushed, and `handle_pushed` drops the copy; none can fall between.
         let (subscription, receiver) = self.state.hub.subscribe(&hello.driver_id);
+        let rejected = match self.state.store.recent_rejections(&hello.driver_id, MAX_REJECTIONS_IN_WELCOME) {
+            Ok(rejected) => rejected,
+            Err(error) => {
+                tracing::error!(driver = %hello.driver_id, %error, "cannot load rejections");
+                return Reply::refuse(
+                    ErrorCode::Internal,
+                    "the server could not load this driver; try again".into(),
+                );
+            }
+        };
         let missed = match self.state.store.events_after(&hello.driver_id, hello.last_event_id) {
             Ok(events) => events,
             Err(error) => {
@@ -166,10 +250,13 @@ impl Session {
         self.last_event_sent = hello.last_event_id.max(missed.last().map_or(0, |event| event.event_id));
         self._subscription = Some(subscription);
         self.event_receiver = Some(receiver);
+        let (sign_in, ended) = self.state.sign_ins.sign_in(&hello.driver_id);
+        self._sign_in = Some(sign_in);
+        self.ended = Some(ended);
         self.driver_id = Some(hello.driver_id);
-        let welcome = Welcome { protocol: PROTOCOL_VERSION, acked_seq, server_time_ms: now_ms };
+        let welcome = Welcome { protocol: PROTOCOL_VERSION, acked_seq, server_time_ms: now_ms, rejected };
         let mut messages = vec![ServerMessage::Welcome(welcome)];
         messages.extend(missed.into_iter().map(ServerMessage::Event));
-        Reply { messages, close: false }
+        Reply { messages, close: None }
     }
 }

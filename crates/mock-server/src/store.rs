@@ -6,7 +6,7 @@
 //! record. Every change is committed before the server acknowledges it (WAL journal,
 //! `synchronous = FULL`), so a server killed at any moment loses nothing it acknowledged.
 
-use enroute_protocol::{Fix, Record, RecordKind, SeqRange};
+use enroute_protocol::{Fix, Record, RecordKind, RecordRejection, SeqRange};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -54,6 +54,15 @@ pub struct StoreOutcome {
     pub applied: u64,
     /// Events the batch caused (refused job actions), stored; to push after the commit.
     pub events: Vec<enroute_protocol::Event>,
+    /// The batch's records the server refused for good (now or on an earlier delivery).
+    pub rejected: Vec<RecordRejection>,
+}
+
+/// A record refused for good: why, and its text if it could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedRecord {
+    pub rejection: RecordRejection,
+    pub body: Option<String>,
 }
 
 /// A driver as the dispatcher sees it.
@@ -91,6 +100,8 @@ struct SequenceState {
     waiting: BTreeSet<u64>,
     /// Declared-lost ranges reaching above `acked_seq`.
     lost: Vec<SeqRange>,
+    /// Rejected sequence numbers above `acked_seq`: settled, never applied.
+    rejected: BTreeSet<u64>,
 }
 
 impl SequenceState {
@@ -103,6 +114,8 @@ impl SequenceState {
             if self.waiting.remove(&next) {
                 self.acked_seq = next;
                 applied.push(next);
+            } else if self.rejected.remove(&next) {
+                self.acked_seq = next;
             } else if let Some(range) = self.lost.iter().find(|range| range.contains(next)) {
                 // Records inside a lost range that did arrive are still applied.
                 let range_end = range.last;
@@ -186,6 +199,20 @@ impl Store {
                      name TEXT PRIMARY KEY,
                      value TEXT NOT NULL
                  );
+                 CREATE TABLE IF NOT EXISTS driver_accounts (
+                     driver_id TEXT PRIMARY KEY,
+                     token_sha256 TEXT NOT NULL,
+                     created_ms INTEGER NOT NULL,
+                     revoked_ms INTEGER
+                 );
+                 CREATE TABLE IF NOT EXISTS rejected_records (
+                     driver_id TEXT NOT NULL,
+                     seq INTEGER NOT NULL,
+                     reason TEXT NOT NULL,
+                     received_at_ms INTEGER NOT NULL,
+                     body TEXT,
+                     PRIMARY KEY (driver_id, seq)
+                 ) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS lost_ranges (
                      driver_id TEXT NOT NULL,
                      first_seq INTEGER NOT NULL,
@@ -209,11 +236,13 @@ impl Store {
     }
 
     /// Stores a batch for a driver, received at `now_ms` (server clock). Records already held
-    /// are counted as duplicates and ignored; gap records settle the numbers they name.
+    /// are counted as duplicates and ignored; gap records settle the numbers they name;
+    /// `rejected` records are settled without taking effect, and remembered with their reason.
     pub fn store_records(
         &self,
         driver_id: &str,
         records: &[Record],
+        rejected: &[RejectedRecord],
         now_ms: i64,
     ) -> Result<StoreOutcome, StoreError> {
         let mut inner = self.lock();
@@ -222,6 +251,28 @@ impl Store {
         let transaction = connection.transaction()?;
         let mut outcome = StoreOutcome::default();
         let mut newest_fix: Option<Fix> = None;
+        for rejected_record in rejected {
+            let seq = rejected_record.rejection.seq;
+            if seq <= sequence.acked_seq
+                || sequence.waiting.contains(&seq)
+                || sequence.rejected.contains(&seq)
+            {
+                outcome.duplicates += 1;
+                continue;
+            }
+            transaction.execute(
+                "INSERT OR IGNORE INTO rejected_records (driver_id, seq, reason, received_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    driver_id,
+                    seq as i64,
+                    rejected_record.rejection.reason,
+                    now_ms,
+                    rejected_record.body
+                ],
+            )?;
+            sequence.rejected.insert(seq);
+        }
         for record in records {
             if let RecordKind::Gap { lost, .. } = &record.kind {
                 for range in lost.iter().filter(|range| !range.is_empty() && range.last < record.seq) {
@@ -234,7 +285,10 @@ impl Store {
                     }
                 }
             }
-            if record.seq <= sequence.acked_seq || sequence.waiting.contains(&record.seq) {
+            if record.seq <= sequence.acked_seq
+                || sequence.waiting.contains(&record.seq)
+                || sequence.rejected.contains(&record.seq)
+            {
                 outcome.duplicates += 1;
                 continue;
             }
@@ -304,6 +358,22 @@ impl Store {
                  WHERE driver_id = ?1",
                 params![driver_id, sequence.acked_seq as i64],
             )?;
+        }
+        // Tell the device about every refused record of this batch, including ones refused on an
+        // earlier delivery whose acknowledgement it missed.
+        let batch_seqs =
+            records.iter().map(|record| record.seq).chain(rejected.iter().map(|r| r.rejection.seq));
+        {
+            let mut statement = transaction
+                .prepare_cached("SELECT reason FROM rejected_records WHERE driver_id = ?1 AND seq = ?2")?;
+            for seq in batch_seqs.collect::<BTreeSet<u64>>() {
+                if let Some(reason) = statement
+                    .query_row(params![driver_id, seq as i64], |row| row.get::<_, String>(0))
+                    .optional()?
+                {
+                    outcome.rejected.push(RecordRejection { seq, reason });
+                }
+            }
         }
         transaction.commit()?;
         // Only a committed batch changes what the server believes it holds.
@@ -397,7 +467,12 @@ impl StoreInner {
                 Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(SequenceState { acked_seq: acked_seq as u64, waiting, lost })
+        let mut statement =
+            self.connection.prepare("SELECT seq FROM rejected_records WHERE driver_id = ?1 AND seq > ?2")?;
+        let rejected = statement
+            .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(SequenceState { acked_seq: acked_seq as u64, waiting, lost, rejected })
     }
 
     fn summary(&mut self, driver_id: &str) -> Result<DriverSummary, StoreError> {
@@ -455,8 +530,12 @@ mod tests {
 
     #[test]
     fn advance_passes_held_and_lost_numbers_only() {
-        let mut state =
-            SequenceState { acked_seq: 2, waiting: [3, 4, 9].into(), lost: vec![SeqRange::new(5, 7)] };
+        let mut state = SequenceState {
+            acked_seq: 2,
+            waiting: [3, 4, 9].into(),
+            lost: vec![SeqRange::new(5, 7)],
+            rejected: Default::default(),
+        };
         assert_eq!(state.advance(), vec![3, 4]);
         assert_eq!(state.acked_seq, 7, "stops before 8, which is neither held nor lost");
         assert_eq!(state.waiting, [9].into());
@@ -465,10 +544,34 @@ mod tests {
 
     #[test]
     fn records_inside_a_lost_range_that_did_arrive_are_applied() {
-        let mut state =
-            SequenceState { acked_seq: 0, waiting: [2, 5].into(), lost: vec![SeqRange::new(1, 3)] };
+        let mut state = SequenceState {
+            acked_seq: 0,
+            waiting: [2, 5].into(),
+            lost: vec![SeqRange::new(1, 3)],
+            rejected: Default::default(),
+        };
         assert_eq!(state.advance(), vec![2]);
         assert_eq!(state.acked_seq, 3);
         assert_eq!(state.waiting, [5].into());
+    }
+}
+
+impl Store {
+    /// The driver's most recent refusals (newest first, at most `limit`), for `welcome`.
+    pub fn recent_rejections(
+        &self,
+        driver_id: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordRejection>, StoreError> {
+        let inner = self.lock();
+        let mut statement = inner.connection.prepare(
+            "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let rejections = statement
+            .query_map(params![driver_id, limit as i64], |row| {
+                Ok(RecordRejection { seq: row.get::<_, i64>(0)? as u64, reason: row.get(1)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rejections)
     }
 }

@@ -4,7 +4,8 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use enroute_mock_server::store::Store;
+mod support;
+
 use enroute_mock_server::{AppState, router};
 use enroute_protocol::*;
 use futures_util::{SinkExt, StreamExt};
@@ -16,7 +17,7 @@ const TOKEN: &str = "test-dispatcher-token";
 async fn start_server() -> (std::net::SocketAddr, AppState) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let app = router(state.clone(), std::path::Path::new("no-such-dist"));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (address, state)
@@ -63,7 +64,7 @@ async fn connect(address: std::net::SocketAddr, driver_id: &str, last_event_id: 
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         driver_id: driver_id.into(),
-        token: None,
+        token: Some(support::token_of(driver_id)),
         app_version: "test".into(),
         last_event_id,
     });
@@ -103,7 +104,12 @@ async fn act(client: &mut Client, seq: u64, assignment_id: &str, action: DriverA
     };
     client
         .send(Message::text(
-            ClientMessage::Records(RecordBatch { live: false, records: vec![record] }).encode(),
+            ClientMessage::Records(RecordBatch {
+                unreadable: Vec::new(),
+                live: false,
+                records: vec![record],
+            })
+            .encode(),
         ))
         .await
         .unwrap();
@@ -266,12 +272,17 @@ async fn duty_changes_show_in_the_drivers_list() {
     let record = Record {
         seq: 1,
         id: RecordId::from_random_bits(1),
-        created_at_ms: 1,
+        created_at_ms: 1_763_769_600_000,
         kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
     };
     client
         .send(Message::text(
-            ClientMessage::Records(RecordBatch { live: false, records: vec![record] }).encode(),
+            ClientMessage::Records(RecordBatch {
+                unreadable: Vec::new(),
+                live: false,
+                records: vec![record],
+            })
+            .encode(),
         ))
         .await
         .unwrap();

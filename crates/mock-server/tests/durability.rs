@@ -3,6 +3,8 @@
 
 #![cfg(unix)]
 
+mod support;
+
 use enroute_protocol::*;
 use futures_util::{SinkExt, StreamExt};
 use std::io::{BufRead, BufReader};
@@ -19,6 +21,7 @@ impl ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_enroute-mock-server"))
             .args(["--addr", "127.0.0.1:0", "--dist", "no-such-dist", "--db"])
             .arg(database)
+            .args(["--driver", &format!("driver-1:{}", support::token_of("driver-1"))])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -58,7 +61,7 @@ fn hello() -> ClientMessage {
     ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         driver_id: "driver-1".into(),
-        token: None,
+        token: Some(support::token_of("driver-1")),
         app_version: "test".into(),
         last_event_id: 0,
     })
@@ -88,7 +91,7 @@ async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
                 kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
             })
             .collect();
-        match exchange(&mut client, ClientMessage::Records(RecordBatch { live: false, records })).await {
+        match exchange(&mut client, ClientMessage::Records(RecordBatch::new(records))).await {
             ServerMessage::Ack(ack) => acked = ack.acked_seq,
             other => panic!("expected ack, got {other:?}"),
         }

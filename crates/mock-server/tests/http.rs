@@ -2,10 +2,11 @@
 
 #![cfg(not(target_arch = "wasm32"))] // the server is native only
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use enroute_mock_server::store::Store;
-use enroute_mock_server::{AppState, router};
+use enroute_mock_server::router;
 use tower::ServiceExt;
 
 fn fake_dist() -> tempdir::TempDist {
@@ -22,7 +23,7 @@ async fn get(dist: &std::path::Path, path: &str) -> (StatusCode, String, String)
 }
 
 async fn get_with(dist: &std::path::Path, path: &str, token: Option<&str>) -> (StatusCode, String, String) {
-    let app = router(AppState::new(Store::in_memory()), dist);
+    let app = router(support::test_state(), dist);
     let mut request = Request::get(path);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -140,7 +141,7 @@ async fn app_files_are_gzipped_when_the_browser_accepts_it() {
     // Drivers pay for the first load in mobile data: the wasm and the script travel compressed.
     let big_script = format!("export default {:?};", "enroute ".repeat(2_000));
     let dist = tempdir::TempDist::new(&[("index.html", "<!doctype html>"), ("enroute-big.js", &big_script)]);
-    let app = router(AppState::new(Store::in_memory()), dist.path());
+    let app = router(support::test_state(), dist.path());
     let request =
         Request::get("/enroute-big.js").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
@@ -148,4 +149,23 @@ async fn app_files_are_gzipped_when_the_browser_accepts_it() {
     assert_eq!(response.headers().get(header::CONTENT_ENCODING).unwrap(), "gzip");
     let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     assert!(body.len() < big_script.len() / 10, "{} compressed bytes of {}", body.len(), big_script.len());
+}
+
+#[tokio::test]
+async fn the_app_is_served_with_a_content_security_policy_that_allows_no_inline_script() {
+    let dist = fake_dist();
+    for path in ["/", "/settings", "/enroute-0123abcd.js"] {
+        let app = router(support::test_state(), dist.path());
+        let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let policy = response
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap_or_else(|| panic!("{path} has no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("script-src 'self' 'wasm-unsafe-eval';"), "{path}: {policy}");
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+        assert!(policy.contains("connect-src 'self'"), "{path}: {policy}");
+        assert_eq!(response.headers().get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    }
 }

@@ -2,7 +2,8 @@
 
 #![cfg(not(target_arch = "wasm32"))] // the server is native only
 
-use enroute_mock_server::store::Store;
+mod support;
+
 use enroute_mock_server::{AppState, router};
 use enroute_protocol::*;
 use futures_util::{SinkExt, StreamExt};
@@ -40,11 +41,13 @@ async fn receive(client: &mut Client) -> ServerMessage {
     }
 }
 
+const T0: i64 = 1_763_769_600_000;
+
 fn hello(driver_id: &str) -> ClientMessage {
     ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         driver_id: driver_id.into(),
-        token: None,
+        token: Some(support::token_of(driver_id)),
         app_version: "test".into(),
         last_event_id: 0,
     })
@@ -61,6 +64,7 @@ fn status_record(seq: u64) -> Record {
 
 fn records(seqs: impl IntoIterator<Item = u64>) -> ClientMessage {
     ClientMessage::Records(RecordBatch {
+        unreadable: Vec::new(),
         live: false,
         records: seqs.into_iter().map(status_record).collect(),
     })
@@ -83,7 +87,7 @@ async fn expect_ack(client: &mut Client) -> u64 {
 
 #[tokio::test]
 async fn hello_gets_welcome_with_nothing_stored() {
-    let address = start_server(AppState::new(Store::in_memory())).await;
+    let address = start_server(support::test_state()).await;
     let mut client = connect(address).await;
     let welcome = greet(&mut client, "driver-1").await;
     assert_eq!(welcome.protocol, PROTOCOL_VERSION);
@@ -93,7 +97,7 @@ async fn hello_gets_welcome_with_nothing_stored() {
 
 #[tokio::test]
 async fn records_are_acked_cumulatively_and_welcome_remembers_them() {
-    let address = start_server(AppState::new(Store::in_memory())).await;
+    let address = start_server(support::test_state()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     send(&mut client, records(1..=3)).await;
@@ -107,7 +111,7 @@ async fn records_are_acked_cumulatively_and_welcome_remembers_them() {
 
 #[tokio::test]
 async fn duplicates_are_counted_and_not_applied_twice() {
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let store = state.store.clone();
     let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
@@ -124,7 +128,7 @@ async fn duplicates_are_counted_and_not_applied_twice() {
 
 #[tokio::test]
 async fn records_after_a_gap_wait_and_the_ack_stays_contiguous() {
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let store = state.store.clone();
     let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
@@ -140,7 +144,7 @@ async fn records_after_a_gap_wait_and_the_ack_stays_contiguous() {
 
 #[tokio::test]
 async fn ping_gets_pong_with_the_same_nonce() {
-    let address = start_server(AppState::new(Store::in_memory())).await;
+    let address = start_server(support::test_state()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     send(&mut client, ClientMessage::Ping(Ping { nonce: 77 })).await;
@@ -149,7 +153,7 @@ async fn ping_gets_pong_with_the_same_nonce() {
 
 #[tokio::test]
 async fn records_before_hello_are_refused_and_the_socket_closes() {
-    let address = start_server(AppState::new(Store::in_memory())).await;
+    let address = start_server(support::test_state()).await;
     let mut client = connect(address).await;
     send(&mut client, records([1])).await;
     match receive(&mut client).await {
@@ -162,7 +166,7 @@ async fn records_before_hello_are_refused_and_the_socket_closes() {
 
 #[tokio::test]
 async fn wrong_protocol_version_is_refused_with_a_clear_message() {
-    let address = start_server(AppState::new(Store::in_memory())).await;
+    let address = start_server(support::test_state()).await;
     let mut client = connect(address).await;
     let frame = r#"{"type":"hello","protocol":99,"driver_id":"d","app_version":"x","last_event_id":0}"#;
     client.send(Message::text(frame)).await.unwrap();
@@ -177,7 +181,7 @@ async fn wrong_protocol_version_is_refused_with_a_clear_message() {
 
 #[tokio::test]
 async fn malformed_frame_gets_an_error_and_the_connection_keeps_working() {
-    let address = start_server(AppState::new(Store::in_memory())).await;
+    let address = start_server(support::test_state()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
     client.send(Message::text("{not json")).await.unwrap();
@@ -191,7 +195,7 @@ async fn malformed_frame_gets_an_error_and_the_connection_keeps_working() {
 
 #[tokio::test]
 async fn a_gap_record_settles_the_numbers_it_names() {
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
@@ -203,7 +207,11 @@ async fn a_gap_record_settles_the_numbers_it_names() {
         created_at_ms: 1_700_000_000_000,
         kind: RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(3, 4)] },
     };
-    send(&mut client, ClientMessage::Records(RecordBatch { live: false, records: vec![gap] })).await;
+    send(
+        &mut client,
+        ClientMessage::Records(RecordBatch { unreadable: Vec::new(), live: false, records: vec![gap] }),
+    )
+    .await;
     assert_eq!(expect_ack(&mut client).await, 6);
     let history = state.store.history("driver-1").unwrap();
     assert_eq!(history.records.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2, 5, 6]);
@@ -212,7 +220,7 @@ async fn a_gap_record_settles_the_numbers_it_names() {
 
 #[tokio::test]
 async fn regression_a_gap_record_cannot_settle_numbers_above_its_own() {
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
@@ -222,13 +230,17 @@ async fn regression_a_gap_record_cannot_settle_numbers_above_its_own() {
         created_at_ms: 1_700_000_000_000,
         kind: RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(2, 1_000)] },
     };
-    send(&mut client, ClientMessage::Records(RecordBatch { live: false, records: vec![gap] })).await;
+    send(
+        &mut client,
+        ClientMessage::Records(RecordBatch { unreadable: Vec::new(), live: false, records: vec![gap] }),
+    )
+    .await;
     assert_eq!(expect_ack(&mut client).await, 1, "numbers 2 to 1000 are still expected");
 }
 
 #[tokio::test]
 async fn the_newest_fix_is_the_current_position_whatever_the_arrival_order() {
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-1").await;
@@ -239,7 +251,7 @@ async fn the_newest_fix_is_the_current_position_whatever_the_arrival_order() {
         kind: RecordKind::Location {
             fix: Fix {
                 time_ms,
-                lat: seq as f64,
+                lat: seq as f64, // 1, 2 or 3 degrees: which fix is the position
                 lon: 11.0,
                 accuracy_m: 5.0,
                 speed_mps: None,
@@ -251,7 +263,11 @@ async fn the_newest_fix_is_the_current_position_whatever_the_arrival_order() {
     // The live fix (3) first, then the backlog.
     send(
         &mut client,
-        ClientMessage::Records(RecordBatch { live: true, records: vec![fix_record(3, 3_000)] }),
+        ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
+            live: true,
+            records: vec![fix_record(3, T0 + 3_000)],
+        }),
     )
     .await;
     assert_eq!(expect_ack(&mut client).await, 0);
@@ -263,8 +279,9 @@ async fn the_newest_fix_is_the_current_position_whatever_the_arrival_order() {
     send(
         &mut client,
         ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
             live: false,
-            records: vec![fix_record(1, 1_000), fix_record(2, 2_000)],
+            records: vec![fix_record(1, T0 + 1_000), fix_record(2, T0 + 2_000)],
         }),
     )
     .await;
@@ -276,7 +293,7 @@ async fn the_newest_fix_is_the_current_position_whatever_the_arrival_order() {
 
 #[tokio::test]
 async fn metrics_count_connections_records_and_duplicates() {
-    let state = AppState::new(Store::in_memory());
+    let state = support::test_state();
     let address = start_server(state.clone()).await;
     let mut client = connect(address).await;
     greet(&mut client, "driver-9").await;

@@ -28,6 +28,62 @@ pub struct DriveOptions {
     /// Trace seconds per real second.
     pub speed: f64,
     pub policy: ThrottlePolicy,
+    /// Each driver's token, in driver order (see [`register_drivers`]); empty for none.
+    pub tokens: Vec<String>,
+}
+
+/// The ids the drive gives its drivers.
+pub fn driver_ids(prefix: &str, drivers: usize) -> Vec<String> {
+    (1..=drivers).map(|number| format!("{prefix}{number}")).collect()
+}
+
+/// Registers `driver_ids` with the server through its dispatcher API (`POST /api/drivers`; a
+/// driver that exists gets a new token) and returns their tokens, in order.
+pub async fn register_drivers(
+    server: &str,
+    dispatcher_token: &str,
+    driver_ids: &[String],
+) -> Result<Vec<String>, String> {
+    let host = server
+        .split_once("://")
+        .map_or(server, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut tokens = Vec::with_capacity(driver_ids.len());
+    for driver_id in driver_ids {
+        let body = serde_json::json!({ "driver_id": driver_id }).to_string();
+        let (mut status, mut answer) = http_post(&host, "/api/drivers", dispatcher_token, &body).await?;
+        if status == 409 {
+            (status, answer) = http_post(&host, &format!("/api/drivers/{driver_id}/token"), dispatcher_token, "").await?;
+        }
+        if !(200..300).contains(&status) {
+            return Err(format!("cannot register {driver_id}: HTTP {status} {answer}"));
+        }
+        let token = serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|value| value["token"].as_str().map(str::to_string))
+            .ok_or_else(|| format!("no token in the answer for {driver_id}: {answer}"))?;
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// A minimal HTTP/1.1 POST (the load generator needs no more than this).
+async fn http_post(host: &str, path: &str, bearer: &str, body: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(host).await.map_err(|error| format!("{host}: {error}"))?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.map_err(|error| error.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.map_err(|error| error.to_string())?;
+    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let answer = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    Ok((status, answer))
 }
 
 /// What happened, over all drivers.
@@ -90,8 +146,7 @@ pub async fn drive(options: DriveOptions, fixes: Vec<Fix>) -> Result<DriveReport
     }
     let started = tokio::time::Instant::now();
     let mut tasks = Vec::new();
-    for index in 0..options.drivers {
-        let driver_id = format!("{}{}", options.prefix, index + 1);
+    for (index, driver_id) in driver_ids(&options.prefix, options.drivers).into_iter().enumerate() {
         tasks.push(tokio::spawn(simulate_driver(driver_id, options.clone(), fixes.clone(), index as u64)));
     }
     let mut report = DriveReport { drivers: options.drivers, ..DriveReport::default() };
@@ -127,7 +182,8 @@ struct DriverOutcome {
 enum SocketEvent {
     Opened(SocketId),
     Frame(SocketId, String),
-    Closed(SocketId),
+    /// With the server's close code, if it sent one.
+    Closed(SocketId, Option<u16>),
 }
 
 /// How long a driver may take to drain after its trace ends before it counts as failed.
@@ -150,8 +206,8 @@ async fn simulate_driver(
             unix_ms: unix_start + (elapsed.as_secs_f64() * 1000.0 * options.speed) as i64,
         }
     };
-    let identity =
-        DeviceIdentity { driver_id: driver_id.clone(), token: None, app_version: "enroute-replay".into() };
+    let token = options.tokens.get(seed as usize).cloned();
+    let identity = DeviceIdentity { driver_id: driver_id.clone(), token, app_version: "enroute-replay".into() };
     let mut engine = Engine::new(EngineConfig::default(), identity, StoredOutbox::default(), 0x5eed ^ seed);
     let mut throttle = Throttle::new(options.policy);
     let mut outcome = DriverOutcome::default();
@@ -232,7 +288,7 @@ async fn simulate_driver(
                     engine.handle_message(current, id, &message);
                 }
             }
-            Some(SocketEvent::Closed(id)) => engine.handle_socket_closed(current, id),
+            Some(SocketEvent::Closed(id, close_code)) => engine.handle_socket_closed(current, id, close_code),
             None => {}
         }
         // One fix per pass: the engine's actions for it go out before the next.
@@ -269,17 +325,22 @@ async fn run_socket(
     let connection = match tokio_tungstenite::connect_async(url.as_str()).await {
         Ok((connection, _)) => connection,
         Err(_) => {
-            let _ = events.send(SocketEvent::Closed(id));
+            let _ = events.send(SocketEvent::Closed(id, None));
             return;
         }
     };
     let _ = events.send(SocketEvent::Opened(id));
     let (mut writer, mut reader) = connection.split();
+    let mut close_code = None;
     loop {
         tokio::select! {
             frame = reader.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     let _ = events.send(SocketEvent::Frame(id, text.to_string()));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    close_code = frame.map(|frame| u16::from(frame.code));
+                    break;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break,
@@ -297,5 +358,5 @@ async fn run_socket(
             },
         }
     }
-    let _ = events.send(SocketEvent::Closed(id));
+    let _ = events.send(SocketEvent::Closed(id, close_code));
 }

@@ -66,6 +66,10 @@ mod cli {
             /// Playback speed: 10 replays ten seconds of trace per second.
             #[arg(long, default_value_t = 1.0)]
             speed: f64,
+            /// The server's dispatcher token: the drivers are registered (or given new tokens)
+            /// through its API before the drive, as the server only accepts registered drivers.
+            #[arg(long, env = "ENROUTE_DISPATCHER_TOKEN")]
+            dispatcher_token: String,
             #[command(flatten)]
             policy: PolicyArgs,
         },
@@ -198,11 +202,13 @@ mod cli {
                 }
                 Ok(())
             }
-            Command::Drive { trace, server, drivers, prefix, speed, policy } => {
-                let options =
-                    drive::DriveOptions { server, drivers, prefix, speed, policy: policy.policy()? };
+            Command::Drive { trace, server, drivers, prefix, speed, dispatcher_token, policy } => {
                 let fixes = load(&trace)?;
                 let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+                let ids = drive::driver_ids(&prefix, drivers);
+                let tokens = runtime.block_on(drive::register_drivers(&server, &dispatcher_token, &ids))?;
+                let options =
+                    drive::DriveOptions { server, drivers, prefix, speed, policy: policy.policy()?, tokens };
                 let report =
                     runtime.block_on(drive::drive(options, fixes)).map_err(|error| error.to_string())?;
                 println!("{report}");

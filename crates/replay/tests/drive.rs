@@ -13,8 +13,14 @@ async fn simulated_drivers_deliver_every_record_and_the_server_holds_them_in_ord
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let state = AppState::new(Store::in_memory());
+    let ids = enroute_replay::drive::driver_ids("sim-", 5);
+    // Registered through the dispatcher API, as the command line does (one exists already).
+    state.store.register_driver("sim-3", 0).unwrap();
     let app = router(state.clone(), std::path::Path::new("no-such-dist"));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = format!("ws://{address}/ws");
+    let tokens =
+        enroute_replay::drive::register_drivers(&server, "test-dispatcher-token", &ids).await.unwrap();
 
     // Two minutes of driving east at 12 m/s with a turn, one fix a second.
     let frame = LocalFrame::around(48.137, 11.575);
@@ -35,11 +41,12 @@ async fn simulated_drivers_deliver_every_record_and_the_server_holds_them_in_ord
         })
         .collect();
     let options = DriveOptions {
-        server: format!("ws://{address}/ws"),
+        server,
         drivers: 5,
         prefix: "sim-".into(),
         speed: 60.0, // two minutes in two seconds
         policy: ThrottlePolicy::default(),
+        tokens,
     };
     let report = drive(options, fixes).await.unwrap();
     assert!(report.failures.is_empty(), "{report}");

@@ -1,0 +1,224 @@
+//! Who may sign in: the registry of drivers and their tokens, in the server's database.
+//!
+//! Tokens are 128 random bits (32 hex digits) made by the server; only their SHA-256 is stored,
+//! so a copy of the database does not let anyone sign in. A revoked token is remembered as
+//! revoked (so the app can say so) until the dispatcher issues a new one.
+
+use crate::store::{Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// The longest driver id the registry accepts.
+pub const MAX_DRIVER_ID_CHARS: usize = 64;
+
+/// Why a sign-in was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// No token, an unknown driver, or a token that is not the driver's.
+    Unauthorized,
+    /// The driver's token was revoked.
+    Revoked,
+}
+
+/// Why a registry change was refused.
+#[derive(Debug)]
+pub enum RegistryError {
+    /// The driver id is empty, too long, or has characters other than letters, digits, `.`, `_`, `-`.
+    BadDriverId(String),
+    AlreadyRegistered(String),
+    NotRegistered(String),
+    Store(StoreError),
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::BadDriverId(id) => write!(
+                formatter,
+                "driver id {id:?} must be 1 to {MAX_DRIVER_ID_CHARS} letters, digits, '.', '_' or '-'"
+            ),
+            RegistryError::AlreadyRegistered(id) => write!(formatter, "driver {id} is already registered"),
+            RegistryError::NotRegistered(id) => write!(formatter, "no driver {id} is registered"),
+            RegistryError::Store(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl From<StoreError> for RegistryError {
+    fn from(error: StoreError) -> RegistryError {
+        RegistryError::Store(error)
+    }
+}
+
+impl From<rusqlite::Error> for RegistryError {
+    fn from(error: rusqlite::Error) -> RegistryError {
+        RegistryError::Store(StoreError::Query(error))
+    }
+}
+
+/// Whether `driver_id` is one the registry accepts.
+pub fn is_valid_driver_id(driver_id: &str) -> bool {
+    !driver_id.is_empty()
+        && driver_id.chars().count() <= MAX_DRIVER_ID_CHARS
+        && driver_id.chars().all(|character| character.is_ascii_alphanumeric() || "._-".contains(character))
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl Store {
+    /// Registers a new driver with a new random token, which is returned (and never stored).
+    pub fn register_driver(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
+        if !is_valid_driver_id(driver_id) {
+            return Err(RegistryError::BadDriverId(driver_id.to_string()));
+        }
+        let token = crate::random_token();
+        let inner = self.lock();
+        let inserted = inner.connection.execute(
+            "INSERT OR IGNORE INTO driver_accounts (driver_id, token_sha256, created_ms) VALUES (?1, ?2, ?3)",
+            params![driver_id, token_hash(&token), now_ms],
+        )?;
+        if inserted == 0 {
+            return Err(RegistryError::AlreadyRegistered(driver_id.to_string()));
+        }
+        Ok(token)
+    }
+
+    /// Registers `driver_id` with the given token, or gives an existing driver that token (and
+    /// lifts a revocation). For the demo driver and for fixed test and fleet set-ups.
+    pub fn set_driver_token(&self, driver_id: &str, token: &str, now_ms: i64) -> Result<(), RegistryError> {
+        if !is_valid_driver_id(driver_id) {
+            return Err(RegistryError::BadDriverId(driver_id.to_string()));
+        }
+        let inner = self.lock();
+        inner.connection.execute(
+            "INSERT INTO driver_accounts (driver_id, token_sha256, created_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (driver_id) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_ms = NULL",
+            params![driver_id, token_hash(token), now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Issues a new random token for a registered driver (the old one stops working).
+    pub fn rotate_driver_token(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
+        if !self.is_registered(driver_id)? {
+            return Err(RegistryError::NotRegistered(driver_id.to_string()));
+        }
+        let token = crate::random_token();
+        self.set_driver_token(driver_id, &token, now_ms)?;
+        Ok(token)
+    }
+
+    /// Revokes a driver's token: its sign-ins are refused with `token_revoked`.
+    pub fn revoke_driver(&self, driver_id: &str, now_ms: i64) -> Result<(), RegistryError> {
+        let inner = self.lock();
+        let changed = inner.connection.execute(
+            "UPDATE driver_accounts SET revoked_ms = ?2 WHERE driver_id = ?1",
+            params![driver_id, now_ms],
+        )?;
+        if changed == 0 {
+            return Err(RegistryError::NotRegistered(driver_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Whether `driver_id` is registered.
+    pub fn is_registered(&self, driver_id: &str) -> Result<bool, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .connection
+            .query_row("SELECT 1 FROM driver_accounts WHERE driver_id = ?1", [driver_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// How many drivers are registered.
+    pub fn registered_drivers(&self) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .connection
+            .query_row("SELECT COUNT(*) FROM driver_accounts", [], |row| row.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// Checks a sign-in. Unknown drivers and wrong tokens are refused alike, so driver ids
+    /// cannot be probed.
+    pub fn check_sign_in(
+        &self,
+        driver_id: &str,
+        token: Option<&str>,
+    ) -> Result<Result<(), SignInRefusal>, StoreError> {
+        let Some(token) = token else { return Ok(Err(SignInRefusal::Unauthorized)) };
+        let inner = self.lock();
+        let account: Option<(String, Option<i64>)> = inner
+            .connection
+            .query_row(
+                "SELECT token_sha256, revoked_ms FROM driver_accounts WHERE driver_id = ?1",
+                [driver_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        Ok(match account {
+            Some((stored_hash, revoked_ms)) if stored_hash == token_hash(token) => match revoked_ms {
+                Some(_) => Err(SignInRefusal::Revoked),
+                None => Ok(()),
+            },
+            _ => Err(SignInRefusal::Unauthorized),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registered_driver_signs_in_with_its_token_only() {
+        let store = Store::in_memory();
+        let token = store.register_driver("driver-7", 0).unwrap();
+        assert_eq!(token.len(), 32, "128 bits as hex");
+        assert_eq!(store.check_sign_in("driver-7", Some(&token)).unwrap(), Ok(()));
+        assert_eq!(store.check_sign_in("driver-7", None).unwrap(), Err(SignInRefusal::Unauthorized));
+        assert_eq!(store.check_sign_in("driver-7", Some("guess")).unwrap(), Err(SignInRefusal::Unauthorized));
+        assert_eq!(store.check_sign_in("driver-8", Some(&token)).unwrap(), Err(SignInRefusal::Unauthorized));
+        assert!(matches!(store.register_driver("driver-7", 0), Err(RegistryError::AlreadyRegistered(_))));
+    }
+
+    #[test]
+    fn revoking_refuses_the_token_until_a_new_one_is_issued() {
+        let store = Store::in_memory();
+        let token = store.register_driver("driver-7", 0).unwrap();
+        store.revoke_driver("driver-7", 1).unwrap();
+        assert_eq!(store.check_sign_in("driver-7", Some(&token)).unwrap(), Err(SignInRefusal::Revoked));
+        let new_token = store.rotate_driver_token("driver-7", 2).unwrap();
+        assert_ne!(new_token, token);
+        assert_eq!(store.check_sign_in("driver-7", Some(&new_token)).unwrap(), Ok(()));
+        assert_eq!(store.check_sign_in("driver-7", Some(&token)).unwrap(), Err(SignInRefusal::Unauthorized));
+    }
+
+    #[test]
+    fn tokens_are_stored_only_as_hashes() {
+        let store = Store::in_memory();
+        let token = store.register_driver("driver-7", 0).unwrap();
+        let stored: String = store
+            .lock()
+            .connection
+            .query_row("SELECT token_sha256 FROM driver_accounts", [], |row| row.get(0))
+            .unwrap();
+        assert_ne!(stored, token);
+        assert_eq!(stored.len(), 64);
+    }
+
+    #[test]
+    fn driver_ids_are_plain_and_short() {
+        assert!(is_valid_driver_id("demo-driver"));
+        assert!(is_valid_driver_id("fleet_3.van-12"));
+        for bad in ["", " ", "a b", "<script>", &"x".repeat(65), "ü"] {
+            assert!(!is_valid_driver_id(bad), "{bad:?}");
+        }
+    }
+}

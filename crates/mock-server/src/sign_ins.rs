@@ -1,0 +1,83 @@
+//! Which connection speaks for each driver. A driver has one: a new sign-in replaces the old
+//! connection, which is told why (`replaced`) and closed, so two phones (or a phone and a
+//! forgotten tab) cannot both send as the same driver unnoticed. Revoking a token ends the
+//! driver's connection the same way (`token_revoked`).
+
+use enroute_protocol::ErrorCode;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot;
+
+type Connections = HashMap<String, (u64, oneshot::Sender<ErrorCode>)>;
+
+/// The signed-in connection of every driver.
+#[derive(Clone, Default)]
+pub struct SignIns {
+    connections: Arc<Mutex<Connections>>,
+    next_id: Arc<AtomicU64>,
+}
+
+/// A connection's sign-in. Dropping it signs out (unless a newer connection replaced it).
+pub struct SignIn {
+    sign_ins: SignIns,
+    driver_id: String,
+    id: u64,
+}
+
+impl SignIns {
+    /// Signs a connection in as `driver_id`, ending the driver's previous connection. The
+    /// receiver fires if this connection must end in turn, with the reason.
+    pub fn sign_in(&self, driver_id: &str) -> (SignIn, oneshot::Receiver<ErrorCode>) {
+        let (sender, receiver) = oneshot::channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Some((_, previous)) = self.lock().insert(driver_id.to_string(), (id, sender)) {
+            let _ = previous.send(ErrorCode::Replaced);
+        }
+        (SignIn { sign_ins: self.clone(), driver_id: driver_id.to_string(), id }, receiver)
+    }
+
+    /// Ends the driver's connection, if any, telling it `code`.
+    pub fn end(&self, driver_id: &str, code: ErrorCode) {
+        if let Some((_, connection)) = self.lock().remove(driver_id) {
+            let _ = connection.send(code);
+        }
+    }
+
+    /// Whether `driver_id` has a signed-in connection.
+    pub fn is_signed_in(&self, driver_id: &str) -> bool {
+        self.lock().contains_key(driver_id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connections> {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for SignIn {
+    fn drop(&mut self) {
+        let mut connections = self.sign_ins.lock();
+        if connections.get(&self.driver_id).is_some_and(|(id, _)| *id == self.id) {
+            connections.remove(&self.driver_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_sign_in_replaces_the_first() {
+        let sign_ins = SignIns::default();
+        let (first, mut first_ended) = sign_ins.sign_in("driver-7");
+        let (_second, mut second_ended) = sign_ins.sign_in("driver-7");
+        assert_eq!(first_ended.try_recv(), Ok(ErrorCode::Replaced));
+        drop(first); // the replaced connection closing does not sign the new one out
+        assert!(sign_ins.is_signed_in("driver-7"));
+        assert!(second_ended.try_recv().is_err());
+        sign_ins.end("driver-7", ErrorCode::TokenRevoked);
+        assert_eq!(second_ended.try_recv(), Ok(ErrorCode::TokenRevoked));
+        assert!(!sign_ins.is_signed_in("driver-7"));
+    }
+}

@@ -1,0 +1,31 @@
+//! What the integration tests share: a server state with the test drivers registered.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use enroute_mock_server::AppState;
+use enroute_mock_server::store::Store;
+
+/// Drivers registered in [`test_state`], each with the token [`token_of`] gives.
+pub const TEST_DRIVERS: [&str; 9] = [
+    "driver-1", "driver-2", "driver-3", "driver-4", "driver-5", "driver-6", "driver-7", "driver-8",
+    "driver-9",
+];
+
+/// A test driver's token.
+pub fn token_of(driver_id: &str) -> String {
+    format!("{driver_id}-test-token")
+}
+
+/// Registers the test drivers in `state`'s store.
+pub fn register_test_drivers(state: &AppState) {
+    for driver_id in TEST_DRIVERS {
+        state.store.set_driver_token(driver_id, &token_of(driver_id), 0).unwrap();
+    }
+}
+
+/// An in-memory server state with the test drivers registered.
+pub fn test_state() -> AppState {
+    let state = AppState::new(Store::in_memory());
+    register_test_drivers(&state);
+    state
+}
