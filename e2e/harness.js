@@ -15,6 +15,10 @@ const SERVER_BIN = process.env.ENROUTE_SERVER_BIN || path.join(ROOT, 'target/deb
 const REPLAY_BIN = process.env.ENROUTE_REPLAY_BIN || path.join(ROOT, 'target/debug/enroute-replay');
 const TRACES = process.env.ENROUTE_TRACES_DIR || path.join(ROOT, '..', 'shared', 'traces');
 const DISPATCHER_TOKEN = 'e2e-dispatcher-token';
+// The demo driver's token on every test server, and the credentials every test browser starts
+// with (as if the driver had opened the sign-in link the server prints).
+const DRIVER_TOKEN = 'e2e-demo-driver-token';
+const DRIVER_CREDENTIALS = { driver_id: 'demo-driver', token: DRIVER_TOKEN };
 const DIST = process.env.ENROUTE_DIST || path.join(ROOT, 'dist');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -52,12 +56,17 @@ async function startServer({ port = 0, dist = DIST, db = ':memory:', extraArgs =
   if (!fs.existsSync(SERVER_BIN)) {
     throw new Error(`no server binary at ${SERVER_BIN}: run scripts/test, which builds it`);
   }
-  const args = ['--addr', `127.0.0.1:${port}`, '--dist', dist, '--db', db, '--dispatcher-token', DISPATCHER_TOKEN];
+  const args = [
+    '--addr', `127.0.0.1:${port}`, '--dist', dist, '--db', db,
+    '--dispatcher-token', DISPATCHER_TOKEN, '--demo-token', DRIVER_TOKEN,
+  ];
   const child = spawn(SERVER_BIN, [...args, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });
   const logs = [];
+  const printed = [];
+  child.stdout.on('data', (chunk) => printed.push(...String(chunk).split('\n').filter(Boolean)));
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => logs.push(...chunk.split('\n').filter(Boolean)));
   const url = await new Promise((resolve, reject) => {
@@ -82,6 +91,8 @@ async function startServer({ port = 0, dist = DIST, db = ':memory:', extraArgs =
     url,
     port: Number(new URL(url).port),
     logs,
+    /** What the server printed (stdout): its address and the demo driver's sign-in link. */
+    printed,
     child,
     /** Stops the server with `signal` (SIGKILL simulates a crash) and waits until it is gone. */
     async stop(signal = 'SIGTERM') {
@@ -116,7 +127,7 @@ async function postJson(server, apiPath, body) {
 }
 
 /** Launches headless Chromium with a fresh profile directory. `options` go to the context. */
-async function launchBrowser(options = {}) {
+async function launchBrowser({ credentials = DRIVER_CREDENTIALS, ...options } = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enroute-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -127,6 +138,17 @@ async function launchBrowser(options = {}) {
     hasTouch: true,
     ...options,
   });
+  // Signed in from the first page load unless a test saved other settings; `credentials: null`
+  // starts signed out.
+  if (credentials) {
+    await context.addInitScript((saved) => {
+      try {
+        if (!localStorage.getItem('enroute.settings')) localStorage.setItem('enroute.settings', saved);
+      } catch (error) {
+        // Pages without storage (about:blank) have nothing to sign in.
+      }
+    }, JSON.stringify(credentials));
+  }
   return {
     context,
     async close() {
@@ -150,7 +172,8 @@ async function eventually(check, { timeoutMs = 10000, intervalMs = 50, message =
 
 /** Runs axe-core on the page and returns its serious and critical violations. */
 async function seriousAccessibilityViolations(page) {
-  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  // Evaluated through the DevTools protocol: the app's CSP refuses an added inline script tag.
+  await page.evaluate(fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
   const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   return results.violations
     .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
@@ -173,6 +196,7 @@ module.exports = {
   freePort,
   startServer,
   launchBrowser,
+  DRIVER_TOKEN,
   eventually,
   seriousAccessibilityViolations,
 };

@@ -22,6 +22,10 @@ function walk(directory, prefix = '') {
   });
 }
 
+// First move trunk's inline start script into a file: it must be in the list below.
+const startScript = require('./extract-start-script').extractStartScript(staging);
+console.log(`precache.js: start script moved to ${startScript}`);
+
 const files = walk(staging).filter((file) => file !== 'service-worker.js').sort();
 const hash = crypto.createHash('sha256');
 for (const file of files) {
