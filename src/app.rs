@@ -20,7 +20,7 @@ use std::time::Duration;
 /// does), and renders the shell.
 #[component]
 pub fn App() -> impl IntoView {
-    let settings = RwSignal::new(settings_storage::load());
+    let settings = RwSignal::new(settings_storage::load_with_sign_in_link());
     let state = SyncState::new();
     let driver = StoredValue::new_local(None::<SyncDriver>);
     let follower_channel =

@@ -61,6 +61,10 @@ pub enum Intent {
     Act { job_id: String, action: enroute_protocol::DriverAction, reason: Option<String> },
     /// The driver read the server's notice about a job.
     DismissNotice { job_id: String },
+    /// Try the server again after it refused the sign-in or another device took over.
+    Reconnect,
+    /// Save the records dispatch refused as a JSON file, to hand to the office.
+    ExportDeadLetters,
     /// Debug bridge only: reconnect asking for every event again (they must be handled once).
     ReplayEventsForTest,
 }

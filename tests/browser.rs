@@ -219,10 +219,11 @@ async fn websocket_greets_the_test_server_and_gets_welcome() {
         let _ = events.unbounded_send(event);
     });
     assert_eq!(received.next().await, Some(SocketEvent::Opened));
+    let (driver_id, token) = unique_driver();
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
-        driver_id: format!("browser-test-{}", browser::random_seed()),
-        token: None,
+        driver_id,
+        token: Some(token),
         app_version: "browser-test".into(),
         last_event_id: 0,
     });
@@ -251,27 +252,120 @@ async fn websocket_to_a_closed_port_reports_closed() {
 #[wasm_bindgen_test]
 async fn sync_driver_goes_online_against_the_test_server() {
     let state = SyncState::new();
-    let options = test_options(test_server_url(), &unique_driver());
+    let options = test_options(test_server_url(), unique_driver());
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
     wait_until(|| state.view.get_untracked().link_label == "Online").await;
     drop(driver);
 }
 
 #[wasm_bindgen_test]
+async fn sync_driver_with_a_wrong_token_says_sign_in_rejected_and_stops_trying() {
+    let state = SyncState::new();
+    let (driver_id, _) = unique_driver();
+    let options = test_options(test_server_url(), (driver_id, "not-the-right-token".into()));
+    let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
+    wait_until(|| state.view.get_untracked().link_label == "Sign-in rejected").await;
+    assert!(state.view.get_untracked().link_refused);
+    // No retries: after the backoff's first delays it still says the same, not "retrying".
+    sleep(2_500).await;
+    assert_eq!(state.view.get_untracked().link_label, "Sign-in rejected");
+    drop(driver);
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_sign_in_offers_reconnect_and_refused_records_offer_export() {
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = sent.clone();
+    let intents = Intents::new(move |intent| recorder.lock().unwrap().push(intent));
+    let refused = LinkStatus::Refused {
+        code: enroute_protocol::ErrorCode::Unauthorized,
+        message: "unknown driver or wrong token".into(),
+    };
+    let mut view = view_of(&refused, Instant::default());
+    view.dead_letters_total = 2;
+    let state = SyncState::showing(view);
+    let shell = MountedShell::with_intents("/", state, RwSignal::new(Settings::default()), intents);
+    tick().await;
+    assert_eq!(find(&shell.root, "[data-testid=connection]").text_content().unwrap().contains("Sign-in rejected"), true);
+    assert!(find(&shell.root, "[data-testid=refused]").text_content().unwrap().contains("Check them in Settings"));
+    find(&shell.root, "[data-testid=reconnect]").click();
+    assert!(
+        find(&shell.root, "[data-testid=dead-letters]").text_content().unwrap().contains("2 records were refused")
+    );
+    find(&shell.root, "[data-testid=export-dead-letters]").click();
+    tick().await;
+    assert_eq!(*sent.lock().unwrap(), vec![Intent::Reconnect, Intent::ExportDeadLetters]);
+    state.view.update(|view| *view = view_of(&LinkStatus::Online, Instant::default()));
+    tick().await;
+    assert!(shell.root.query_selector("[data-testid=refused]").unwrap().is_none(), "gone once online");
+}
+
+#[wasm_bindgen_test]
+async fn a_record_dispatch_refuses_moves_to_the_dead_letters_in_indexeddb() {
+    let (name, storage) = scratch_database().await;
+    let identity = DeviceIdentity { driver_id: "d".into(), token: None, app_version: "t".into() };
+    let mut engine = Engine::new(EngineConfig::default(), identity, storage.load().await.unwrap(), 4);
+    for _ in 0..3 {
+        engine.record(now(), status_record(true));
+    }
+    flush_writes(&mut engine, &storage).await;
+    engine.start(now());
+    let socket = loop {
+        match engine.poll_action(now()) {
+            Some(EngineAction::OpenSocket(socket)) => break socket,
+            Some(_) => {}
+            None => panic!("the engine did not open a socket"),
+        }
+    };
+    engine.handle_socket_opened(now(), socket);
+    let welcome = enroute_protocol::ServerMessage::Welcome(enroute_protocol::Welcome {
+        protocol: enroute_protocol::PROTOCOL_VERSION,
+        acked_seq: 0,
+        server_time_ms: 0,
+        rejected: Vec::new(),
+    });
+    engine.handle_message(now(), socket, &welcome);
+    flush_writes(&mut engine, &storage).await;
+    let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck {
+        acked_seq: 3,
+        rejected: vec![enroute_protocol::RecordRejection { seq: 2, reason: "reason is too long".into() }],
+    });
+    engine.handle_message(now(), socket, &ack);
+    flush_writes(&mut engine, &storage).await;
+    assert_eq!(engine.snapshot().outbox.dead_letters_total, 1);
+    // Deleting acknowledged records waits until nothing new was written for a second.
+    sleep(1_100).await;
+    engine.handle_timeout(now());
+    flush_writes(&mut engine, &storage).await;
+    storage.close();
+
+    let reopened = IndexedDbOutbox::open(&name).await.unwrap();
+    let letters = reopened.load_dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].record.seq, 2);
+    assert_eq!(letters[0].reason, "reason is too long");
+    let stored = reopened.load().await.unwrap();
+    assert!(stored.records.is_empty(), "the refused record left the outbox with the acknowledged ones");
+    assert_eq!(stored.counters.dead_letters_total, 1, "the count survives a reload");
+    reopened.close();
+    rexie::Rexie::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
 async fn sync_driver_shows_disconnected_when_the_server_is_unreachable() {
     let state = SyncState::new();
-    let options = test_options("ws://127.0.0.1:9/ws", "nobody");
+    let options = test_options("ws://127.0.0.1:9/ws", ("nobody".into(), "no-such-token".into()));
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
     wait_until(|| state.view.get_untracked().link_label.starts_with("Disconnected · retrying in")).await;
     drop(driver);
 }
 
-fn test_options(url: &str, driver_id: &str) -> SyncDriverOptions {
+fn test_options(url: &str, (driver_id, token): (String, String)) -> SyncDriverOptions {
     SyncDriverOptions {
         url: url.to_string(),
         identity: DeviceIdentity {
-            driver_id: driver_id.to_string(),
-            token: None,
+            driver_id,
+            token: Some(token),
             app_version: "browser-test".into(),
         },
         config: EngineConfig::default(),
@@ -280,8 +374,17 @@ fn test_options(url: &str, driver_id: &str) -> SyncDriverOptions {
     }
 }
 
-fn unique_driver() -> String {
-    format!("browser-test-{}", browser::random_seed())
+/// How many drivers scripts/test registers on the browser tests' server (`browser-test-N` with
+/// the token `browser-test-N-token`).
+const REGISTERED_TEST_DRIVERS: u32 = 30;
+
+/// A registered driver no other test of this run uses: its id and its token.
+fn unique_driver() -> (String, String) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let number = NEXT.fetch_add(1, Ordering::Relaxed);
+    assert!(number <= REGISTERED_TEST_DRIVERS, "register more drivers in scripts/test");
+    (format!("browser-test-{number}"), format!("browser-test-{number}-token"))
 }
 
 fn now() -> Now {
@@ -366,6 +469,7 @@ async fn sequence_numbers_continue_after_reopening_even_when_everything_was_ackn
         protocol: enroute_protocol::PROTOCOL_VERSION,
         acked_seq: 0,
         server_time_ms: 0,
+        rejected: Vec::new(),
     });
     engine.start(now());
     let socket = loop {
@@ -378,7 +482,7 @@ async fn sequence_numbers_continue_after_reopening_even_when_everything_was_ackn
     engine.handle_socket_opened(now(), socket);
     engine.handle_message(now(), socket, &welcome);
     flush_writes(&mut engine, &storage).await;
-    let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck { acked_seq: 3 });
+    let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck { acked_seq: 3, rejected: Vec::new() });
     engine.handle_message(now(), socket, &ack);
     flush_writes(&mut engine, &storage).await;
     // Deleting acknowledged records waits until nothing new was written for a second.
@@ -426,7 +530,7 @@ async fn sync_driver_delivers_duty_changes_to_the_test_server() {
     let state = SyncState::new();
     let storage = MemoryOutbox::new();
     let driver =
-        SyncDriver::start_with_storage(test_options(test_server_url(), &unique_driver()), storage, state);
+        SyncDriver::start_with_storage(test_options(test_server_url(), unique_driver()), storage, state);
     wait_until(|| state.view.get_untracked().link_label == "Online").await;
     driver.send(Intent::SetDuty(true));
     driver.send(Intent::SetDuty(false));
@@ -445,7 +549,7 @@ async fn failing_storage_shows_a_lasting_warning_and_still_delivers() {
     let state = SyncState::new();
     let storage = MemoryOutbox::failing("quota exceeded");
     let driver =
-        SyncDriver::start_with_storage(test_options(test_server_url(), &unique_driver()), storage, state);
+        SyncDriver::start_with_storage(test_options(test_server_url(), unique_driver()), storage, state);
     wait_until(|| state.view.get_untracked().link_label == "Online").await;
     driver.send(Intent::SetDuty(true));
     wait_until(|| !state.view.get_untracked().storage_ok).await;

@@ -1,13 +1,20 @@
 use crate::platform::browser::format_clock_time;
-use crate::state::{SyncState, TabRole};
+use crate::state::{Intent, Intents, SyncState, TabRole};
 use leptos::prelude::*;
 
 /// One line under the header: records waiting and the last sync; below it, lasting warnings
-/// (records not durable, fixes dropped, tracking run by another tab).
+/// (sign-in refused, records not durable, records refused by dispatch, fixes dropped, tracking
+/// run by another tab) with what the driver can do about them.
 #[component]
 pub fn SyncStatus() -> impl IntoView {
     let state = expect_context::<SyncState>();
     let view = state.view;
+    let intents = use_context::<Intents>();
+    let send = move |intent: Intent| {
+        if let Some(intents) = intents {
+            intents.send(intent);
+        }
+    };
     view! {
         <div class="sync-status">
             <p class="sync-status__line">
@@ -18,9 +25,32 @@ pub fn SyncStatus() -> impl IntoView {
                 " · "
                 <span data-testid="last-sync">{move || view.with(|view| view.last_sync_label(format_clock_time))}</span>
             </p>
+            <Show when=move || view.with(|view| view.link_refused)>
+                <p class="warning" role="alert" data-testid="refused">
+                    {move || view.with(|view| view.link_detail.clone())}
+                    " "
+                    <a href="/settings">"Settings"</a>
+                    " "
+                    <button type="button" class="button" data-testid="reconnect" on:click=move |_| send(Intent::Reconnect)>
+                        "Reconnect"
+                    </button>
+                </p>
+            </Show>
             <Show when=move || !view.with(|view| view.storage_ok)>
                 <p class="warning" role="alert" data-testid="storage-warning">
                     "This phone cannot save records right now. They are kept until the app is closed: keep it open until they are sent."
+                </p>
+            </Show>
+            <Show when=move || view.with(|view| view.dead_letters_total > 0)>
+                <p class="warning" data-testid="dead-letters">
+                    {move || view.with(|view| match view.dead_letters_total {
+                        1 => "1 record was refused by dispatch and set aside.".to_string(),
+                        count => format!("{count} records were refused by dispatch and set aside."),
+                    })}
+                    " "
+                    <button type="button" class="button" data-testid="export-dead-letters" on:click=move |_| send(Intent::ExportDeadLetters)>
+                        "Export them"
+                    </button>
                 </p>
             </Show>
             <Show when=move || view.with(|view| view.evicted_total > 0)>

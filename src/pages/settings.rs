@@ -34,13 +34,14 @@ fn NumberField(
     }
 }
 
-/// Driver id, server address and how location is sent. Saving reconnects with the new values.
+/// Driver id, sign-in token, server address and how location is sent. Saving reconnects with the new values.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let settings = expect_context::<RwSignal<Settings>>();
     let initial = settings.get_untracked();
     let driver_id = RwSignal::new(initial.driver_id.clone());
     let server_url = RwSignal::new(initial.server_url.clone().unwrap_or_default());
+    let token = RwSignal::new(initial.token.clone().unwrap_or_default());
     let form = ThrottleForm::from_policy(&initial.throttle);
     let mode = RwSignal::new(form.mode.clone());
     let max_error_m = RwSignal::new(form.max_error_m.clone());
@@ -77,7 +78,9 @@ pub fn SettingsPage() -> impl IntoView {
         problem.set(None);
         let driver_id = driver_id.get().trim().to_string();
         let server_url = server_url.get().trim().to_string();
+        let token = token.get().trim().to_string();
         settings.set(Settings {
+            token: if token.is_empty() { None } else { Some(token) },
             driver_id: if driver_id.is_empty() { Settings::default().driver_id } else { driver_id },
             server_url: if server_url.is_empty() { None } else { Some(server_url) },
             throttle,
@@ -100,6 +103,19 @@ pub fn SettingsPage() -> impl IntoView {
                         saved.set(false);
                     }
                 />
+                <label for="token">"Sign-in token"</label>
+                <input
+                    id="token"
+                    name="token"
+                    type="password"
+                    autocomplete="current-password"
+                    prop:value=token
+                    on:input=move |event| {
+                        token.set(event_target_value(&event));
+                        saved.set(false);
+                    }
+                />
+                <p class="hint">"From your dispatcher, or open the sign-in link they sent you."</p>
                 <label for="server-url">"Server address"</label>
                 <input
                     id="server-url"

@@ -94,3 +94,39 @@ pub fn remove_element(id: &str) {
         element.remove();
     }
 }
+
+/// Offers `value` as a JSON file download called `file_name` (a Blob and a temporary link: no
+/// server round trip, works offline).
+pub fn download_json<T: serde::Serialize>(file_name: &str, value: &T) {
+    let text = match serde_json::to_string_pretty(value) {
+        Ok(text) => text,
+        Err(error) => {
+            log::error!("cannot encode {file_name}: {error}");
+            return;
+        }
+    };
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else { return };
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let blob = match web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) {
+        Ok(blob) => blob,
+        Err(error) => {
+            log::error!("cannot make {file_name}: {error:?}");
+            return;
+        }
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    if let Ok(link) = document.create_element("a") {
+        let _ = link.set_attribute("href", &url);
+        let _ = link.set_attribute("download", file_name);
+        if let Some(link) = wasm_bindgen::JsCast::dyn_ref::<web_sys::HtmlElement>(&link) {
+            link.click();
+        }
+    }
+    // The download starts after this returns: free the blob a minute later, not now.
+    gloo_timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+}

@@ -8,8 +8,8 @@ use wasm_bindgen::JsValue;
 /// Name of the production database.
 pub const DATABASE_NAME: &str = "enroute";
 
-/// Schema version. Bump it and extend [`open`] when stores change. (2 added `assignments`.)
-pub const SCHEMA_VERSION: u32 = 2;
+/// Schema version. Bump it and extend [`open`] when stores change. (2 added `assignments`, 3 `dead_letters`.)
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Small named values (device facts, counters) as strings.
 pub const META_STORE: &str = "meta";
@@ -19,6 +19,9 @@ pub const OUTBOX_STORE: &str = "outbox";
 
 /// The driver's jobs, keyed by job id, as JSON text.
 pub const ASSIGNMENTS_STORE: &str = "assignments";
+
+/// Records dispatch refused for good, keyed by record id, kept for the driver to export.
+pub const DEAD_LETTERS_STORE: &str = "dead_letters";
 
 /// Why a database operation failed. Rexie's `Display` hides the cause, so this keeps its `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,7 @@ pub async fn open(name: &str) -> Result<Rexie, DatabaseError> {
         .add_object_store(ObjectStore::new(META_STORE))
         .add_object_store(ObjectStore::new(OUTBOX_STORE))
         .add_object_store(ObjectStore::new(ASSIGNMENTS_STORE))
+        .add_object_store(ObjectStore::new(DEAD_LETTERS_STORE))
         .build()
         .await?)
 }

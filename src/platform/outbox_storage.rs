@@ -3,9 +3,9 @@
 //! write; storage only applies each write in one transaction and reports success or failure.
 
 use crate::platform::background_flush::{DEVICE_KEY, FlushDevice};
-use crate::platform::database::{self, ASSIGNMENTS_STORE, DatabaseError, META_STORE, OUTBOX_STORE};
+use crate::platform::database::{self, ASSIGNMENTS_STORE, DEAD_LETTERS_STORE, DatabaseError, META_STORE, OUTBOX_STORE};
 use enroute_core::assignments::{AssignmentEntry, DispatchMessage};
-use enroute_core::{AssignmentWrite, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox};
+use enroute_core::{AssignmentWrite, DeadLetter, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox};
 use enroute_protocol::Record;
 use rexie::{KeyRange, Rexie, TransactionMode};
 use std::cell::RefCell;
@@ -38,6 +38,8 @@ pub trait OutboxStorage {
     /// Remembers where and as whom the service worker uploads waiting records when no app
     /// window is open (see [`crate::platform::background_flush`]).
     fn remember_flush_device(&self, device: &FlushDevice) -> impl Future<Output = Result<(), DatabaseError>>;
+    /// The records dispatch refused for good, oldest refusal first, for the driver to export.
+    fn load_dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, DatabaseError>>;
 }
 
 /// The outbox in IndexedDB: records in the `outbox` store keyed by sequence number (as the
@@ -93,9 +95,27 @@ impl OutboxStorage for IndexedDbOutbox {
             .iter()
             .map(|record| (JsValue::from_str(&record.encode()), JsValue::from_f64(record.seq as f64)))
             .collect();
+        let dead_letters: Vec<(JsValue, JsValue)> = write
+            .dead_letters
+            .iter()
+            .map(|letter| Ok((JsValue::from_str(&to_json(letter)?), JsValue::from_str(&letter.record.id.0))))
+            .collect::<Result<_, DatabaseError>>()?;
         // Everything is prepared before the transaction opens: it must not wait on anything else.
-        let transaction =
-            self.database.transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadWrite)?;
+        // A dead letter is written with the counters that count it. The record itself leaves the
+        // outbox with the other acknowledged ones; should the app stop in between, the server's
+        // `welcome` covers it, so it is never sent again.
+        let stores: &[&str] = if dead_letters.is_empty() {
+            &[OUTBOX_STORE, META_STORE]
+        } else {
+            &[OUTBOX_STORE, META_STORE, DEAD_LETTERS_STORE]
+        };
+        let transaction = self.database.transaction(stores, TransactionMode::ReadWrite)?;
+        if !dead_letters.is_empty() {
+            let store = transaction.store(DEAD_LETTERS_STORE)?;
+            for (value, key) in &dead_letters {
+                store.put(value, Some(key)).await?;
+            }
+        }
         let outbox = transaction.store(OUTBOX_STORE)?;
         if let Some(up_to) = write.delete_up_to {
             let range = KeyRange::upper_bound(&JsValue::from_f64(up_to as f64), Some(false))
@@ -165,6 +185,25 @@ impl OutboxStorage for IndexedDbOutbox {
     async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
         database::write_meta(&self.database, DEVICE_KEY, &to_json(device)?).await
     }
+
+    async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
+        let transaction = self.database.transaction(&[DEAD_LETTERS_STORE], TransactionMode::ReadOnly)?;
+        let values = transaction.store(DEAD_LETTERS_STORE)?.get_all(None, None).await?;
+        transaction.done().await?;
+        let mut letters: Vec<DeadLetter> = values
+            .into_iter()
+            .filter_map(|value| value.as_string())
+            .filter_map(|text| match serde_json::from_str(&text) {
+                Ok(letter) => Some(letter),
+                Err(error) => {
+                    log::error!("skipping an unreadable dead letter: {error:?}");
+                    None
+                }
+            })
+            .collect();
+        letters.sort_by_key(|letter: &DeadLetter| (letter.rejected_at_unix_ms, letter.record.seq));
+        Ok(letters)
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DatabaseError> {
@@ -178,6 +217,7 @@ pub struct MemoryOutbox {
     stored: RefCell<StoredOutbox>,
     assignments: RefCell<StoredAssignments>,
     flush_device: RefCell<Option<FlushDevice>>,
+    dead_letters: RefCell<Vec<DeadLetter>>,
     failure: RefCell<Option<String>>,
 }
 
@@ -229,6 +269,11 @@ impl OutboxStorage for MemoryOutbox {
             stored.records.push(record.clone());
         }
         stored.records.sort_by_key(|record| record.seq);
+        let mut dead_letters = self.dead_letters.borrow_mut();
+        for letter in &write.dead_letters {
+            dead_letters.retain(|existing| existing.record.id != letter.record.id);
+            dead_letters.push(letter.clone());
+        }
         if let Some(counters) = write.counters {
             stored.counters = counters;
         }
@@ -260,7 +305,14 @@ impl OutboxStorage for MemoryOutbox {
         *self.flush_device.borrow_mut() = Some(device.clone());
         Ok(())
     }
+
+    async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
+        Ok(self.dead_letters.borrow().clone())
+    }
 }
+
+/// How long the app waits for IndexedDB to open before it runs on memory.
+pub const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The storage the app runs with: IndexedDB when it opens, memory otherwise.
 pub enum AppOutboxStorage {
@@ -275,8 +327,19 @@ pub enum AppOutboxStorage {
 
 impl AppOutboxStorage {
     /// Opens the app's database, or falls back to memory with the reason logged.
+    /// Opening waits at most [`OPEN_TIMEOUT`]: a tab of an older version that holds the
+    /// database open blocks the upgrade, and the driver must not face a blank app meanwhile.
     pub async fn open() -> AppOutboxStorage {
-        match IndexedDbOutbox::open(database::DATABASE_NAME).await {
+        let opening = std::pin::pin!(IndexedDbOutbox::open(database::DATABASE_NAME));
+        let timeout = std::pin::pin!(gloo_timers::future::sleep(OPEN_TIMEOUT));
+        let opened = match futures::future::select(opening, timeout).await {
+            futures::future::Either::Left((opened, _)) => opened,
+            futures::future::Either::Right(((), _)) => Err(DatabaseError(format!(
+                "opening took longer than {} s (another tab of an older version may hold the database)",
+                OPEN_TIMEOUT.as_secs()
+            ))),
+        };
+        match opened {
             Ok(storage) => AppOutboxStorage::IndexedDb(storage),
             Err(error) => {
                 log::error!("IndexedDB is unavailable, records stay in memory: {error:?}");
@@ -321,6 +384,13 @@ impl OutboxStorage for AppOutboxStorage {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.remember_flush_device(device).await,
             AppOutboxStorage::Unavailable { memory } => memory.remember_flush_device(device).await,
+        }
+    }
+
+    async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => storage.load_dead_letters().await,
+            AppOutboxStorage::Unavailable { memory } => memory.load_dead_letters().await,
         }
     }
 }

@@ -20,6 +20,34 @@ pub fn load() -> Settings {
     })
 }
 
+/// The saved settings, updated from a sign-in link (`?driver_id=…&token=…`) if the page was
+/// opened with one. The credentials are then saved and taken out of the address bar and the
+/// history, so they do not linger in a screenshot or a shared URL.
+pub fn load_with_sign_in_link() -> Settings {
+    let mut settings = load();
+    let Some(window) = web_sys::window() else { return settings };
+    let query = window.location().search().unwrap_or_default();
+    if !query.contains("token=") {
+        return settings;
+    }
+    if settings.apply_sign_in_link(&query) {
+        save(&settings);
+    }
+    let kept: Vec<&str> = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("driver_id=") && !pair.starts_with("token="))
+        .collect();
+    let path = window.location().pathname().unwrap_or_else(|_| "/".into());
+    let address = if kept.is_empty() { path } else { format!("{path}?{}", kept.join("&")) };
+    if let Ok(history) = window.history()
+        && let Err(error) = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&address))
+    {
+        log::warn!("cannot take the sign-in link out of the address bar: {error:?}");
+    }
+    settings
+}
+
 /// Saves the settings; logs if storage is unavailable (private mode, quota).
 pub fn save(settings: &Settings) {
     let Some(storage) = local_storage() else {

@@ -55,7 +55,7 @@ impl SyncDriverOptions {
             url: settings.websocket_url(&browser::page_origin()),
             identity: DeviceIdentity {
                 driver_id: settings.driver_id.clone(),
-                token: None,
+                token: settings.sign_in_token(),
                 app_version: crate::APP_VERSION.to_string(),
             },
             config,
@@ -458,7 +458,7 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
             },
             Some(DriverEvent::Socket(id, SocketEvent::Closed { code })) => {
                 log::info!("socket {id:?} closed (code {code:?})");
-                self.engine.handle_socket_closed(now, id);
+                self.engine.handle_socket_closed(now, id, code);
             }
             Some(DriverEvent::StorageDone { id, result: Ok(()), finished_at_ms }) => {
                 self.engine.handle_storage_written(id);
@@ -481,6 +481,16 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
             }
             Some(DriverEvent::Intent(Intent::DismissNotice { job_id })) => {
                 self.engine.dismiss_notice(&job_id)
+            }
+            Some(DriverEvent::Intent(Intent::Reconnect)) => self.engine.start(now),
+            Some(DriverEvent::Intent(Intent::ExportDeadLetters)) => {
+                let storage = self.storage.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    match storage.load_dead_letters().await {
+                        Ok(letters) => browser::download_json("enroute-refused-records.json", &letters),
+                        Err(error) => log::error!("cannot read the refused records: {error:?}"),
+                    }
+                });
             }
             Some(DriverEvent::Intent(Intent::ReplayEventsForTest)) => {
                 self.engine.reconnect_replaying_events_from(now, 0)
