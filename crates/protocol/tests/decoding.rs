@@ -163,3 +163,26 @@ fn only_location_fixes_are_evictable() {
     assert!(!gap.is_evictable());
     assert!(!RecordKind::Status { status: DriverStatus::OnDuty, reason: None }.is_evictable());
 }
+
+/// Found by the property tests: without serde_json's `float_roundtrip` this heading came back
+/// one ulp off (…654 instead of …657).
+#[test]
+fn regression_a_heading_decodes_to_the_exact_f64_that_was_encoded() {
+    let record = enroute_protocol::Record {
+        seq: 1,
+        id: enroute_protocol::RecordId::from_random_bits(0),
+        created_at_ms: 0,
+        kind: enroute_protocol::RecordKind::Location {
+            fix: enroute_protocol::Fix {
+                time_ms: 0,
+                lat: 0.0,
+                lon: 0.0,
+                accuracy_m: 0.0,
+                speed_mps: None,
+                heading_deg: Some(181.74542288358657),
+                altitude_m: None,
+            },
+        },
+    };
+    assert_eq!(enroute_protocol::Record::decode(&record.encode()).unwrap(), record);
+}
