@@ -286,11 +286,18 @@ async fn a_refused_sign_in_offers_reconnect_and_refused_records_offer_export() {
     let state = SyncState::showing(view);
     let shell = MountedShell::with_intents("/", state, RwSignal::new(Settings::default()), intents);
     tick().await;
-    assert_eq!(find(&shell.root, "[data-testid=connection]").text_content().unwrap().contains("Sign-in rejected"), true);
-    assert!(find(&shell.root, "[data-testid=refused]").text_content().unwrap().contains("Check them in Settings"));
+    assert!(
+        find(&shell.root, "[data-testid=connection]").text_content().unwrap().contains("Sign-in rejected")
+    );
+    assert!(
+        find(&shell.root, "[data-testid=refused]").text_content().unwrap().contains("Check them in Settings")
+    );
     find(&shell.root, "[data-testid=reconnect]").click();
     assert!(
-        find(&shell.root, "[data-testid=dead-letters]").text_content().unwrap().contains("2 records were refused")
+        find(&shell.root, "[data-testid=dead-letters]")
+            .text_content()
+            .unwrap()
+            .contains("2 records were refused")
     );
     find(&shell.root, "[data-testid=export-dead-letters]").click();
     tick().await;
@@ -363,11 +370,7 @@ async fn sync_driver_shows_disconnected_when_the_server_is_unreachable() {
 fn test_options(url: &str, (driver_id, token): (String, String)) -> SyncDriverOptions {
     SyncDriverOptions {
         url: url.to_string(),
-        identity: DeviceIdentity {
-            driver_id,
-            token: Some(token),
-            app_version: "browser-test".into(),
-        },
+        identity: DeviceIdentity { driver_id, token: Some(token), app_version: "browser-test".into() },
         config: EngineConfig::default(),
         throttle: enroute_core::ThrottlePolicy::default(),
         records_upload_url: url.replace("ws://", "http://").replace("/ws", "/sync/records"),
@@ -482,7 +485,10 @@ async fn sequence_numbers_continue_after_reopening_even_when_everything_was_ackn
     engine.handle_socket_opened(now(), socket);
     engine.handle_message(now(), socket, &welcome);
     flush_writes(&mut engine, &storage).await;
-    let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck { acked_seq: 3, rejected: Vec::new() });
+    let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck {
+        acked_seq: 3,
+        rejected: Vec::new(),
+    });
     engine.handle_message(now(), socket, &ack);
     flush_writes(&mut engine, &storage).await;
     // Deleting acknowledged records waits until nothing new was written for a second.
@@ -547,14 +553,24 @@ async fn sync_driver_delivers_duty_changes_to_the_test_server() {
 #[wasm_bindgen_test]
 async fn failing_storage_shows_a_lasting_warning_and_still_delivers() {
     let state = SyncState::new();
-    let storage = MemoryOutbox::failing("quota exceeded");
-    let driver =
-        SyncDriver::start_with_storage(test_options(test_server_url(), unique_driver()), storage, state);
+    let storage = std::rc::Rc::new(MemoryOutbox::failing("quota exceeded"));
+    let driver = SyncDriver::start_with_storage(
+        test_options(test_server_url(), unique_driver()),
+        storage.clone(),
+        state,
+    );
     wait_until(|| state.view.get_untracked().link_label == "Online").await;
     driver.send(Intent::SetDuty(true));
     wait_until(|| !state.view.get_untracked().storage_ok).await;
     wait_until(|| state.view.get_untracked().last_ack_unix_ms.is_some()).await;
     assert!(!state.view.get_untracked().storage_ok, "the warning lasts while storage fails");
+    assert!(storage.sequence_floor() >= 1, "records sent before they were stored raise the floor");
+
+    // Storage heals (space was freed): the app returns to it by itself and the warning goes.
+    storage.set_failure(None);
+    driver.send(Intent::SetDuty(false));
+    wait_until(|| state.view.get_untracked().storage_ok).await;
+    wait_until(|| storage.snapshot().counters.sequence_confirmed).await;
     drop(driver);
 }
 

@@ -3,9 +3,13 @@
 //! write; storage only applies each write in one transaction and reports success or failure.
 
 use crate::platform::background_flush::{DEVICE_KEY, FlushDevice};
-use crate::platform::database::{self, ASSIGNMENTS_STORE, DEAD_LETTERS_STORE, DatabaseError, META_STORE, OUTBOX_STORE};
+use crate::platform::database::{
+    self, ASSIGNMENTS_STORE, DEAD_LETTERS_STORE, DatabaseError, META_STORE, OUTBOX_STORE,
+};
 use enroute_core::assignments::{AssignmentEntry, DispatchMessage};
-use enroute_core::{AssignmentWrite, DeadLetter, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox};
+use enroute_core::{
+    AssignmentWrite, DeadLetter, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox,
+};
 use enroute_protocol::Record;
 use rexie::{KeyRange, Rexie, TransactionMode};
 use std::cell::RefCell;
@@ -40,18 +44,79 @@ pub trait OutboxStorage {
     fn remember_flush_device(&self, device: &FlushDevice) -> impl Future<Output = Result<(), DatabaseError>>;
     /// The records dispatch refused for good, oldest refusal first, for the driver to export.
     fn load_dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, DatabaseError>>;
+    /// The highest record number sent before it was stored (0 if none). Kept apart from the
+    /// outbox, in `localStorage`, because it matters exactly when the outbox's storage fails.
+    fn sequence_floor(&self) -> u64;
+    /// Raises the floor (see `EngineAction::RememberSequenceFloor`): synchronous, so it is kept
+    /// before the batch is sent.
+    fn remember_sequence_floor(&self, floor: u64);
+}
+
+/// Shared storage (a test keeps a handle to make it fail and heal while the driver runs).
+impl<S: OutboxStorage> OutboxStorage for std::rc::Rc<S> {
+    fn load(&self) -> impl Future<Output = Result<StoredOutbox, DatabaseError>> {
+        S::load(self)
+    }
+    fn write(&self, write: &StorageWrite) -> impl Future<Output = Result<(), DatabaseError>> {
+        S::write(self, write)
+    }
+    fn load_assignments(&self) -> impl Future<Output = Result<StoredAssignments, DatabaseError>> {
+        S::load_assignments(self)
+    }
+    fn write_assignments(&self, write: &AssignmentWrite) -> impl Future<Output = Result<(), DatabaseError>> {
+        S::write_assignments(self, write)
+    }
+    fn remember_flush_device(&self, device: &FlushDevice) -> impl Future<Output = Result<(), DatabaseError>> {
+        S::remember_flush_device(self, device)
+    }
+    fn load_dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, DatabaseError>> {
+        S::load_dead_letters(self)
+    }
+    fn sequence_floor(&self) -> u64 {
+        S::sequence_floor(self)
+    }
+    fn remember_sequence_floor(&self, floor: u64) {
+        S::remember_sequence_floor(self, floor)
+    }
+}
+
+/// The sequence floor of the database called `database_name`, in `localStorage`.
+fn stored_sequence_floor(database_name: &str) -> u64 {
+    web_sys::window()
+        .and_then(|window| window.local_storage().ok().flatten())
+        .and_then(|storage| {
+            storage.get_item(&format!("enroute.sequence-floor.{database_name}")).ok().flatten()
+        })
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
+}
+
+fn store_sequence_floor(database_name: &str, floor: u64) {
+    if floor <= stored_sequence_floor(database_name) {
+        return;
+    }
+    let storage = web_sys::window().and_then(|window| window.local_storage().ok().flatten());
+    match storage.map(|storage| {
+        storage.set_item(&format!("enroute.sequence-floor.{database_name}"), &floor.to_string())
+    }) {
+        Some(Ok(())) => {}
+        // Nowhere left to keep it: a reload before storage recovers may make the server wait
+        // for these numbers (the dispatcher sees the gap); the driver already sees the warning.
+        other => log::error!("cannot keep the sequence floor {floor}: {other:?}"),
+    }
 }
 
 /// The outbox in IndexedDB: records in the `outbox` store keyed by sequence number (as the
 /// JSON they are sent as), counters in the `meta` store.
 pub struct IndexedDbOutbox {
     database: Rexie,
+    name: String,
 }
 
 impl IndexedDbOutbox {
     /// Opens the database called `name` (creating or upgrading it).
     pub async fn open(name: &str) -> Result<IndexedDbOutbox, DatabaseError> {
-        Ok(IndexedDbOutbox { database: database::open(name).await? })
+        Ok(IndexedDbOutbox { database: database::open(name).await?, name: name.to_string() })
     }
 
     /// Closes the connection (other tabs and upgrades are no longer blocked by it).
@@ -81,7 +146,7 @@ impl OutboxStorage for IndexedDbOutbox {
                 .map_err(|error| DatabaseError(format!("unreadable outbox counters: {error}")))?,
             None => OutboxCounters::default(),
         };
-        Ok(StoredOutbox { records, counters })
+        Ok(StoredOutbox::new(records, counters))
     }
 
     async fn write(&self, write: &StorageWrite) -> Result<(), DatabaseError> {
@@ -186,6 +251,14 @@ impl OutboxStorage for IndexedDbOutbox {
         database::write_meta(&self.database, DEVICE_KEY, &to_json(device)?).await
     }
 
+    fn sequence_floor(&self) -> u64 {
+        stored_sequence_floor(&self.name)
+    }
+
+    fn remember_sequence_floor(&self, floor: u64) {
+        store_sequence_floor(&self.name, floor);
+    }
+
     async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
         let transaction = self.database.transaction(&[DEAD_LETTERS_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(DEAD_LETTERS_STORE)?.get_all(None, None).await?;
@@ -218,6 +291,7 @@ pub struct MemoryOutbox {
     assignments: RefCell<StoredAssignments>,
     flush_device: RefCell<Option<FlushDevice>>,
     dead_letters: RefCell<Vec<DeadLetter>>,
+    sequence_floor: std::cell::Cell<u64>,
     failure: RefCell<Option<String>>,
 }
 
@@ -309,6 +383,14 @@ impl OutboxStorage for MemoryOutbox {
     async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
         Ok(self.dead_letters.borrow().clone())
     }
+
+    fn sequence_floor(&self) -> u64 {
+        self.sequence_floor.get()
+    }
+
+    fn remember_sequence_floor(&self, floor: u64) {
+        self.sequence_floor.set(self.sequence_floor.get().max(floor));
+    }
 }
 
 /// How long the app waits for IndexedDB to open before it runs on memory.
@@ -392,5 +474,14 @@ impl OutboxStorage for AppOutboxStorage {
             AppOutboxStorage::IndexedDb(storage) => storage.load_dead_letters().await,
             AppOutboxStorage::Unavailable { memory } => memory.load_dead_letters().await,
         }
+    }
+
+    fn sequence_floor(&self) -> u64 {
+        // The app's database, available or not: the floor outlives a page whose IndexedDB failed.
+        stored_sequence_floor(database::DATABASE_NAME)
+    }
+
+    fn remember_sequence_floor(&self, floor: u64) {
+        store_sequence_floor(database::DATABASE_NAME, floor);
     }
 }

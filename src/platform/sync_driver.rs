@@ -172,13 +172,14 @@ async fn run<S: OutboxStorage + 'static>(
 ) {
     // If the outbox cannot be read, this page must not write to it either: its numbering would
     // clash with what is stored. Records then live in memory and the driver is warned.
-    let (stored, storage_usable) = match storage.load().await {
+    let (mut stored, storage_usable) = match storage.load().await {
         Ok(stored) => (stored, true),
         Err(error) => {
             log::error!("cannot read the stored outbox, keeping records in memory: {error:?}");
-            (Default::default(), false)
+            (enroute_core::StoredOutbox::default(), false)
         }
     };
+    stored.raise_sequence_floor(storage.sequence_floor());
     let stored_assignments = if storage_usable {
         storage.load_assignments().await.unwrap_or_else(|error| {
             log::error!("cannot read the stored jobs; the server will send them again: {error:?}");
@@ -361,6 +362,7 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
                     }
                     store(self.storage.clone(), self.storage_usable, write, self.events.clone());
                 }
+                EngineAction::RememberSequenceFloor(floor) => self.storage.remember_sequence_floor(floor),
                 EngineAction::StoreAssignments(write) => {
                     let storage = self.storage.clone();
                     let events = self.events.clone();

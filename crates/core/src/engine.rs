@@ -47,6 +47,10 @@ pub enum EngineAction {
     /// [`Engine::handle_assignments_store_failed`]. Events are acknowledged to the server only
     /// once stored.
     StoreAssignments(AssignmentWrite),
+    /// Keep this number where it survives a reload even while storage fails (the app uses
+    /// `localStorage`), before the `Send` that follows; pass it to
+    /// [`StoredOutbox::raise_sequence_floor`] at the next start.
+    RememberSequenceFloor(u64),
 }
 
 /// Everything the UI shows about synchronisation.
@@ -266,7 +270,12 @@ impl Engine {
         if self.session_socket.is_some()
             && let Some(batch) = self.outbox.poll_batch()
         {
-            return Some(EngineAction::Send(ClientMessage::Records(batch)));
+            let send = EngineAction::Send(ClientMessage::Records(batch));
+            if let Some(floor) = self.outbox.take_sequence_floor() {
+                self.actions.push_back(send);
+                return Some(EngineAction::RememberSequenceFloor(floor));
+            }
+            return Some(send);
         }
         None
     }

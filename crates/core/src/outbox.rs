@@ -94,11 +94,68 @@ pub struct DeadLetter {
     pub rejected_at_unix_ms: i64,
 }
 
+/// The numbers in `acked_seq + 1 ..= floor` that storage knows nothing of: not a stored
+/// record and not settled by a stored gap record. They were sent before they were stored and
+/// lost with a restart; the server may or may not hold them.
+fn numbers_missing_up_to(floor: u64, acked_seq: u64, entries: &BTreeMap<u64, Entry>) -> Vec<SeqRange> {
+    if floor <= acked_seq {
+        return Vec::new();
+    }
+    let mut settled: Vec<SeqRange> = entries
+        .values()
+        .filter_map(|entry| match &entry.record.kind {
+            RecordKind::Gap { lost, .. } => Some(lost.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    settled.sort_unstable();
+    let is_known = |seq: u64| {
+        entries.contains_key(&seq) || settled.iter().any(|range| range.first <= seq && seq <= range.last)
+    };
+    let mut missing = Vec::new();
+    let mut seq = acked_seq + 1;
+    while seq <= floor {
+        if is_known(seq) {
+            seq += 1;
+            continue;
+        }
+        let first = seq;
+        while seq <= floor && !is_known(seq) {
+            seq += 1;
+        }
+        missing.push(SeqRange::new(first, seq - 1));
+    }
+    if missing.len() > enroute_protocol::MAX_GAP_RANGES {
+        // The server refuses longer lists; one range settles the same numbers (and the ones
+        // it holds inside it stay held).
+        let (first, last) = (missing[0].first, missing[missing.len() - 1].last);
+        missing = vec![SeqRange::new(first, last)];
+    }
+    missing
+}
+
 /// What storage held at start.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoredOutbox {
     pub records: Vec<Record>,
     pub counters: OutboxCounters,
+    /// The highest number ever sent before it was stored (kept outside the outbox's storage,
+    /// see [`Outbox::take_sequence_floor`]); 0 when that never happened.
+    pub sequence_floor: u64,
+}
+
+impl StoredOutbox {
+    /// What storage held, with no sequence floor.
+    pub fn new(records: Vec<Record>, counters: OutboxCounters) -> StoredOutbox {
+        StoredOutbox { records, counters, sequence_floor: 0 }
+    }
+
+    /// Numbers new records above `floor`: records up to it were sent while storage was failing,
+    /// so the server may hold them though storage does not (see [`Outbox::take_sequence_floor`]).
+    pub fn raise_sequence_floor(&mut self, floor: u64) {
+        self.sequence_floor = self.sequence_floor.max(floor);
+    }
 }
 
 /// Changes to apply to storage in one transaction.
@@ -211,6 +268,11 @@ pub struct Outbox {
     /// holds and deliver them twice.
     sequence_confirmed_durably: bool,
     session: Option<SendSession>,
+    /// See [`Outbox::poll_batch`].
+    sequence_floor_to_remember: Option<u64>,
+    /// Numbers sent before they were stored and lost with a restart, to report in a gap record
+    /// at the next `welcome` (see [`Outbox::new`]).
+    unsaved_gap: Vec<SeqRange>,
 }
 
 impl Outbox {
@@ -239,7 +301,19 @@ impl Outbox {
             let encoded_len = record.encode().len();
             entries.insert(record.seq, Entry { record, encoded_len, stored: true });
         }
+        // Numbers up to the floor were sent before they were stored. Those storage does not
+        // know of may be missing at the server too (a batch lost on the way, a live fix sent
+        // ahead of the backlog): new records go above the floor, and a gap record settles the
+        // numbers in between, or the server would wait for them forever.
+        let unsaved_gap = numbers_missing_up_to(stored.sequence_floor, counters.acked_seq, &entries);
+        counters.last_seq = counters.last_seq.max(stored.sequence_floor);
+        if stored.sequence_floor > 0 {
+            // Records are only sent after a `welcome` confirmed this device's numbering, so a
+            // floor proves the confirmation even when storage failed to keep it.
+            counters.sequence_confirmed = true;
+        }
         Outbox {
+            unsaved_gap,
             config,
             entries,
             counters,
@@ -253,6 +327,7 @@ impl Outbox {
             storage_retry_at: None,
             sequence_confirmed_durably: counters.sequence_confirmed,
             session: None,
+            sequence_floor_to_remember: None,
         }
     }
 
@@ -424,6 +499,13 @@ impl Outbox {
     /// `rejected` its most recent refusals (a device that missed the `ack` naming them learns
     /// them here).
     pub fn handle_welcome(&mut self, acked_seq: u64, rejected: &[RecordRejection], now_unix_ms: i64) {
+        let unsaved_gap = std::mem::take(&mut self.unsaved_gap);
+        if !unsaved_gap.is_empty() {
+            self.push_new_record(
+                RecordKind::Gap { reason: GapReason::NotStored, lost: unsaved_gap },
+                now_unix_ms,
+            );
+        }
         let first_waiting = self.entries.keys().next().copied();
         let numbering_collides = acked_seq > self.counters.last_seq
             || (!self.counters.sequence_confirmed && first_waiting.is_some_and(|first| first <= acked_seq));
@@ -507,7 +589,37 @@ impl Outbox {
     /// The next `records` batch to send, if the session has room in its window and a stored
     /// record is waiting. After a `welcome` with a backlog of more than one frame, the newest
     /// fix goes first, alone and flagged `live`; then the backlog, oldest first.
+    ///
+    /// While storage fails, records are sent before they are stored. Their numbers are then
+    /// known only to the server, and a reload would give them to new records, which the server
+    /// would drop as duplicates. So such a batch first raises a sequence floor that the caller
+    /// must keep somewhere other than the failing storage (see [`Outbox::take_sequence_floor`]).
     pub fn poll_batch(&mut self) -> Option<RecordBatch> {
+        let batch = self.next_batch()?;
+        // Sending before storage holds the numbering's confirmation (possible only while
+        // storage fails) needs the floor too: without it the next start would take the
+        // numbering for unconfirmed and renumber records the server already holds.
+        let confirmed = self.sequence_confirmed_durably;
+        let highest_unsaved = batch
+            .records
+            .iter()
+            .filter(|record| !confirmed || self.entries.get(&record.seq).is_some_and(|entry| !entry.stored))
+            .map(|record| record.seq)
+            .max();
+        if let Some(seq) = highest_unsaved {
+            self.sequence_floor_to_remember = Some(self.sequence_floor_to_remember.unwrap_or(0).max(seq));
+        }
+        Some(batch)
+    }
+
+    /// The number the next start must number records above (pass it to
+    /// [`StoredOutbox::raise_sequence_floor`]), when the last batch sent records not yet stored.
+    /// Keep it before sending that batch.
+    pub fn take_sequence_floor(&mut self) -> Option<u64> {
+        self.sequence_floor_to_remember.take()
+    }
+
+    fn next_batch(&mut self) -> Option<RecordBatch> {
         let storage_failing = self.storage_failing;
         let config = self.config;
         if !self.sequence_confirmed_durably && !storage_failing {

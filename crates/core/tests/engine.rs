@@ -90,7 +90,7 @@ impl FakeStorage {
     }
 
     fn load(&self) -> StoredOutbox {
-        StoredOutbox { records: self.records.values().cloned().collect(), counters: self.counters }
+        StoredOutbox::new(self.records.values().cloned().collect(), self.counters)
     }
 }
 
@@ -107,6 +107,8 @@ struct World {
     writes: VecDeque<StorageWrite>,
     created: u64,
     seed: u64,
+    /// What the app keeps in localStorage (`EngineAction::RememberSequenceFloor`).
+    sequence_floor: u64,
 }
 
 fn identity() -> DeviceIdentity {
@@ -143,6 +145,7 @@ impl World {
             writes: VecDeque::new(),
             created: 0,
             seed,
+            sequence_floor: 0,
         };
         world.pump();
         world
@@ -184,6 +187,9 @@ impl World {
                 }
                 EngineAction::Store(write) => self.writes.push_back(write),
                 EngineAction::StoreAssignments(write) => self.engine.handle_assignments_stored(write.id),
+                EngineAction::RememberSequenceFloor(floor) => {
+                    self.sequence_floor = self.sequence_floor.max(floor)
+                }
             }
         }
     }
@@ -239,7 +245,9 @@ impl World {
     /// The page reloads: memory is gone, writes not committed are gone, storage stays.
     fn reload(&mut self) {
         self.seed += 1000;
-        self.engine = Engine::new(EngineConfig::default(), identity(), self.storage.load(), self.seed);
+        let mut stored = self.storage.load();
+        stored.raise_sequence_floor(self.sequence_floor);
+        self.engine = Engine::new(EngineConfig::default(), identity(), stored, self.seed);
         self.socket = None;
         self.socket_open = false;
         self.to_server.clear();

@@ -289,10 +289,10 @@ fn numbering_continues_after_a_reload() {
         outbox.create(status(true), T0);
     }
     let writes = store_all(&mut outbox);
-    let stored = StoredOutbox {
-        records: writes.iter().flat_map(|write| write.put.clone()).collect(),
-        counters: writes.iter().rev().find_map(|write| write.counters).unwrap_or_default(),
-    };
+    let stored = StoredOutbox::new(
+        writes.iter().flat_map(|write| write.put.clone()).collect(),
+        writes.iter().rev().find_map(|write| write.counters).unwrap_or_default(),
+    );
     let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 2);
     assert_eq!(reloaded.status().waiting, 3);
     assert_eq!(reloaded.status().unsaved, 0);
@@ -301,15 +301,10 @@ fn numbering_continues_after_a_reload() {
 
 #[test]
 fn numbering_continues_after_a_reload_with_an_empty_outbox() {
-    let stored = StoredOutbox {
-        records: vec![],
-        counters: OutboxCounters {
-            last_seq: 41,
-            acked_seq: 41,
-            sequence_confirmed: true,
-            ..Default::default()
-        },
-    };
+    let stored = StoredOutbox::new(
+        vec![],
+        OutboxCounters { last_seq: 41, acked_seq: 41, sequence_confirmed: true, ..Default::default() },
+    );
     let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 2);
     assert_eq!(reloaded.create(status(true), T0), 42);
 }
@@ -330,6 +325,7 @@ fn records_already_acked_when_the_page_closed_are_dropped_on_load() {
             sequence_confirmed: true,
             ..Default::default()
         },
+        sequence_floor: 0,
     };
     let outbox = Outbox::new(OutboxConfig::default(), stored, 2);
     assert_eq!(outbox.waiting_records().map(|record| record.seq).collect::<Vec<_>>(), vec![7]);
@@ -496,6 +492,7 @@ fn records_acknowledged_before_a_reload_are_cleaned_up_after_it() {
             sequence_confirmed: true,
             ..Default::default()
         },
+        sequence_floor: 0,
     };
     let mut outbox = Outbox::new(OutboxConfig::default(), stored, 2);
     let write = outbox.poll_storage_write(at(0)).unwrap();
@@ -509,10 +506,8 @@ fn numbering_and_duty_are_read_back_from_records_stored_without_counters() {
     outbox.create(fix(T0), T0);
     let writes = store_all(&mut outbox);
     assert!(writes.iter().all(|write| write.counters.is_none()));
-    let stored = StoredOutbox {
-        records: writes.iter().flat_map(|write| write.put.clone()).collect(),
-        counters: Default::default(),
-    };
+    let stored =
+        StoredOutbox::new(writes.iter().flat_map(|write| write.put.clone()).collect(), Default::default());
     let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 3);
     assert_eq!(reloaded.status().duty, Some(DriverStatus::OnDuty));
     assert_eq!(reloaded.create(status(false), T0), 3);
@@ -595,4 +590,49 @@ fn rejections_repeated_in_welcome_reach_a_device_that_missed_the_ack() {
     // A rejection the device has no record for (it was cleaned up before) changes nothing.
     outbox.handle_welcome(2, &rejected, T0 + 2_000);
     assert_eq!(outbox.status().dead_letters_total, 1);
+}
+
+/// Found by the property tests: records sent while storage failed, then a reload, then new
+/// records numbered like the sent ones; the server dropped the new ones as duplicates.
+#[test]
+fn regression_records_sent_unsaved_are_not_renumbered_after_a_reload() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    outbox.create(status(true), T0);
+    let write = outbox.poll_storage_write(at(0)).unwrap();
+    outbox.handle_storage_failed(at(0), write.id);
+    outbox.handle_welcome(0, &[], T0);
+    let batch = outbox.poll_batch().expect("sent from memory while storage fails");
+    assert_eq!(seqs(&batch), vec![1]);
+    let floor = outbox.take_sequence_floor().expect("the caller must keep a floor before sending");
+    assert_eq!(floor, 1);
+
+    // Reload: storage holds nothing, the floor survived elsewhere.
+    let mut stored = StoredOutbox::default();
+    stored.raise_sequence_floor(floor);
+    let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 2);
+    assert_eq!(reloaded.create(status(false), T0), 2, "numbered above what the server may hold");
+    store_all(&mut reloaded);
+    reloaded.handle_welcome(1, &[], T0);
+    store_all(&mut reloaded);
+    let sent = all_batches(&mut reloaded);
+    let sent_seqs: Vec<u64> = sent.iter().flat_map(seqs).collect();
+    assert_eq!(sent_seqs, vec![2, 3], "the new record and the gap record, nothing numbered 1");
+}
+
+/// Found by the property tests: a live fix sent before storage failed to keep it left the
+/// server waiting for the numbers below it forever after a reload.
+#[test]
+fn regression_numbers_lost_with_a_reload_are_settled_by_a_gap_record() {
+    let mut stored = StoredOutbox::default();
+    stored.raise_sequence_floor(4);
+    let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 2);
+    reloaded.handle_welcome(0, &[], T0);
+    store_all(&mut reloaded);
+    let sent = all_batches(&mut reloaded);
+    let record = &sent[0].records[0];
+    assert_eq!(record.seq, 5);
+    assert_eq!(
+        record.kind,
+        RecordKind::Gap { reason: GapReason::NotStored, lost: vec![SeqRange::new(1, 4)] }
+    );
 }

@@ -145,6 +145,9 @@ pub enum GapReason {
     /// The server acknowledged these records and the device deleted them, but the server's
     /// `welcome` later said it no longer holds them (its data was lost or restored from backup).
     ServerLost,
+    /// The device sent these while its storage was failing, then restarted before it could
+    /// store them: the ones the server does not hold are gone.
+    NotStored,
 }
 
 /// A position reported by the device's geolocation.

@@ -56,7 +56,8 @@ pub async fn register_drivers(
         let body = serde_json::json!({ "driver_id": driver_id }).to_string();
         let (mut status, mut answer) = http_post(&host, "/api/drivers", dispatcher_token, &body).await?;
         if status == 409 {
-            (status, answer) = http_post(&host, &format!("/api/drivers/{driver_id}/token"), dispatcher_token, "").await?;
+            (status, answer) =
+                http_post(&host, &format!("/api/drivers/{driver_id}/token"), dispatcher_token, "").await?;
         }
         if !(200..300).contains(&status) {
             return Err(format!("cannot register {driver_id}: HTTP {status} {answer}"));
@@ -73,7 +74,8 @@ pub async fn register_drivers(
 /// A minimal HTTP/1.1 POST (the load generator needs no more than this).
 async fn http_post(host: &str, path: &str, bearer: &str, body: &str) -> Result<(u16, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(host).await.map_err(|error| format!("{host}: {error}"))?;
+    let mut stream =
+        tokio::net::TcpStream::connect(host).await.map_err(|error| format!("{host}: {error}"))?;
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -207,7 +209,8 @@ async fn simulate_driver(
         }
     };
     let token = options.tokens.get(seed as usize).cloned();
-    let identity = DeviceIdentity { driver_id: driver_id.clone(), token, app_version: "enroute-replay".into() };
+    let identity =
+        DeviceIdentity { driver_id: driver_id.clone(), token, app_version: "enroute-replay".into() };
     let mut engine = Engine::new(EngineConfig::default(), identity, StoredOutbox::default(), 0x5eed ^ seed);
     let mut throttle = Throttle::new(options.policy);
     let mut outcome = DriverOutcome::default();
@@ -244,6 +247,8 @@ async fn simulate_driver(
                 // Memory only: every write succeeds at once.
                 EngineAction::Store(write) => engine.handle_storage_written(write.id),
                 EngineAction::StoreAssignments(write) => engine.handle_assignments_stored(write.id),
+                // Storage never fails here, so there is never a floor to keep.
+                EngineAction::RememberSequenceFloor(_) => {}
             }
         }
         if let Some(finished) = finished_at {
