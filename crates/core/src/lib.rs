@@ -28,7 +28,9 @@ pub use settings::Settings;
 pub mod outbox;
 
 pub use engine::{Engine, EngineAction, EngineConfig, Now, SyncSnapshot};
-pub use outbox::{DeadLetter, Outbox, OutboxConfig, OutboxCounters, OutboxStatus, StorageWrite, StoredOutbox};
+pub use outbox::{
+    DeadLetter, Outbox, OutboxConfig, OutboxCounters, OutboxStatus, StorageWrite, StoredOutbox,
+};
 pub mod sync_view;
 
 pub use sync_view::SyncView;

@@ -21,7 +21,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { server_url: None, driver_id: "demo-driver".into(), token: None, throttle: ThrottlePolicy::default() }
+        Settings {
+            server_url: None,
+            driver_id: "demo-driver".into(),
+            token: None,
+            throttle: ThrottlePolicy::default(),
+        }
     }
 }
 

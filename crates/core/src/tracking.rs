@@ -381,9 +381,12 @@ fn push_bounded(queue: &mut VecDeque<Fix>, fix: Fix, limit: usize) {
     queue.push_back(fix);
 }
 
+/// Points of a polyline in sketch units, `(x, y)` with y growing downwards.
+pub type SketchLine = Vec<(f64, f64)>;
+
 /// Points of the recent track for a square sketch `size` units wide, north up: the raw fixes
 /// and the sent ones, in the same projection, with a margin.
-pub fn sketch(view: &TrackingView, size: f64) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+pub fn sketch(view: &TrackingView, size: f64) -> (SketchLine, SketchLine) {
     let all: Vec<(f64, f64)> = view.recent_raw.iter().chain(view.recent_sent.iter()).copied().collect();
     let Some(&(origin_lat, origin_lon)) = all.last() else { return (Vec::new(), Vec::new()) };
     let frame = crate::geo::LocalFrame::around(origin_lat, origin_lon);

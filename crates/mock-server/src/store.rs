@@ -524,6 +524,26 @@ fn kind_name(kind: &RecordKind) -> &'static str {
     }
 }
 
+impl Store {
+    /// The driver's most recent refusals (newest first, at most `limit`), for `welcome`.
+    pub fn recent_rejections(
+        &self,
+        driver_id: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordRejection>, StoreError> {
+        let inner = self.lock();
+        let mut statement = inner.connection.prepare(
+            "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let rejections = statement
+            .query_map(params![driver_id, limit as i64], |row| {
+                Ok(RecordRejection { seq: row.get::<_, i64>(0)? as u64, reason: row.get(1)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rejections)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,25 +573,5 @@ mod tests {
         assert_eq!(state.advance(), vec![2]);
         assert_eq!(state.acked_seq, 3);
         assert_eq!(state.waiting, [5].into());
-    }
-}
-
-impl Store {
-    /// The driver's most recent refusals (newest first, at most `limit`), for `welcome`.
-    pub fn recent_rejections(
-        &self,
-        driver_id: &str,
-        limit: usize,
-    ) -> Result<Vec<RecordRejection>, StoreError> {
-        let inner = self.lock();
-        let mut statement = inner.connection.prepare(
-            "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 ORDER BY seq DESC LIMIT ?2",
-        )?;
-        let rejections = statement
-            .query_map(params![driver_id, limit as i64], |row| {
-                Ok(RecordRejection { seq: row.get::<_, i64>(0)? as u64, reason: row.get(1)? })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rejections)
     }
 }
