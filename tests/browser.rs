@@ -6,7 +6,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use enroute::app::AppShell;
-use enroute::platform::outbox_storage::{IndexedDbOutbox, MemoryOutbox, OutboxStorage};
+use enroute::platform::outbox_storage::{AppOutboxStorage, IndexedDbOutbox, MemoryOutbox, OutboxStorage};
 use enroute::platform::sync_driver::{SyncDriver, SyncDriverOptions};
 use enroute::platform::websocket::{Socket, SocketEvent};
 use enroute::platform::{browser, database};
@@ -548,6 +548,34 @@ async fn sync_driver_delivers_duty_changes_to_the_test_server() {
     .await;
     assert!(state.view.get_untracked().on_duty);
     drop(driver);
+}
+
+#[wasm_bindgen_test]
+async fn a_database_blocked_by_an_older_version_falls_back_to_memory_instead_of_hanging() {
+    let name = format!("enroute-test-{}", browser::random_seed());
+    // Another tab of an older version holds the database open and ignores the upgrade (a raw
+    // connection with no `versionchange` handler; rexie's own connections give way).
+    let factory = js_sys::Reflect::get(&web_sys::window().unwrap(), &"indexedDB".into()).unwrap();
+    let open: js_sys::Function = js_sys::Reflect::get(&factory, &"open".into()).unwrap().unchecked_into();
+    let request = open.call2(&factory, &name.as_str().into(), &1.into()).unwrap();
+    let opened = js_sys::Promise::new(&mut |resolve, _reject| {
+        js_sys::Reflect::set(&request, &"onsuccess".into(), &resolve).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(opened).await.unwrap();
+    let older = js_sys::Reflect::get(&request, &"result".into()).unwrap();
+    let storage = AppOutboxStorage::open_named(&name).await;
+    assert!(matches!(storage, AppOutboxStorage::Unavailable { .. }), "it gave up waiting");
+    let write = enroute_core::StorageWrite {
+        id: 1,
+        put: Vec::new(),
+        delete_up_to: None,
+        delete: Vec::new(),
+        dead_letters: Vec::new(),
+        counters: None,
+    };
+    assert!(storage.write(&write).await.is_err(), "writes report the failure");
+    let close: js_sys::Function = js_sys::Reflect::get(&older, &"close".into()).unwrap().unchecked_into();
+    close.call0(&older).unwrap();
 }
 
 #[wasm_bindgen_test]

@@ -412,7 +412,12 @@ impl AppOutboxStorage {
     /// Opening waits at most [`OPEN_TIMEOUT`]: a tab of an older version that holds the
     /// database open blocks the upgrade, and the driver must not face a blank app meanwhile.
     pub async fn open() -> AppOutboxStorage {
-        let opening = std::pin::pin!(IndexedDbOutbox::open(database::DATABASE_NAME));
+        AppOutboxStorage::open_named(database::DATABASE_NAME).await
+    }
+
+    /// [`AppOutboxStorage::open`] on the database called `name` (tests use scratch names).
+    pub async fn open_named(name: &str) -> AppOutboxStorage {
+        let opening = std::pin::pin!(IndexedDbOutbox::open(name));
         let timeout = std::pin::pin!(gloo_timers::future::sleep(OPEN_TIMEOUT));
         let opened = match futures::future::select(opening, timeout).await {
             futures::future::Either::Left((opened, _)) => opened,
