@@ -316,22 +316,7 @@ async fn a_record_dispatch_refuses_moves_to_the_dead_letters_in_indexeddb() {
         engine.record(now(), status_record(true));
     }
     flush_writes(&mut engine, &storage).await;
-    engine.start(now());
-    let socket = loop {
-        match engine.poll_action(now()) {
-            Some(EngineAction::OpenSocket(socket)) => break socket,
-            Some(_) => {}
-            None => panic!("the engine did not open a socket"),
-        }
-    };
-    engine.handle_socket_opened(now(), socket);
-    let welcome = enroute_protocol::ServerMessage::Welcome(enroute_protocol::Welcome {
-        protocol: enroute_protocol::PROTOCOL_VERSION,
-        acked_seq: 0,
-        server_time_ms: 0,
-        rejected: Vec::new(),
-    });
-    engine.handle_message(now(), socket, &welcome);
+    let socket = welcomed_session(&mut engine);
     flush_writes(&mut engine, &storage).await;
     let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck {
         acked_seq: 3,
@@ -423,6 +408,27 @@ async fn flush_writes(engine: &mut Engine, storage: &impl OutboxStorage) {
     }
 }
 
+/// Starts `engine`, opens its socket and answers its hello with an empty server's `welcome`.
+fn welcomed_session(engine: &mut Engine) -> enroute_core::SocketId {
+    engine.start(now());
+    let socket = loop {
+        match engine.poll_action(now()) {
+            Some(EngineAction::OpenSocket(socket)) => break socket,
+            Some(_) => {}
+            None => panic!("the engine did not open a socket"),
+        }
+    };
+    engine.handle_socket_opened(now(), socket);
+    let welcome = enroute_protocol::ServerMessage::Welcome(enroute_protocol::Welcome {
+        protocol: enroute_protocol::PROTOCOL_VERSION,
+        acked_seq: 0,
+        server_time_ms: 0,
+        rejected: Vec::new(),
+    });
+    engine.handle_message(now(), socket, &welcome);
+    socket
+}
+
 async fn scratch_database() -> (String, IndexedDbOutbox) {
     let name = format!("enroute-test-{}", browser::random_seed());
     let storage = IndexedDbOutbox::open(&name).await.unwrap();
@@ -468,22 +474,7 @@ async fn sequence_numbers_continue_after_reopening_even_when_everything_was_ackn
     }
     flush_writes(&mut engine, &storage).await;
     // The server acknowledges all three: they are deleted, but the numbering must go on.
-    let welcome = enroute_protocol::ServerMessage::Welcome(enroute_protocol::Welcome {
-        protocol: enroute_protocol::PROTOCOL_VERSION,
-        acked_seq: 0,
-        server_time_ms: 0,
-        rejected: Vec::new(),
-    });
-    engine.start(now());
-    let socket = loop {
-        match engine.poll_action(now()) {
-            Some(EngineAction::OpenSocket(socket)) => break socket,
-            Some(_) => {}
-            None => panic!("the engine did not open a socket"),
-        }
-    };
-    engine.handle_socket_opened(now(), socket);
-    engine.handle_message(now(), socket, &welcome);
+    let socket = welcomed_session(&mut engine);
     flush_writes(&mut engine, &storage).await;
     let ack = enroute_protocol::ServerMessage::Ack(enroute_protocol::RecordAck {
         acked_seq: 3,

@@ -1,10 +1,13 @@
 //! The engine against a simulated server, network, storage and clock: every reconnect race we
 //! could think of, then randomized runs that mix them all. No sockets, no sleeps.
 
+mod support;
+
 use enroute_core::*;
 use enroute_protocol::*;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
+use support::FakeStorage;
 
 const T0: i64 = 1_763_769_600_000;
 
@@ -63,34 +66,6 @@ impl FakeServer {
             ClientMessage::Ping(ping) => vec![ServerMessage::Pong(Pong { nonce: ping.nonce })],
             ClientMessage::Ack(_) => vec![],
         }
-    }
-}
-
-/// Durable storage as IndexedDB would hold it.
-#[derive(Default, Clone)]
-struct FakeStorage {
-    records: BTreeMap<u64, Record>,
-    counters: OutboxCounters,
-}
-
-impl FakeStorage {
-    fn apply(&mut self, write: &StorageWrite) {
-        if let Some(up_to) = write.delete_up_to {
-            self.records.retain(|seq, _| *seq > up_to);
-        }
-        for seq in &write.delete {
-            self.records.remove(seq);
-        }
-        for record in &write.put {
-            self.records.insert(record.seq, record.clone());
-        }
-        if let Some(counters) = write.counters {
-            self.counters = counters;
-        }
-    }
-
-    fn load(&self) -> StoredOutbox {
-        StoredOutbox::new(self.records.values().cloned().collect(), self.counters)
     }
 }
 

@@ -3,11 +3,14 @@
 //! Whatever the order, no record the server acknowledged before a `welcome` is sent after it,
 //! nothing durable is lost, and every record reaches the server exactly once in the end.
 
+mod support;
+
 use enroute_core::*;
 use enroute_protocol::*;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
+use support::FakeStorage;
 
 const T0: i64 = 1_763_769_600_000;
 
@@ -38,34 +41,6 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Reload),
         2 => (1..3_000u64).prop_map(Step::Wait),
     ]
-}
-
-/// What IndexedDB would hold: writes applied whole, as `MemoryOutbox` does.
-#[derive(Default)]
-struct ModelStorage {
-    records: BTreeMap<u64, Record>,
-    counters: OutboxCounters,
-}
-
-impl ModelStorage {
-    fn apply(&mut self, write: &StorageWrite) {
-        if let Some(up_to) = write.delete_up_to {
-            self.records.retain(|seq, _| *seq > up_to);
-        }
-        for seq in &write.delete {
-            self.records.remove(seq);
-        }
-        for record in &write.put {
-            self.records.insert(record.seq, record.clone());
-        }
-        if let Some(counters) = write.counters {
-            self.counters = counters;
-        }
-    }
-
-    fn stored(&self) -> StoredOutbox {
-        StoredOutbox::new(self.records.values().cloned().collect(), self.counters)
-    }
 }
 
 /// The server: holds records by sequence number (a duplicate changes nothing) and acknowledges
@@ -107,7 +82,7 @@ impl ModelServer {
 
 struct World {
     outbox: Outbox,
-    storage: ModelStorage,
+    storage: FakeStorage,
     server: ModelServer,
     connected: bool,
     acks_on_the_way: VecDeque<u64>,
@@ -124,7 +99,7 @@ impl World {
     fn new() -> World {
         World {
             outbox: Outbox::new(config(), StoredOutbox::default(), 1),
-            storage: ModelStorage::default(),
+            storage: FakeStorage::default(),
             server: ModelServer::default(),
             connected: false,
             acks_on_the_way: VecDeque::new(),
@@ -217,7 +192,7 @@ impl World {
                 // The page closes: only what storage committed survives.
                 self.disconnect();
                 self.seed += 1;
-                let mut stored = self.storage.stored();
+                let mut stored = self.storage.load();
                 stored.raise_sequence_floor(self.sequence_floor);
                 self.outbox = Outbox::new(config(), stored, self.seed);
             }

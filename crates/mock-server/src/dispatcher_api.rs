@@ -16,6 +16,23 @@ use std::collections::HashMap;
 /// The dispatcher page (`/dispatch?token=…`).
 const DISPATCHER_PAGE: &str = include_str!("dispatcher_page.html");
 
+/// Proof that a request carries the dispatcher token; every handler here takes one, so a
+/// request without the token is answered 401 before the handler runs.
+pub struct Dispatcher;
+
+impl axum::extract::FromRequestParts<AppState> for Dispatcher {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Dispatcher, Response> {
+        let query: HashMap<String, String> =
+            Query::try_from_uri(&parts.uri).map(|Query(query)| query).unwrap_or_default();
+        if authorized(state, &parts.headers, &query) { Ok(Dispatcher) } else { Err(unauthorized()) }
+    }
+}
+
 /// Whether the request carries the dispatcher token. Compares in constant time.
 fn authorized(state: &AppState, headers: &HeaderMap, query: &HashMap<String, String>) -> bool {
     let bearer = headers
@@ -53,6 +70,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
         .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "request panicked\n").into_response())
 }
 
+/// The page answers a missing token with a page saying how to open it, not with plain 401 text.
 pub async fn dispatcher_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -64,14 +82,7 @@ pub async fn dispatcher_page(
     ([(header::CACHE_CONTROL, "no-store")], Html(DISPATCHER_PAGE)).into_response()
 }
 
-pub async fn list_drivers(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
+pub async fn list_drivers(State(state): State<AppState>, _dispatcher: Dispatcher) -> Response {
     match blocking(move || state.store.drivers()).await {
         Ok(Ok(drivers)) => Json(drivers).into_response(),
         Ok(Err(error)) => store_failure(error),
@@ -81,13 +92,9 @@ pub async fn list_drivers(
 
 pub async fn show_driver(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Path(driver_id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     match blocking(move || state.store.driver(&driver_id)).await {
         Ok(Ok(Some(driver))) => Json(driver).into_response(),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such driver\n").into_response(),
@@ -98,13 +105,9 @@ pub async fn show_driver(
 
 pub async fn driver_records(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Path(driver_id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     match blocking(move || state.store.history(&driver_id)).await {
         Ok(Ok(history)) => Json(history).into_response(),
         Ok(Err(error)) => store_failure(error),
@@ -119,14 +122,10 @@ pub struct MessageBody {
 
 pub async fn send_message(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Path(driver_id): Path<String>,
     Json(body): Json<MessageBody>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     if body.text.trim().is_empty() || body.text.chars().count() > crate::assignment_store::MAX_NOTES_CHARS {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -148,12 +147,9 @@ pub async fn send_message(
 
 pub async fn list_assignments(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _dispatcher: Dispatcher,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     let driver = query.get("driver_id").cloned();
     match blocking(move || state.store.assignments(driver.as_deref())).await {
         Ok(Ok(assignments)) => Json(assignments).into_response(),
@@ -164,13 +160,9 @@ pub async fn list_assignments(
 
 pub async fn create_assignment(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     body: axum::body::Bytes,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     let new: NewAssignment = match serde_json::from_slice(&body) {
         Ok(new) => new,
         Err(error) => return refused(AssignmentError::Invalid(error.to_string())),
@@ -191,13 +183,9 @@ pub async fn create_assignment(
 
 pub async fn cancel_assignment(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Path(assignment_id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     let store = state.store.clone();
     match blocking(move || store.cancel_assignment(&assignment_id, unix_time_ms())).await {
         Ok(Ok(Ok((driver_id, assignment, event)))) => {
@@ -219,13 +207,9 @@ pub struct NewDriver {
 
 pub async fn register_driver(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Json(new_driver): Json<NewDriver>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     let driver_id = new_driver.driver_id.clone();
     match blocking(move || state.store.register_driver(&new_driver.driver_id, unix_time_ms())).await {
         Ok(Ok(token)) => {
@@ -241,13 +225,9 @@ pub async fn register_driver(
 /// is lifted) and answers it.
 pub async fn rotate_driver_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Path(driver_id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     let id = driver_id.clone();
     let ended = state.sign_ins.clone();
     match blocking(move || state.store.rotate_driver_token(&id, unix_time_ms())).await {
@@ -265,13 +245,9 @@ pub async fn rotate_driver_token(
 /// connection with `token_revoked`.
 pub async fn revoke_driver(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    _dispatcher: Dispatcher,
     Path(driver_id): Path<String>,
 ) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return unauthorized();
-    }
     let id = driver_id.clone();
     let sign_ins = state.sign_ins.clone();
     match blocking(move || state.store.revoke_driver(&id, unix_time_ms())).await {

@@ -6,21 +6,17 @@
 
 mod support;
 
-use enroute_mock_server::{AppState, router};
+use enroute_mock_server::AppState;
 use enroute_protocol::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use support::Client;
 const TOKEN: &str = "test-dispatcher-token";
 
 async fn start_server() -> (std::net::SocketAddr, AppState) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let state = support::test_state();
-    let app = router(state.clone(), std::path::Path::new("no-such-dist"));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (address, state)
+    (support::start_server(state.clone()).await, state)
 }
 
 /// A minimal HTTP/1.1 client: the dependency budget of a test does not need more.
@@ -60,7 +56,7 @@ fn new_job(id: &str, driver_id: &str, accept_by_ms: Option<i64>) -> String {
 }
 
 async fn connect(address: std::net::SocketAddr, driver_id: &str, last_event_id: u64) -> (Client, Welcome) {
-    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws")).await.unwrap();
+    let mut client = support::connect(address).await;
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
         driver_id: driver_id.into(),

@@ -6,8 +6,9 @@
 
 mod support;
 
+use support::{Client, connect, start_server};
+
 use enroute_mock_server::limits::Limits;
-use enroute_mock_server::{AppState, router};
 use enroute_protocol::*;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -15,8 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const T0: i64 = 1_763_769_600_000;
 const MAX_CONNECTIONS: usize = 8;
@@ -28,18 +27,6 @@ fn limits() -> Limits {
         frames_per_second: 20.0,
         frame_burst: 40.0,
     }
-}
-
-async fn start_server(state: AppState) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = router(state, std::path::Path::new("no-such-dist"));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    address
-}
-
-async fn connect(address: std::net::SocketAddr) -> Client {
-    tokio_tungstenite::connect_async(format!("ws://{address}/ws")).await.unwrap().0
 }
 
 fn hello(driver_id: &str, token: Option<String>) -> String {

@@ -4,25 +4,11 @@
 
 mod support;
 
-use enroute_mock_server::{AppState, router};
+use support::{Client, connect, start_server};
+
 use enroute_protocol::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn start_server(state: AppState) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = router(state, std::path::Path::new("no-such-dist"));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    address
-}
-
-async fn connect(address: std::net::SocketAddr) -> Client {
-    let (client, _response) = tokio_tungstenite::connect_async(format!("ws://{address}/ws")).await.unwrap();
-    client
-}
 
 async fn send(client: &mut Client, message: ClientMessage) {
     client.send(Message::text(message.encode())).await.unwrap();

@@ -1,9 +1,28 @@
-//! What the integration tests share: a server state with the test drivers registered.
+//! What the integration tests share: a server state with the test drivers registered, and a
+//! real server on 127.0.0.1:0 with real WebSocket clients.
 
 #![allow(dead_code)] // each test file uses part of it
 
-use enroute_mock_server::AppState;
 use enroute_mock_server::store::Store;
+use enroute_mock_server::{AppState, router};
+
+/// A WebSocket client of the test server.
+pub type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Serves `state` (and no app files) on a free port of 127.0.0.1; returns the address.
+pub async fn start_server(state: AppState) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = router(state, std::path::Path::new("no-such-dist"));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+/// Opens a WebSocket to the server at `address` (nothing sent yet).
+pub async fn connect(address: std::net::SocketAddr) -> Client {
+    tokio_tungstenite::connect_async(format!("ws://{address}/ws")).await.unwrap().0
+}
 
 /// Drivers registered in [`test_state`], each with the token [`token_of`] gives.
 pub const TEST_DRIVERS: [&str; 9] = [
