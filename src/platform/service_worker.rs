@@ -45,6 +45,16 @@ pub async fn registration() -> Option<ServiceWorkerRegistration> {
     found.dyn_into::<ServiceWorkerRegistration>().ok()
 }
 
+/// The registration once a worker is active for this page; pending forever without one.
+async fn ready_registration() -> Option<ServiceWorkerRegistration> {
+    let window = web_sys::window()?;
+    if !js_sys::Reflect::has(&window.navigator(), &"serviceWorker".into()).unwrap_or(false) {
+        return None;
+    }
+    let ready = window.navigator().service_worker().ready().ok()?;
+    JsFuture::from(ready).await.ok()?.dyn_into::<ServiceWorkerRegistration>().ok()
+}
+
 /// Watches for a new version of the app while it lives; dropping it stops watching.
 pub struct UpdateWatch {
     _listeners: Rc<RefCell<Vec<EventListener>>>,
@@ -61,9 +71,15 @@ pub fn watch_for_update(on_ready: impl Fn() + 'static) -> UpdateWatch {
     let listeners = Rc::downgrade(&listeners);
     let periodic_check = Rc::downgrade(&periodic_check);
     wasm_bindgen_futures::spawn_local(async move {
-        let Some(registration) = registration().await else { return };
+        // `ready`, not `getRegistration()`: on the first visit the app starts before its worker
+        // is registered, and a lookup then finds nothing and would never watch (regression: the
+        // first day's session never offered an update). Without a worker it never resolves.
+        let Some(registration) = ready_registration().await else { return };
         if registration.waiting().is_some() && is_controlled() {
             on_ready();
+        }
+        if let Some(installing) = registration.installing() {
+            follow_installing(&installing, on_ready.clone(), &listeners);
         }
         let (Some(listeners_now), Some(periodic_check)) = (listeners.upgrade(), periodic_check.upgrade())
         else {

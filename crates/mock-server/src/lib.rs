@@ -107,17 +107,12 @@ fn demo_driver_token(
 /// 128 random bits as hex, from the operating system's generator.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
-    // /dev/urandom is on every machine this mock server runs on; fall back to time and address
-    // entropy only if it is somehow missing.
-    if std::fs::File::open("/dev/urandom")
+    // Tokens from a guessable source would let anyone sign in, so there is no fallback: a
+    // machine without /dev/urandom cannot issue tokens (every first start issues some, so
+    // such a machine fails at once, not later).
+    std::fs::File::open("/dev/urandom")
         .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes))
-        .is_err()
-    {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        bytes = (now ^ (&bytes as *const _ as u128)).to_le_bytes();
-    }
+        .expect("/dev/urandom must be readable to issue tokens");
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
