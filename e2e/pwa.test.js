@@ -105,8 +105,17 @@ test('a new build waits until the driver taps Update, then takes over with nothi
   await page.evaluate(() => navigator.serviceWorker.getRegistration().then((registration) => registration.update()));
   await page.getByTestId('update-banner').waitFor({ timeout: 20000 });
   assert.equal(await versionOf(), versionA, 'the new build waits: the page still runs build A');
+  // The page reloads once build B controls it. (Polling the old worker for its version every
+  // 50 ms here made the switch flaky: the new worker had been told to skip waiting but stayed
+  // "installed", which Chromium does while the active worker is busy with events.)
+  const reloaded = page.waitForEvent('load', { timeout: 20000 });
   await page.getByRole('button', { name: 'Update now' }).click();
-  await eventually(async () => (await versionOf().catch(() => null)) === 'build-b', { timeoutMs: 20000, message: 'build B in charge' });
+  await reloaded;
+  await eventually(async () => (await versionOf().catch(() => null)) === 'build-b', {
+    timeoutMs: 20000,
+    intervalMs: 500,
+    message: 'build B in charge',
+  });
   await eventually(async () => (await page.getByTestId('connection').textContent()).includes('Online'), { message: 'Online again' });
   await eventually(async () => (await waiting(page)) === 0, { timeoutMs: 30000, message: 'the queued record sent' });
   assert.deepEqual((await dutyChanges(server)).map((record) => record.status), ['on_duty', 'off_duty'], 'nothing lost');
