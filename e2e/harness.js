@@ -187,6 +187,7 @@ async function seriousAccessibilityViolations(page) {
 
 module.exports = {
   CHROMIUM_ARGS,
+  DIST,
   REPLAY_BIN,
   TRACES,
   scratchDirectory,

@@ -8,9 +8,9 @@ use crate::platform::leadership::{LeadershipRequest, request_leadership};
 use crate::platform::service_worker::{switch_to_waiting_version, watch_for_update};
 use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions};
 use crate::platform::tab_channel::TabChannel;
-use crate::platform::{debug_bridge, settings_storage};
+use crate::platform::{browser_support, debug_bridge, settings_storage, storage_persistence};
 use crate::state::{Intents, SyncState, TabRole};
-use enroute_core::{Settings, SyncView};
+use enroute_core::{BrowserSupport, Settings, SyncView};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -34,6 +34,10 @@ pub fn App() -> impl IntoView {
     leadership.set_value(Some(request_leadership(move || {
         follower_channel.set_value(None);
         state.role.set(TabRole::Leader);
+        // The outbox must survive storage pressure: ask the browser to keep it.
+        leptos::task::spawn_local(async {
+            log::info!("storage: {:?}", storage_persistence::request().await);
+        });
         // In a task of its own: the first render and the driver's start each fit in a short
         // task, so a slow phone can paint and respond in between.
         set_timeout(
@@ -79,9 +83,10 @@ pub fn App() -> impl IntoView {
     let update_ready = RwSignal::new(false);
     let _update_watch = StoredValue::new_local(watch_for_update(move || update_ready.set(true)));
     let switch_version = Callback::new(move |()| switch_to_waiting_version());
+    let support = browser_support::detect();
     view! {
         <UpdateBanner ready=update_ready on_update=switch_version />
-        <AppShell state settings intents />
+        <AppShell state settings intents support />
     }
 }
 
@@ -94,10 +99,14 @@ pub fn AppShell(
     settings: RwSignal<Settings>,
     /// Where the driver's actions go.
     intents: Intents,
+    /// What the browser offers (everything, unless given): screens explain what is missing.
+    #[prop(optional)]
+    support: BrowserSupport,
 ) -> impl IntoView {
     provide_context(state);
     provide_context(settings);
     provide_context(intents);
+    provide_context(support);
     view! {
         <Router>
             <NotificationTaps />

@@ -1,6 +1,6 @@
 use crate::components::TrackSketch;
 use crate::state::SyncState;
-use enroute_core::{TrackingState, TrackingView};
+use enroute_core::{BrowserSupport, TrackingState, TrackingView};
 use leptos::prelude::*;
 
 /// Where tracking stands, in plain words with what to do next; the current position, accuracy
@@ -8,6 +8,7 @@ use leptos::prelude::*;
 #[component]
 pub fn TrackingPanel() -> impl IntoView {
     let state = expect_context::<SyncState>();
+    let keep_screen_on = use_context::<BrowserSupport>().unwrap_or_default().keep_screen_on_note();
     let tracking = Signal::derive(move || state.view.with(|view| view.tracking.clone()));
     let guidance = move || tracking.with(|view| view.guidance());
     let tone = move || {
@@ -21,6 +22,9 @@ pub fn TrackingPanel() -> impl IntoView {
         <section class=tone aria-labelledby="tracking-title" data-testid="tracking">
             <h2 id="tracking-title" data-testid="tracking-headline">{move || guidance().0}</h2>
             <p role="status" aria-live="polite" data-testid="tracking-guidance">{move || guidance().1}</p>
+            <Show when=move || keep_screen_on.is_some() && tracking.with(|view| view.state != TrackingState::OffDuty)>
+                <p class="hint" data-testid="keep-screen-on">{keep_screen_on}</p>
+            </Show>
             <Show when=move || tracking.with(|view| view.position.is_some())>
                 <dl class="facts facts--compact">
                     <dt>"Position"</dt>

@@ -1,8 +1,8 @@
 use crate::platform::alerts::{notification_permission, request_notification_permission};
 use crate::platform::browser::format_clock_time;
 use crate::state::SyncState;
-use enroute_core::JobView;
 use enroute_core::assignments::JobGroup;
+use enroute_core::{BrowserSupport, JobView};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -86,12 +86,16 @@ fn JobCard(
 #[component]
 fn NotificationPrompt() -> impl IntoView {
     let permission = RwSignal::new(notification_permission());
+    let unavailable = use_context::<BrowserSupport>().unwrap_or_default().background_alerts_note();
     let ask = move |_| {
         leptos::task::spawn_local(async move {
             permission.set(request_notification_permission().await);
         });
     };
     view! {
+        <Show when=move || unavailable.is_some()>
+            <p class="hint" data-testid="notification-unavailable">{unavailable}</p>
+        </Show>
         <Show when=move || permission.get() == "default">
             <div class="notice" data-testid="notification-prompt">
                 <p>"Get job offers even when Enroute is in the background: your phone shows a notification and opens the job when you tap it."</p>

@@ -1,6 +1,6 @@
 use crate::components::TrackingPanel;
 use crate::state::{Intent, Intents, SyncState, TabRole};
-use enroute_core::Settings;
+use enroute_core::{BrowserSupport, Settings};
 use leptos::prelude::*;
 
 /// The home screen: on or off duty, location tracking, who is signed in, and how the link to
@@ -12,6 +12,7 @@ pub fn DutyPage() -> impl IntoView {
     let intents = expect_context::<Intents>();
     let on_duty = move || state.view.with(|view| view.on_duty);
     let leading = move || state.role.get() == TabRole::Leader;
+    let add_to_home_screen = use_context::<BrowserSupport>().unwrap_or_default().suggest_add_to_home_screen();
     view! {
         <section class="page" aria-labelledby="duty-title">
             <h1 id="duty-title">"Duty"</h1>
@@ -34,6 +35,11 @@ pub fn DutyPage() -> impl IntoView {
                 <dt>"Dispatch link"</dt>
                 <dd data-testid="link-detail">{move || state.view.with(|view| view.link_detail.clone())}</dd>
             </dl>
+            <Show when=move || add_to_home_screen>
+                <p class="notice" data-testid="add-to-home-screen">
+                    "Tip: add Enroute to your Home Screen (Share, then \"Add to Home Screen\") so it opens like an app, works without a network and can alert you to jobs."
+                </p>
+            </Show>
         </section>
     }
 }

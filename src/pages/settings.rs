@@ -1,5 +1,6 @@
 use crate::APP_VERSION;
-use enroute_core::{Settings, ThrottleForm};
+use crate::platform::storage_persistence;
+use enroute_core::{BrowserSupport, Settings, ThrottleForm};
 use leptos::prelude::*;
 
 /// One labelled number field of the location form.
@@ -169,7 +170,32 @@ pub fn SettingsPage() -> impl IntoView {
                     {move || if saved.get() { "Saved." } else { "" }}
                 </p>
             </form>
+            <ThisPhone />
             <p class="version">"App version " {APP_VERSION}</p>
+        </section>
+    }
+}
+
+/// What this phone's browser keeps and lacks: whether waiting records are safe from storage
+/// clean-ups, and each missing feature with what the app does instead.
+#[component]
+fn ThisPhone() -> impl IntoView {
+    let notes = use_context::<BrowserSupport>().unwrap_or_default().notes();
+    let persistence = RwSignal::new(None::<storage_persistence::Persistence>);
+    leptos::task::spawn_local(async move { persistence.set(Some(storage_persistence::current().await)) });
+    view! {
+        <section class="this-phone" aria-labelledby="this-phone-title" data-testid="this-phone">
+            <h2 id="this-phone-title">"This phone"</h2>
+            <p data-testid="storage-persistence">
+                "Waiting records: "
+                {move || persistence.get().map_or("checking…", |persistence| persistence.describe())}
+            </p>
+            <ul class="support-notes">
+                {notes
+                    .into_iter()
+                    .map(|note| view! { <li data-testid="support-note" data-note=note.key>{note.text}</li> })
+                    .collect_view()}
+            </ul>
         </section>
     }
 }

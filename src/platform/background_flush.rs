@@ -4,10 +4,8 @@
 //! the `meta` store) and asks the browser for a Background Sync while records wait that it
 //! cannot send itself. Browsers without Background Sync drain at the next start instead.
 
-use crate::platform::service_worker;
+use crate::platform::{js_api, service_worker};
 use serde::Serialize;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// The Background Sync tag the service worker listens for.
 pub const SYNC_TAG: &str = "enroute-flush";
@@ -25,26 +23,21 @@ pub struct FlushDevice {
 }
 
 /// Asks the browser to wake the service worker for a flush when the network is there. Does
-/// nothing where there is no service worker or no Background Sync.
+/// nothing where there is no service worker or no Background Sync (Firefox, Safari): there the
+/// app drains its outbox itself at start, when the network returns and when it is shown again.
 pub fn request() {
     wasm_bindgen_futures::spawn_local(async {
         let Some(registration) = service_worker::registration().await else { return };
-        let Ok(sync) = js_sys::Reflect::get(&registration, &"sync".into()) else { return };
-        if sync.is_undefined() {
-            log::info!("no Background Sync here: waiting records are sent at the next start");
+        let Some(sync) = js_api::property(&registration, "sync") else {
+            log::info!(
+                "no Background Sync here: waiting records are sent at the next start, when the network returns and when the app is shown again"
+            );
             return;
-        }
-        let register = js_sys::Reflect::get(&sync, &"register".into())
-            .ok()
-            .and_then(|register| register.dyn_into::<js_sys::Function>().ok());
-        let Some(register) = register else { return };
-        match register.call1(&sync, &SYNC_TAG.into()).map(|promise| promise.dyn_into::<js_sys::Promise>()) {
-            Ok(Ok(promise)) => {
-                if let Err(error) = JsFuture::from(promise).await {
-                    log::warn!("cannot register a background flush: {error:?}");
-                }
-            }
-            other => log::warn!("cannot register a background flush: {other:?}"),
+        };
+        if let Err(error) =
+            js_api::call_async(&sync, "SyncManager.register", "register", &[SYNC_TAG.into()]).await
+        {
+            log::warn!("cannot register a background flush: {error}");
         }
     });
 }

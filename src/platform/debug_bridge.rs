@@ -5,7 +5,9 @@
 //! positions the tracker was given (JSON), `window.enrouteDebug.replayEvents()` reconnects asking
 //! the server for every event again (to test that duplicates change nothing), and
 //! `?debug&batch=1` sends one record per frame and waits for each ack (the naive baseline the
-//! benchmarks compare against).
+//! benchmarks compare against). `?debug&positions=test` replaces the Geolocation API with
+//! `window.enrouteDebug.setPosition(lat, lon, accuracy_m)`, for engines whose tests cannot
+//! emulate positions (WebKitGTK; see `geolocation.rs`).
 
 use crate::state::{Intent, Intents};
 use enroute_core::EngineConfig;
@@ -25,6 +27,10 @@ fn query() -> String {
 /// Whether the page was opened with `?debug`.
 pub fn is_enabled() -> bool {
     query().trim_start_matches('?').split('&').any(|pair| pair == "debug")
+}
+
+fn has_pair(wanted: &str) -> bool {
+    query().trim_start_matches('?').split('&').any(|pair| pair == wanted)
 }
 
 /// Applies `batch=1` from the URL: one record per frame, one frame in flight.
@@ -54,6 +60,24 @@ pub fn install(intents: Intents) {
     }
     let Some(window) = web_sys::window() else { return };
     let bridge = js_sys::Object::new();
+    if has_pair("positions=test") {
+        crate::platform::geolocation::use_test_positions();
+        log::info!("positions come from window.enrouteDebug.setPosition, not the Geolocation API");
+    }
+    let set_position = Closure::<dyn Fn(f64, f64, f64)>::new(|lat: f64, lon: f64, accuracy_m: f64| {
+        let fix = enroute_core::Fix {
+            time_ms: js_sys::Date::now() as i64,
+            lat,
+            lon,
+            accuracy_m,
+            speed_mps: None,
+            heading_deg: None,
+            altitude_m: None,
+        };
+        crate::platform::geolocation::feed_test_position(crate::platform::geolocation::PositionEvent::Fix(
+            fix,
+        ));
+    });
     let make_records = Closure::<dyn Fn(u32)>::new(move |count: u32| {
         for index in 0..count {
             intents.send(Intent::SetDuty(index % 2 == 0));
@@ -74,6 +98,7 @@ pub fn install(intents: Intents) {
     let _ = js_sys::Reflect::set(&bridge, &"clearStoreLatencies".into(), clear.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&bridge, &"seenFixes".into(), seen_fixes.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&bridge, &"replayEvents".into(), replay_events.as_ref().unchecked_ref());
+    let _ = js_sys::Reflect::set(&bridge, &"setPosition".into(), set_position.as_ref().unchecked_ref());
     let _ = js_sys::Reflect::set(&window, &"enrouteDebug".into(), &bridge);
     // The bridge lives as long as the page.
     make_records.forget();
@@ -81,5 +106,6 @@ pub fn install(intents: Intents) {
     clear.forget();
     seen_fixes.forget();
     replay_events.forget();
+    set_position.forget();
     log::info!("debug bridge installed: window.enrouteDebug");
 }

@@ -1,7 +1,15 @@
 //! Watching the phone's position (Geolocation API). Positions become plain [`Fix`]es; errors
 //! become [`GeolocationError`]s. Dropping the [`PositionWatch`] stops watching.
+//!
+//! Tests in engines that cannot emulate positions (WebKitGTK has no test provider; the browser
+//! tests have no permission) switch to a test source instead ([`use_test_positions`], or the
+//! page opened with `?debug&positions=test`): the watch is then fed by [`feed_test_position`]
+//! and never touches the Geolocation API. Chromium's and Firefox's end-to-end tests use the
+//! real API with the browser's own emulation.
 
 use enroute_core::{Fix, GeolocationError};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -12,13 +20,48 @@ pub enum PositionEvent {
     Error(GeolocationError),
 }
 
-/// A running `watchPosition`.
-pub struct PositionWatch {
-    geolocation: web_sys::Geolocation,
-    id: i32,
-    // web-sys types positions only under its unstable flag: they are read as plain objects.
-    _on_position: Closure<dyn FnMut(JsValue)>,
-    _on_error: Closure<dyn FnMut(JsValue)>,
+/// A running `watchPosition` (or a watch on the test source).
+pub enum PositionWatch {
+    Browser {
+        geolocation: web_sys::Geolocation,
+        id: i32,
+        // web-sys types positions only under its unstable flag: they are read as plain objects.
+        _on_position: Closure<dyn FnMut(JsValue)>,
+        _on_error: Closure<dyn FnMut(JsValue)>,
+    },
+    Test(Rc<dyn Fn(PositionEvent)>),
+}
+
+/// The test source: whether it replaces the Geolocation API, the watches it feeds, and the last
+/// position (a new watch gets it at once, as from a browser that already knows where it is).
+#[derive(Default)]
+struct TestSource {
+    enabled: bool,
+    watches: Vec<std::rc::Weak<dyn Fn(PositionEvent)>>,
+    last: Option<PositionEvent>,
+}
+
+thread_local! {
+    static TEST_SOURCE: RefCell<TestSource> = RefCell::default();
+}
+
+/// From now on, watches are fed by [`feed_test_position`] instead of the Geolocation API.
+pub fn use_test_positions() {
+    TEST_SOURCE.with(|source| source.borrow_mut().enabled = true);
+}
+
+/// Gives every test watch a position (or an error), as the browser would.
+pub fn feed_test_position(event: PositionEvent) {
+    let watches: Vec<_> = TEST_SOURCE.with(|source| {
+        let mut source = source.borrow_mut();
+        source.last = Some(event);
+        source.watches.retain(|watch| watch.strong_count() > 0);
+        source.watches.iter().filter_map(|watch| watch.upgrade()).collect()
+    });
+    // Called outside the borrow: a watch may start or stop others.
+    for watch in watches {
+        watch(event);
+    }
 }
 
 /// How long the browser may take for a position before reporting a timeout.
@@ -26,6 +69,18 @@ const TIMEOUT_MS: u32 = 30_000;
 
 /// Starts watching with high accuracy; `None` if the browser has no geolocation.
 pub fn watch_position(on_event: impl Fn(PositionEvent) + Clone + 'static) -> Option<PositionWatch> {
+    if TEST_SOURCE.with(|source| source.borrow().enabled) {
+        let watch: Rc<dyn Fn(PositionEvent)> = Rc::new(on_event);
+        let last = TEST_SOURCE.with(|source| {
+            let mut source = source.borrow_mut();
+            source.watches.push(Rc::downgrade(&watch));
+            source.last
+        });
+        if let Some(last) = last {
+            watch(last);
+        }
+        return Some(PositionWatch::Test(watch));
+    }
     let geolocation = web_sys::window()?.navigator().geolocation().ok()?;
     let on_fix = on_event.clone();
     let on_position = Closure::<dyn FnMut(JsValue)>::new(move |position: JsValue| match to_fix(&position) {
@@ -55,12 +110,14 @@ pub fn watch_position(on_event: impl Fn(PositionEvent) + Clone + 'static) -> Opt
             &options,
         )
         .ok()?;
-    Some(PositionWatch { geolocation, id, _on_position: on_position, _on_error: on_error })
+    Some(PositionWatch::Browser { geolocation, id, _on_position: on_position, _on_error: on_error })
 }
 
 impl Drop for PositionWatch {
     fn drop(&mut self) {
-        self.geolocation.clear_watch(self.id);
+        if let PositionWatch::Browser { geolocation, id, .. } = self {
+            geolocation.clear_watch(*id);
+        }
     }
 }
 

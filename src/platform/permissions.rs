@@ -1,9 +1,9 @@
 //! The location permission as the Permissions API reports it, and its changes.
 
 use crate::platform::event_listener::EventListener;
+use crate::platform::js_api;
 use enroute_core::LocationPermission;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// Keeps listening to permission changes until dropped.
 pub struct PermissionWatch {
@@ -22,11 +22,15 @@ fn read(status: &web_sys::PermissionStatus) -> LocationPermission {
 /// Reads the geolocation permission, calls `on_change` with it now and at every change.
 /// `None` if the browser has no Permissions API (the app then learns from positions and errors).
 pub async fn watch_permission(on_change: impl Fn(LocationPermission) + 'static) -> Option<PermissionWatch> {
-    let permissions = web_sys::window()?.navigator().permissions().ok()?;
+    let permissions = js_api::navigator_property("permissions")?;
     let descriptor = js_sys::Object::new();
     js_sys::Reflect::set(&descriptor, &"name".into(), &"geolocation".into()).ok()?;
-    let promise = permissions.query(&descriptor).ok()?;
-    let status: web_sys::PermissionStatus = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    let status =
+        js_api::call_async(&permissions, "navigator.permissions.query", "query", &[descriptor.into()])
+            .await
+            .map_err(|error| log::info!("the location permission cannot be read ahead: {error}"))
+            .ok()?;
+    let status: web_sys::PermissionStatus = status.dyn_into().ok()?;
     on_change(read(&status));
     let listened = status.clone();
     let listener = EventListener::new(&status, "change", move |_| on_change(read(&listened)));

@@ -6,10 +6,11 @@
 //! registration does nothing, so components using it can be tested.
 
 use crate::platform::event_listener::EventListener;
+use crate::platform::js_api;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ServiceWorker, ServiceWorkerRegistration, ServiceWorkerState};
 
@@ -20,38 +21,33 @@ const UPDATE_CHECK_INTERVAL: Duration = Duration::from_secs(30 * 60);
 /// Registers the service worker if the browser supports it. Failures are logged, not fatal: the
 /// app works online without a worker.
 pub fn register() {
-    let Some(window) = web_sys::window() else { return };
-    let navigator = window.navigator();
-    let has_service_worker = js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false);
-    if !has_service_worker {
+    let Some(container) = js_api::service_worker_container() else {
         log::warn!("this browser has no service worker support; the app will not work offline");
         return;
-    }
-    let promise = navigator.service_worker().register("/service-worker.js");
+    };
     wasm_bindgen_futures::spawn_local(async move {
-        if let Err(error) = JsFuture::from(promise).await {
-            log::warn!("service worker registration failed: {error:?}");
+        let script = JsValue::from_str("/service-worker.js");
+        let registered =
+            js_api::call_async(&container, "serviceWorker.register", "register", &[script]).await;
+        if let Err(error) = registered {
+            log::warn!("service worker registration failed: {error}");
         }
     });
 }
 
 /// The app's registration, if a worker was registered for this page.
 pub async fn registration() -> Option<ServiceWorkerRegistration> {
-    let window = web_sys::window()?;
-    if !js_sys::Reflect::has(&window.navigator(), &"serviceWorker".into()).unwrap_or(false) {
-        return None;
-    }
-    let found = JsFuture::from(window.navigator().service_worker().get_registration()).await.ok()?;
+    let container = js_api::service_worker_container()?;
+    let found = js_api::call_async(&container, "serviceWorker.getRegistration", "getRegistration", &[])
+        .await
+        .map_err(|error| log::warn!("{error}"))
+        .ok()?;
     found.dyn_into::<ServiceWorkerRegistration>().ok()
 }
 
 /// The registration once a worker is active for this page; pending forever without one.
 async fn ready_registration() -> Option<ServiceWorkerRegistration> {
-    let window = web_sys::window()?;
-    if !js_sys::Reflect::has(&window.navigator(), &"serviceWorker".into()).unwrap_or(false) {
-        return None;
-    }
-    let ready = window.navigator().service_worker().ready().ok()?;
+    let ready = js_api::service_worker_container()?.ready().ok()?;
     JsFuture::from(ready).await.ok()?.dyn_into::<ServiceWorkerRegistration>().ok()
 }
 
@@ -121,7 +117,7 @@ fn follow_installing(
 }
 
 fn is_controlled() -> bool {
-    web_sys::window().is_some_and(|window| window.navigator().service_worker().controller().is_some())
+    js_api::service_worker_container().is_some_and(|container| container.controller().is_some())
 }
 
 /// Switches to the waiting version: asks it to take over and reloads the page once it has.
@@ -133,13 +129,12 @@ pub fn switch_to_waiting_version() {
             log::warn!("no new version is waiting");
             return;
         };
-        let Some(window) = web_sys::window() else { return };
+        let Some(container) = js_api::service_worker_container() else { return };
         let reload = wasm_bindgen::closure::Closure::once_into_js(move || {
             if let Some(window) = web_sys::window() {
                 let _ = window.location().reload();
             }
         });
-        let container = window.navigator().service_worker();
         // The page reloads when the new worker controls it; the closure lives until then.
         let _ = container.add_event_listener_with_callback("controllerchange", reload.unchecked_ref());
         let message = js_sys::Object::new();

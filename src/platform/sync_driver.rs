@@ -43,6 +43,8 @@ pub struct SyncDriverOptions {
     pub throttle: ThrottlePolicy,
     /// Where the service worker uploads records waiting when no app window is open.
     pub records_upload_url: String,
+    /// The IndexedDB database holding the outbox and the jobs.
+    pub database: String,
 }
 
 impl SyncDriverOptions {
@@ -61,6 +63,7 @@ impl SyncDriverOptions {
             config,
             throttle: settings.throttle,
             records_upload_url: settings.records_upload_url(&browser::page_origin()),
+            database: crate::platform::database::DATABASE_NAME.to_string(),
         }
     }
 }
@@ -96,7 +99,10 @@ impl SyncDriver {
     /// Starts the app's driver: opens IndexedDB (or falls back to memory), loads the outbox,
     /// connects, and keeps `state` up to date until dropped. Publishes to other tabs.
     pub fn start(options: SyncDriverOptions, state: SyncState) -> SyncDriver {
-        SyncDriver::spawn(options, state, TabChannel::open(), async { AppOutboxStorage::open().await })
+        let database = options.database.clone();
+        SyncDriver::spawn(options, state, TabChannel::open(), async move {
+            AppOutboxStorage::open_named(&database).await
+        })
     }
 
     /// Starts a driver on the given storage (tests use memory or a scratch database).

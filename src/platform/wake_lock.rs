@@ -1,9 +1,10 @@
 //! Keeping the screen on while on duty (Screen Wake Lock API). Browsers release the lock when the
 //! page is hidden, so it is requested again whenever the page becomes visible.
 
+use crate::platform::js_api;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// Holds the screen awake while wanted. Dropping it releases the lock.
@@ -40,17 +41,17 @@ impl ScreenWakeLock {
         if held || *self.asked.borrow() {
             return;
         }
-        let Some(wake_lock) = web_sys::window()
-            .and_then(|window| js_sys::Reflect::get(&window.navigator(), &"wakeLock".into()).ok())
-            .filter(|wake_lock| !wake_lock.is_undefined())
-        else {
-            return; // not supported: the driver keeps the screen on by hand
+        let Some(wake_lock) = js_api::navigator_property("wakeLock") else {
+            return; // not supported: the duty screen asks the driver to keep the screen on
         };
-        let request = js_sys::Reflect::get(&wake_lock, &"request".into())
-            .ok()
-            .and_then(|request| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(request).ok())
-            .and_then(|request| request.call1(&wake_lock, &"screen".into()).ok())
-            .and_then(|promise| wasm_bindgen::JsCast::dyn_into::<js_sys::Promise>(promise).ok());
+        let request =
+            match js_api::call(&wake_lock, "navigator.wakeLock.request", "request", &["screen".into()]) {
+                Ok(promise) => promise.dyn_into::<js_sys::Promise>().ok(),
+                Err(error) => {
+                    log::info!("screen wake lock refused: {error}");
+                    None
+                }
+            };
         let Some(promise) = request else { return };
         *self.asked.borrow_mut() = true;
         let asked = self.asked.clone();
@@ -67,7 +68,7 @@ impl ScreenWakeLock {
                         release(&lock);
                     }
                 }
-                Err(error) => log::info!("screen wake lock refused: {error:?}"),
+                Err(error) => log::info!("screen wake lock refused: {}", js_api::describe(&error)),
             }
         });
     }
@@ -80,12 +81,15 @@ impl ScreenWakeLock {
 }
 
 fn release(sentinel: &JsValue) {
-    if let Some(release) = js_sys::Reflect::get(sentinel, &"release".into())
-        .ok()
-        .and_then(|release| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(release).ok())
-    {
-        let _ = release.call0(sentinel);
+    if let Err(error) = js_api::call(sentinel, "WakeLockSentinel.release", "release", &[]) {
+        log::info!("{error}");
     }
+}
+
+/// Whether this browser can keep the screen on for the app (Safari since 16.4, not Firefox ESR
+/// before 126).
+pub fn supported() -> bool {
+    js_api::navigator_property("wakeLock").is_some()
 }
 
 impl Drop for ScreenWakeLock {

@@ -11,12 +11,14 @@
 
 pub mod assignments;
 pub mod backoff;
+pub mod browser_support;
 pub mod connection;
 pub mod engine;
 pub mod random;
 pub mod time;
 
 pub use backoff::{Backoff, BackoffConfig};
+pub use browser_support::{BrowserSupport, SupportNote};
 pub use connection::{Connection, ConnectionAction, ConnectionConfig, DeviceIdentity, LinkStatus, SocketId};
 pub use random::Random;
 pub use time::Instant;
