@@ -9,7 +9,7 @@
 // has no test provider, so its pages are opened with `?debug&positions=test` and fed through the
 // debug bridge.
 //
-// `ENROUTE_E2E_ENGINES` (comma-separated; default all three) picks the engines.
+// `ENROUTE_ENGINES` (comma-separated; default all three) picks the engines.
 
 'use strict';
 
@@ -23,7 +23,7 @@ const { CHROMIUM_ARGS, DRIVER_TOKEN } = require('./harness');
 const { WebDriverSession, startDriver } = require('./webdriver');
 
 const ALL_ENGINES = ['chromium', 'firefox', 'webkit'];
-const ENGINES = (process.env.ENROUTE_E2E_ENGINES || ALL_ENGINES.join(','))
+const ENGINES = (process.env.ENROUTE_ENGINES || ALL_ENGINES.join(','))
   .split(',')
   .map((engine) => engine.trim())
   .filter(Boolean);

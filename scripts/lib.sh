@@ -12,6 +12,10 @@ export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 
 TRUNK_VERSION=0.21.14      # 0.22 needs a newer rustc than the machine's
 WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.37.1
+
+# The browser engines the browser and end-to-end layers run in (a phone has one of them).
+ENGINES=(chromium firefox webkit)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -51,7 +55,35 @@ ensure_build_tools() {
 ensure_test_tools() {
   ensure_build_tools
   ensure_cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
-  ensure_debian_packages chromium chromium-driver
+  # Chromium (Android), Firefox ESR (Gecko) and WebKitGTK's MiniBrowser (WebKit, as on every
+  # iPhone), each with its WebDriver server; WebKitGTK needs an X display, so Xvfb too.
+  ensure_debian_packages chromium chromium-driver firefox-esr webkit2gtk-driver xvfb
+  ensure_cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked
+}
+
+# start_display: exports DISPLAY for WebKitGTK, starting an Xvfb of our own unless one is set.
+# Sets XVFB_PID (empty if DISPLAY was already there); stop it with stop_display.
+XVFB_PID=""
+start_display() {
+  [ -n "${DISPLAY:-}" ] && return
+  local fifo
+  fifo=$(mktemp -u)
+  mkfifo "$fifo"
+  Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$fifo" 2>/dev/null &
+  XVFB_PID=$!
+  local number
+  read -r -t 20 number <"$fifo" || die "Xvfb did not start"
+  rm -f "$fifo"
+  export DISPLAY=":$number"
+}
+
+stop_display() {
+  if [ -n "$XVFB_PID" ]; then
+    kill "$XVFB_PID" 2>/dev/null || true
+    wait "$XVFB_PID" 2>/dev/null || true
+    XVFB_PID=""
+    unset DISPLAY
+  fi
 }
 
 ensure_debian_packages() {

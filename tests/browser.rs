@@ -240,6 +240,8 @@ async fn websocket_greets_the_test_server_and_gets_welcome() {
     }
 }
 
+/// Port 9 is on the browsers' list of ports they refuse: WebKit then fires `error` and never
+/// `close` (regression: the socket task waited forever in WebKit and the test hung).
 #[wasm_bindgen_test]
 async fn websocket_to_a_closed_port_reports_closed() {
     let (events, mut received) = mpsc::unbounded();
@@ -359,6 +361,7 @@ fn test_options(url: &str, (driver_id, token): (String, String)) -> SyncDriverOp
         config: EngineConfig::default(),
         throttle: enroute_core::ThrottlePolicy::default(),
         records_upload_url: url.replace("ws://", "http://").replace("/ws", "/sync/records"),
+        database: enroute::platform::database::DATABASE_NAME.to_string(),
     }
 }
 

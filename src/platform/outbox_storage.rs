@@ -109,26 +109,39 @@ fn store_sequence_floor(database_name: &str, floor: u64) {
 /// The outbox in IndexedDB: records in the `outbox` store keyed by sequence number (as the
 /// JSON they are sent as), counters in the `meta` store.
 pub struct IndexedDbOutbox {
-    database: Rexie,
+    /// Always `Some` until dropped (`Rexie::close` consumes it).
+    database: Option<Rexie>,
     name: String,
 }
 
 impl IndexedDbOutbox {
     /// Opens the database called `name` (creating or upgrading it).
     pub async fn open(name: &str) -> Result<IndexedDbOutbox, DatabaseError> {
-        Ok(IndexedDbOutbox { database: database::open(name).await?, name: name.to_string() })
+        Ok(IndexedDbOutbox { database: Some(database::open(name).await?), name: name.to_string() })
     }
 
-    /// Closes the connection (other tabs and upgrades are no longer blocked by it).
-    pub fn close(self) {
-        self.database.close();
+    /// Closes the connection (other tabs and upgrades are no longer blocked by it). Dropping
+    /// does the same: a stopped driver (settings saved, tests) must not keep the database open,
+    /// or deleting or upgrading it waits for the garbage collector.
+    pub fn close(self) {}
+
+    fn db(&self) -> &Rexie {
+        self.database.as_ref().expect("the database is open until dropped")
+    }
+}
+
+impl Drop for IndexedDbOutbox {
+    fn drop(&mut self) {
+        if let Some(database) = self.database.take() {
+            database.close();
+        }
     }
 }
 
 impl OutboxStorage for IndexedDbOutbox {
     async fn load(&self) -> Result<StoredOutbox, DatabaseError> {
         let transaction =
-            self.database.transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadOnly)?;
+            self.db().transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(OUTBOX_STORE)?.get_all(None, None).await?;
         let counters = transaction.store(META_STORE)?.get(JsValue::from_str(COUNTERS_KEY)).await?;
         transaction.done().await?;
@@ -174,7 +187,7 @@ impl OutboxStorage for IndexedDbOutbox {
         } else {
             &[OUTBOX_STORE, META_STORE, DEAD_LETTERS_STORE]
         };
-        let transaction = self.database.transaction(stores, TransactionMode::ReadWrite)?;
+        let transaction = self.db().transaction(stores, TransactionMode::ReadWrite)?;
         if !dead_letters.is_empty() {
             let store = transaction.store(DEAD_LETTERS_STORE)?;
             for (value, key) in &dead_letters {
@@ -205,7 +218,7 @@ impl OutboxStorage for IndexedDbOutbox {
 
     async fn load_assignments(&self) -> Result<StoredAssignments, DatabaseError> {
         let transaction =
-            self.database.transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadOnly)?;
+            self.db().transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(ASSIGNMENTS_STORE)?.get_all(None, None).await?;
         let events = transaction.store(META_STORE)?.get(JsValue::from_str(EVENTS_KEY)).await?;
         transaction.done().await?;
@@ -234,7 +247,7 @@ impl OutboxStorage for IndexedDbOutbox {
         let events =
             to_json(&StoredEvents { last_event_id: write.last_event_id, messages: write.messages.clone() })?;
         let transaction =
-            self.database.transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadWrite)?;
+            self.db().transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadWrite)?;
         let store = transaction.store(ASSIGNMENTS_STORE)?;
         for (value, key) in &entries {
             store.put(value, Some(key)).await?;
@@ -248,7 +261,7 @@ impl OutboxStorage for IndexedDbOutbox {
     }
 
     async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
-        database::write_meta(&self.database, DEVICE_KEY, &to_json(device)?).await
+        database::write_meta(&self.db(), DEVICE_KEY, &to_json(device)?).await
     }
 
     fn sequence_floor(&self) -> u64 {
@@ -260,7 +273,7 @@ impl OutboxStorage for IndexedDbOutbox {
     }
 
     async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
-        let transaction = self.database.transaction(&[DEAD_LETTERS_STORE], TransactionMode::ReadOnly)?;
+        let transaction = self.db().transaction(&[DEAD_LETTERS_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(DEAD_LETTERS_STORE)?.get_all(None, None).await?;
         transaction.done().await?;
         let mut letters: Vec<DeadLetter> = values

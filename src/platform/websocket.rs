@@ -55,10 +55,19 @@ async fn run(url: String, mut outgoing: mpsc::UnboundedReceiver<String>, on_even
     let mut sent_early = Vec::new();
     let opened = loop {
         let ready = poll_fn(|context| Pin::new(&mut websocket).poll_ready(context));
-        match select(pin!(ready), outgoing.next()).await {
+        // WebKit may fail a connection with an `error` while the socket still says CONNECTING,
+        // and then close it without any event: look at its state now and then, or this would
+        // wait forever (regression: the WebKit browser tests hung).
+        let recheck = gloo_timers::future::sleep(CLOSE_EVENT_WAIT);
+        match select(pin!(ready), select(outgoing.next(), pin!(recheck))).await {
             Either::Left((result, _)) => break result.is_ok() && matches!(websocket.state(), State::Open),
-            Either::Right((Some(text), _)) => sent_early.push(text),
-            Either::Right((None, _)) => return, // dropping the socket closes it
+            Either::Right((Either::Left((Some(text), _)), _)) => sent_early.push(text),
+            Either::Right((Either::Left((None, _)), _)) => return, // dropping the socket closes it
+            Either::Right((Either::Right(_), _)) => match websocket.state() {
+                State::Connecting => {}
+                State::Open => break true,
+                State::Closing | State::Closed => break false,
+            },
         }
     };
     if !opened {
@@ -91,16 +100,24 @@ async fn run(url: String, mut outgoing: mpsc::UnboundedReceiver<String>, on_even
     on_event(SocketEvent::Closed { code: close_code });
 }
 
-/// After a failed open, the stream yields the close event; read its code.
+/// How long to wait, after a failed open, for the close event that carries the code. WebKit
+/// fires only `error` (no `close`) for a port it refuses to connect to (regression: the socket
+/// task then waited forever).
+const CLOSE_EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// After a failed open, the stream yields the close event; read its code (if it comes).
 async fn last_close_code<S>(websocket: &mut S) -> Option<u16>
 where
     S: futures::Stream<Item = Result<Message, WebSocketError>> + Sink<Message> + Unpin,
 {
     let mut code = None;
-    while let Some(item) = websocket.next().await {
-        if let Err(WebSocketError::ConnectionClose(event)) = item {
-            code = Some(event.code);
+    loop {
+        let next = websocket.next();
+        let waited = gloo_timers::future::sleep(CLOSE_EVENT_WAIT);
+        match select(pin!(next), pin!(waited)).await {
+            Either::Left((Some(Err(WebSocketError::ConnectionClose(event))), _)) => code = Some(event.code),
+            Either::Left((Some(_), _)) => {}
+            Either::Left((None, _)) | Either::Right(_) => return code,
         }
     }
-    code
 }
