@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Draws the app icons in public/icons/ (a white map pin on navy) with no dependencies.
 
+The PNGs have no alpha channel: iOS shows transparency in a Home Screen icon as black.
+
 Run from the repository root: python3 scripts/make-icons.py
 The maskable icon keeps the pin inside the central 60% so any mask shape leaves it whole.
 """
@@ -62,6 +64,9 @@ for name, size, scale in [
     ("icon-192.png", 192, 1.0),
     ("icon-512.png", 512, 1.0),
     ("icon-maskable-512.png", 512, 0.72),
+    # iOS's Home Screen icon: opaque (iOS shows transparency as black) and uncropped (iOS rounds
+    # the corners itself).
+    ("apple-touch-icon-180.png", 180, 0.8),
 ]:
     write_png(f"public/icons/{name}", size, render(size, scale))
     print("wrote", name)

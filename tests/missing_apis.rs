@@ -86,7 +86,9 @@ const ALL: [&str; 9] = [
 fn test_server_url() -> &'static str {
     match option_env!("ENROUTE_TEST_SERVER") {
         Some(url) => url,
-        None => panic!("ENROUTE_TEST_SERVER must name the mock server's WebSocket URL; run the tests with scripts/test"),
+        None => panic!(
+            "ENROUTE_TEST_SERVER must name the mock server's WebSocket URL; run the tests with scripts/test"
+        ),
     }
 }
 
@@ -243,7 +245,8 @@ async fn whole_flow(case: &str, hidden: &[&str]) {
     ] {
         app.send(Intent::Act { job_id: job_id.clone(), action, reason: None });
         wait_until("the action confirmed", || {
-            view().waiting == 0 && view().jobs.iter().any(|job| job.id == job_id && !job.actions.contains(&action))
+            view().waiting == 0
+                && view().jobs.iter().any(|job| job.id == job_id && !job.actions.contains(&action))
         })
         .await;
     }

@@ -140,8 +140,7 @@ impl Drop for IndexedDbOutbox {
 
 impl OutboxStorage for IndexedDbOutbox {
     async fn load(&self) -> Result<StoredOutbox, DatabaseError> {
-        let transaction =
-            self.db().transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadOnly)?;
+        let transaction = self.db().transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(OUTBOX_STORE)?.get_all(None, None).await?;
         let counters = transaction.store(META_STORE)?.get(JsValue::from_str(COUNTERS_KEY)).await?;
         transaction.done().await?;

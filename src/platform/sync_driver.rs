@@ -223,6 +223,7 @@ async fn run<S: OutboxStorage + 'static>(
         _permission_watch: None,
         latency_probe: debug_bridge::is_enabled().then(StoreLatencyProbe::default),
         driver_acted: false,
+        geolocation_missing: false,
     };
     let permission_events = events.clone();
     wasm_bindgen_futures::spawn_local(async move {
@@ -328,6 +329,8 @@ struct AppLoop<S: OutboxStorage + 'static> {
     latency_probe: Option<StoreLatencyProbe>,
     /// The driver did something since the last pass: show its effect at once.
     driver_acted: bool,
+    /// `watchPosition` is not there: do not ask for it at every pass.
+    geolocation_missing: bool,
 }
 
 impl<S: OutboxStorage + 'static> AppLoop<S> {
@@ -432,13 +435,18 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
     /// Starts or stops the position watch and the wake lock as the tracker wants.
     fn follow_tracker(&mut self) {
         match (self.tracker.wants_position(), self.position_watch.is_some()) {
-            (true, false) => {
+            (true, false) if !self.geolocation_missing => {
                 let events = self.events.clone();
                 self.position_watch = watch_position(move |event| {
                     let _ = events.unbounded_send(DriverEvent::Position(event));
                 });
                 if self.position_watch.is_none() {
+                    // Not asked again: the tracker pauses as for a phone that cannot find itself.
                     log::error!("this browser has no geolocation");
+                    self.geolocation_missing = true;
+                    let unavailable =
+                        PositionEvent::Error(enroute_core::GeolocationError::PositionUnavailable);
+                    let _ = self.events.unbounded_send(DriverEvent::Position(unavailable));
                 }
             }
             (false, true) => self.position_watch = None,
