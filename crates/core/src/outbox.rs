@@ -127,10 +127,10 @@ fn numbers_missing_up_to(floor: u64, acked_seq: u64, entries: &BTreeMap<u64, Ent
         missing.push(SeqRange::new(first, seq - 1));
     }
     if missing.len() > enroute_protocol::MAX_GAP_RANGES {
-        // The server refuses longer lists; one range settles the same numbers (and the ones
-        // it holds inside it stay held).
-        let (first, last) = (missing[0].first, missing[missing.len() - 1].last);
-        missing = vec![SeqRange::new(first, last)];
+        // The server refuses longer lists; fewer, wider ranges settle the same numbers (and the
+        // ones it holds inside them stay held).
+        let seqs: Vec<u64> = missing.iter().flat_map(|range| range.first..=range.last).collect();
+        missing = SeqRange::collapse_capped(seqs, enroute_protocol::MAX_GAP_RANGES);
     }
     missing
 }
@@ -171,9 +171,8 @@ pub struct StorageWrite {
     pub delete: Vec<u64>,
     /// Records the server refused, to add to the dead-letter store (keyed by record id).
     pub dead_letters: Vec<DeadLetter>,
-    /// The counters to store, when they changed in a way the stored records do not show. (A
-    /// new record raises `last_seq` and may change `duty`, but both are read back from the
-    /// records on load, so storing a new record is a single put.)
+    /// The counters to store: with every write that stores records (so the highest number
+    /// assigned is always durable), and whenever they changed otherwise.
     pub counters: Option<OutboxCounters>,
 }
 
@@ -288,8 +287,8 @@ impl Outbox {
                 cleanup.delete_up_to = Some(counters.acked_seq);
                 continue;
             }
-            // Counters are not rewritten for every new record: the records themselves say how
-            // far numbering went and what the last duty change was.
+            // The stored counters already say how far numbering went; the records can only
+            // confirm it (or carry it further where an older version stored records alone).
             counters.last_seq = counters.last_seq.max(record.seq);
             if let RecordKind::Status {
                 status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty),
@@ -393,9 +392,10 @@ impl Outbox {
         } else {
             return None;
         };
-        // Counters changed by acknowledgements wait for the cleanup write: a write that stores a
-        // new record stays a single put.
-        let include_counters = pending.counters_changed || cleanup_up_to.is_some();
+        // The counters go with every write that stores a record, so the highest number assigned
+        // is durable with it and never comes from the records alone (regression: an unreadable
+        // newest record let its number be given again). The same transaction, one more put.
+        let include_counters = pending.counters_changed || cleanup_up_to.is_some() || !pending.put.is_empty();
         if cleanup_up_to.is_some() {
             self.cleanup = PendingCleanup::default();
         }
@@ -769,7 +769,7 @@ impl Outbox {
                     let mut seqs: Vec<u64> = lost.iter().flat_map(|range| range.first..=range.last).collect();
                     seqs.extend(evicted);
                     seqs.sort_unstable();
-                    *lost = SeqRange::collapse(seqs);
+                    *lost = SeqRange::collapse_capped(seqs, enroute_protocol::MAX_GAP_RANGES);
                 }
                 entry.encoded_len = entry.record.encode().len();
                 entry.stored = false;
@@ -778,7 +778,11 @@ impl Outbox {
                 }
             }
             None => {
-                let lost = SeqRange::collapse(evicted);
+                // The server refuses a report with more ranges than that (regression: statuses
+                // between evicted fixes made one range each, and the report was refused for
+                // good). Bridged holes cover statuses still waiting here: they are sent before
+                // the report, which is newer, and stay applied.
+                let lost = SeqRange::collapse_capped(evicted, enroute_protocol::MAX_GAP_RANGES);
                 self.push_new_record(RecordKind::Gap { reason: GapReason::Evicted, lost }, now_unix_ms);
             }
         }

@@ -275,6 +275,13 @@ impl Throttle {
         self.policy
     }
 
+    /// Forgets the track so far (call after [`Throttle::flush`] when tracking stops: a pause,
+    /// the end of duty). The next fix starts a new segment and is never doubted against the old
+    /// one, and no heartbeat repeats the old position as if it were current. Counts are kept.
+    pub fn start_new_segment(&mut self) {
+        *self = Throttle { stats: self.stats, ..Throttle::new(self.policy) };
+    }
+
     pub fn stats(&self) -> ThrottleStats {
         self.stats
     }

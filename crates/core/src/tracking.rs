@@ -7,6 +7,9 @@
 //!   for the watch's timeout: the track is ended where the vehicle was last seen and a
 //!   `tracking_paused` status with the reason is recorded; `tracking_resumed` when positions flow
 //!   again. The dispatcher then sees a gap as a gap, not as a parked vehicle.
+//! - After a pause (or the end of duty) the throttle starts a new segment: the first fix after it
+//!   is sent and never doubted against the last one before it, and no heartbeat repeats the old
+//!   position as current.
 //! - "Position unavailable" errors are often momentary (a phone switching location sources
 //!   reports one between two good positions): the pause is recorded only if no position arrives
 //!   within [`UNAVAILABLE_GRACE_MS`], and then dated from the error.
@@ -355,13 +358,19 @@ impl Tracker {
         self.unavailable_since_ms = None;
         let mut records = self.end_track();
         self.paused = Some(reason);
+        // Resumed, it waits for a new position rather than calling the old one current.
+        self.has_position = false;
         records.push(status(DriverStatus::TrackingPaused, Some(reason)));
         records
     }
 
-    /// Sends the last held fix so the track ends where the vehicle was last seen.
+    /// Sends the last held fix so the track ends where the vehicle was last seen, and forgets
+    /// it: what comes after a stop is a new segment, and the old position is never sent again
+    /// as if it were current (regression: a heartbeat after a resume did that).
     fn end_track(&mut self) -> Vec<RecordKind> {
-        self.throttle.flush().map(|fix| self.sent(fix)).into_iter().collect()
+        let records = self.throttle.flush().map(|fix| self.sent(fix)).into_iter().collect();
+        self.throttle.start_new_segment();
+        records
     }
 
     fn sent(&mut self, fix: Fix) -> RecordKind {

@@ -448,7 +448,7 @@ fn a_new_record_is_never_queued_behind_cleanup() {
     let write = outbox.poll_storage_write(at(100)).unwrap();
     assert_eq!(write.put.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![201]);
     assert_eq!(write.delete_up_to, None, "cleanup does not ride on a write that stores a record");
-    assert_eq!(write.counters, None, "and the counters wait for it too");
+    assert_eq!(write.counters.map(|counters| counters.last_seq), Some(201), "the counters do: one more put");
 }
 
 #[test]
@@ -501,11 +501,11 @@ fn records_acknowledged_before_a_reload_are_cleaned_up_after_it() {
 
 #[test]
 fn numbering_and_duty_are_read_back_from_records_stored_without_counters() {
+    // What an older version stored: records, and no counters with them.
     let mut outbox = empty_outbox(OutboxConfig::default());
     outbox.create(status(true), T0);
     outbox.create(fix(T0), T0);
     let writes = store_all(&mut outbox);
-    assert!(writes.iter().all(|write| write.counters.is_none()));
     let stored =
         StoredOutbox::new(writes.iter().flat_map(|write| write.put.clone()).collect(), Default::default());
     let mut reloaded = Outbox::new(OutboxConfig::default(), stored, 3);
@@ -635,4 +635,69 @@ fn regression_numbers_lost_with_a_reload_are_settled_by_a_gap_record() {
         record.kind,
         RecordKind::Gap { reason: GapReason::NotStored, lost: vec![SeqRange::new(1, 4)] }
     );
+}
+
+/// Regression (issue: eviction reports were not capped): statuses between the evicted fixes make
+/// each eviction its own range; past `MAX_GAP_RANGES` ranges the server refused the report, the
+/// evicted numbers were never settled and the driver's acknowledgements stalled for good.
+#[test]
+fn regression_an_eviction_report_never_lists_more_ranges_than_the_server_accepts() {
+    let config = OutboxConfig { max_records: 3_000, ..OutboxConfig::default() };
+    let mut outbox = empty_outbox(config);
+    // Fixes and statuses alternate, so no two evicted fixes are neighbours.
+    for index in 0..3_000 {
+        outbox.create(fix(T0 + index), T0);
+        outbox.create(status(index % 2 == 0), T0);
+    }
+    assert!(outbox.status().evicted_total > MAX_GAP_RANGES as u64);
+    let reports: Vec<&Record> =
+        outbox.waiting_records().filter(|record| matches!(record.kind, RecordKind::Gap { .. })).collect();
+    assert!(!reports.is_empty());
+    let waiting: std::collections::BTreeSet<u64> = outbox.waiting_records().map(|record| record.seq).collect();
+    let mut settled = Vec::new();
+    for report in &reports {
+        check_record(report, T0).expect("the server accepts every report");
+        let RecordKind::Gap { lost, .. } = &report.kind else { unreachable!() };
+        assert!(lost.len() <= MAX_GAP_RANGES);
+        settled.extend(lost.iter().copied());
+    }
+    // Every number given is still waiting or settled by a report (merged ranges may also
+    // cover waiting statuses, which are sent before the report and stay applied).
+    let highest = *waiting.last().unwrap();
+    for seq in 1..=highest {
+        assert!(
+            waiting.contains(&seq) || settled.iter().any(|range| range.contains(seq)),
+            "{seq} is neither waiting nor settled"
+        );
+    }
+}
+
+/// Regression (issue: ARCHITECTURE.md said the highest number assigned is stored with every
+/// write, but a new record was a single put and `last_seq` was rebuilt from the records at load):
+/// an unreadable newest record let its number be reused.
+#[test]
+fn regression_the_highest_number_assigned_is_stored_with_every_write() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    welcome(&mut outbox, 0);
+    for expected in 1..=3 {
+        let seq = outbox.create(status(expected % 2 == 1), T0);
+        let write = outbox.poll_storage_write(at(0)).unwrap();
+        assert!(write.put.iter().any(|record| record.seq == seq));
+        assert_eq!(write.counters.map(|counters| counters.last_seq), Some(seq), "stored with record {seq}");
+        outbox.handle_storage_written(write.id);
+    }
+}
+
+#[test]
+fn regression_an_unreadable_newest_record_does_not_give_its_number_again() {
+    let mut outbox = empty_outbox(OutboxConfig::default());
+    welcome(&mut outbox, 0);
+    outbox.create(status(true), T0);
+    outbox.create(status(false), T0);
+    outbox.create(status(true), T0);
+    let counters = store_all(&mut outbox).into_iter().filter_map(|write| write.counters).last().unwrap();
+    // Storage could read records 1 and 2 back, not 3.
+    let readable: Vec<Record> = outbox.waiting_records().filter(|record| record.seq < 3).cloned().collect();
+    let mut reloaded = Outbox::new(OutboxConfig::default(), StoredOutbox::new(readable, counters), 2);
+    assert_eq!(reloaded.create(status(false), T0), 4, "3 was given once already");
 }

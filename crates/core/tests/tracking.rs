@@ -204,3 +204,58 @@ fn the_sketch_fits_the_recent_track_into_the_square() {
     }
     assert!(raw.first().unwrap().0 < raw.last().unwrap().0, "east is to the right");
 }
+
+/// Regression (issue: a stale position sent as new after every resume): after the page was
+/// hidden and shown again, the heartbeat sent the last position restamped to now, with speed 0,
+/// and made it the reference, so real fixes 5 km away were dropped as impossible jumps.
+#[test]
+fn regression_a_resume_after_a_pause_does_not_resend_the_old_position_as_new() {
+    let mut tracker = Tracker::new(ThrottlePolicy::default(), true);
+    assert_eq!(locations(&tracker.handle_fix(fix(0, 0.0))), 1);
+    tracker.handle_visibility(false);
+    tracker.handle_visibility(true);
+    assert_eq!(tracker.timeout_ms(), None, "no heartbeat is due for a position from before the pause");
+    assert!(tracker.handle_timeout(T0 + 600_000).is_empty(), "nothing is sent for the old position");
+    // The vehicle is 5 km further on now: every real fix counts.
+    let mut sent = Vec::new();
+    for second in 0..5 {
+        let records = tracker.handle_fix(fix(600 + second, 5_000.0 + second as f64 * 15.0));
+        sent.extend(records.into_iter().filter_map(|record| match record {
+            RecordKind::Location { fix } => Some(fix),
+            _ => None,
+        }));
+    }
+    assert_eq!(tracker.view().dropped, 0, "the first fix after a pause is never doubted against the old one");
+    assert!(!sent.is_empty());
+    assert!(sent.iter().all(|fix| fix.time_ms >= T0 + 600_000), "only fixes measured after the pause: {sent:?}");
+}
+
+#[test]
+fn after_any_pause_the_first_fix_starts_a_new_segment() {
+    for pause in [
+        |tracker: &mut Tracker| tracker.handle_error(GeolocationError::Timeout, T0 + 10_000),
+        |tracker: &mut Tracker| tracker.handle_permission(LocationPermission::Denied),
+        |tracker: &mut Tracker| tracker.handle_visibility(false),
+    ] {
+        let mut tracker = Tracker::new(ThrottlePolicy::default(), true);
+        tracker.handle_fix(fix(0, 0.0));
+        tracker.handle_fix(fix(1, 10.0));
+        assert_eq!(statuses(&pause(&mut tracker)).len(), 1, "paused");
+        tracker.handle_permission(LocationPermission::Granted);
+        tracker.handle_visibility(true);
+        // Far away and soon after: a jump if it were compared with the fix before the pause.
+        let records = tracker.handle_fix(fix(20, 3_000.0));
+        assert_eq!(locations(&records), 1, "sent as the start of a new segment");
+        assert_eq!(tracker.view().dropped, 0);
+    }
+}
+
+#[test]
+fn duty_ended_and_started_again_sends_no_old_position() {
+    let mut tracker = Tracker::new(ThrottlePolicy::default(), true);
+    tracker.handle_fix(fix(0, 0.0));
+    tracker.handle_duty(false);
+    tracker.handle_duty(true);
+    assert_eq!(tracker.timeout_ms(), None);
+    assert!(tracker.handle_timeout(T0 + 3_600_000).is_empty(), "no heartbeat from yesterday's position");
+}

@@ -80,13 +80,42 @@ impl Session {
         self.event_receiver.take()
     }
 
-    /// An event was pushed for this driver: send it unless the connection already did.
-    pub fn handle_pushed(&mut self, event: Event) -> Option<ServerMessage> {
+    /// Whether `event` skips ids this connection has not sent: events are stored (and their ids
+    /// taken) in commit order, but publishers race after the commit, so N+1 can be pushed before
+    /// N. Handling such an event reads the store (blocking).
+    pub fn pushed_event_skips_ids(&self, event: &Event) -> bool {
+        event.event_id > self.last_event_sent.saturating_add(1)
+    }
+
+    /// An event was pushed for this driver: the frames to send. Nothing if the connection sent
+    /// it already; if it skips ids, every stored event after the last one sent, in id order
+    /// (regression: N+1 pushed before N moved the high-water mark past N, and N was dropped
+    /// when it came, so the device never got it). Reads the store only in that case.
+    pub fn handle_pushed(&mut self, event: Event) -> Vec<ServerMessage> {
         if event.event_id <= self.last_event_sent {
-            return None;
+            return Vec::new();
         }
-        self.last_event_sent = event.event_id;
-        Some(ServerMessage::Event(event))
+        if !self.pushed_event_skips_ids(&event) {
+            self.last_event_sent = event.event_id;
+            return vec![ServerMessage::Event(event)];
+        }
+        let Some(driver_id) = self.driver_id.clone() else { return Vec::new() };
+        let missed = match self.state.store.events_after(&driver_id, self.last_event_sent) {
+            Ok(events) => events,
+            Err(error) => {
+                // The device asks again with its last id at the next hello.
+                tracing::error!(driver = %driver_id, %error, "cannot load the events a push skipped");
+                return Vec::new();
+            }
+        };
+        let mut messages = Vec::new();
+        for stored in missed {
+            if stored.event_id > self.last_event_sent {
+                self.last_event_sent = stored.event_id;
+                messages.push(ServerMessage::Event(stored));
+            }
+        }
+        messages
     }
 
     /// The driver this connection belongs to, once `hello` was accepted.

@@ -48,10 +48,28 @@ where
             },
             Some(event) = next_push => {
                 let Some(current) = session.as_mut() else { break };
-                if let Some(message) = current.handle_pushed(event)
-                    && write.send(Message::Text(message.encode().into())).await.is_err()
-                {
-                    return;
+                let messages = if current.pushed_event_skips_ids(&event) {
+                    // It reads the skipped events from SQLite: off the async threads.
+                    let Some(moved) = session.take() else { break };
+                    let Ok((returned, messages)) = tokio::task::spawn_blocking(move || {
+                        let mut moved = moved;
+                        let messages = moved.handle_pushed(event);
+                        (moved, messages)
+                    })
+                    .await
+                    else {
+                        tracing::error!("a session panicked; closing its connection");
+                        return;
+                    };
+                    session = Some(returned);
+                    messages
+                } else {
+                    current.handle_pushed(event)
+                };
+                for message in messages {
+                    if write.send(Message::Text(message.encode().into())).await.is_err() {
+                        return;
+                    }
                 }
                 continue;
             }

@@ -132,6 +132,17 @@ impl SequenceState {
     }
 }
 
+/// Whether a gap record of the driver declared `seq` lost.
+fn settled_as_lost(transaction: &rusqlite::Transaction<'_>, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
+    let found: Option<i64> = transaction
+        .prepare_cached(
+            "SELECT 1 FROM lost_ranges WHERE driver_id = ?1 AND first_seq <= ?2 AND last_seq >= ?2 LIMIT 1",
+        )?
+        .query_row(params![driver_id, seq as i64], |row| row.get(0))
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Shared handle to the database.
 #[derive(Clone)]
 pub struct Store {
@@ -251,8 +262,16 @@ impl Store {
         let transaction = connection.transaction()?;
         let mut outcome = StoreOutcome::default();
         let mut newest_fix: Option<Fix> = None;
+        // Records a gap had settled as lost that arrived after all (applied below, first).
+        let mut late_records: Vec<u64> = Vec::new();
         for rejected_record in rejected {
             let seq = rejected_record.rejection.seq;
+            if !enroute_protocol::is_valid_seq(seq) {
+                // Outside the numbering (0, or above 2^53 - 1): never stored, so it can neither
+                // wrap in a signed column nor wait behind a gap; named in the ack all the same.
+                outcome.rejected.push(rejected_record.rejection.clone());
+                continue;
+            }
             if seq <= sequence.acked_seq
                 || sequence.waiting.contains(&seq)
                 || sequence.rejected.contains(&seq)
@@ -285,7 +304,14 @@ impl Store {
                     }
                 }
             }
-            if record.seq <= sequence.acked_seq
+            // A number at or below the acknowledged one is a duplicate, unless a gap settled it
+            // without the server ever holding the record: then the record arrived late (on an
+            // older connection, say) and is still applied, as docs/protocol.md promises
+            // (regression: it was acknowledged as a duplicate and vanished).
+            let late = record.seq <= sequence.acked_seq
+                && !sequence.rejected.contains(&record.seq)
+                && settled_as_lost(&transaction, driver_id, record.seq)?;
+            if (record.seq <= sequence.acked_seq && !late)
                 || sequence.waiting.contains(&record.seq)
                 || sequence.rejected.contains(&record.seq)
             {
@@ -310,7 +336,11 @@ impl Store {
                 continue;
             }
             outcome.new_records += 1;
-            sequence.waiting.insert(record.seq);
+            if late {
+                late_records.push(record.seq);
+            } else {
+                sequence.waiting.insert(record.seq);
+            }
             if let RecordKind::Location { fix } = &record.kind
                 && newest_fix.is_none_or(|newest| fix.time_ms >= newest.time_ms)
             {
@@ -318,7 +348,8 @@ impl Store {
             }
         }
         let previous_acked = sequence.acked_seq;
-        let applied = sequence.advance();
+        late_records.sort_unstable();
+        let applied: Vec<u64> = late_records.into_iter().chain(sequence.advance()).collect();
         outcome.applied = applied.len() as u64;
         outcome.acked_seq = sequence.acked_seq;
 

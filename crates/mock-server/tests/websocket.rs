@@ -300,3 +300,111 @@ async fn metrics_count_connections_records_and_duplicates() {
     }
     assert!(text.contains("enroute_driver_lag_seconds{driver=\"driver-9\"}"));
 }
+
+fn batch(records: Vec<Record>) -> ClientMessage {
+    ClientMessage::Records(RecordBatch { unreadable: Vec::new(), live: false, records })
+}
+
+fn gap(seq: u64, reason: GapReason, lost: Vec<SeqRange>) -> Record {
+    Record {
+        seq,
+        id: RecordId::from_random_bits(seq as u128),
+        created_at_ms: 1_700_000_000_000,
+        kind: RecordKind::Gap { reason, lost },
+    }
+}
+
+async fn expect_full_ack(client: &mut Client) -> RecordAck {
+    match receive(client).await {
+        ServerMessage::Ack(ack) => ack,
+        other => panic!("expected ack, got {other:?}"),
+    }
+}
+
+/// Regression (issue: a record after a gap that covers it disappeared): a record that a
+/// `not_stored` or eviction gap had declared lost, arriving after the gap (on an older
+/// connection, say), was acknowledged as a duplicate and neither applied nor refused.
+/// docs/protocol.md: records inside a lost range that do arrive are still applied.
+#[tokio::test]
+async fn regression_a_record_arriving_after_the_gap_that_covers_it_is_applied() {
+    let state = support::test_state();
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-1").await;
+    send(&mut client, records([1, 2])).await;
+    assert_eq!(expect_ack(&mut client).await, 2);
+    send(&mut client, batch(vec![gap(5, GapReason::NotStored, vec![SeqRange::new(3, 4)])])).await;
+    assert_eq!(expect_ack(&mut client).await, 5);
+    // Record 3 arrives after all.
+    send(&mut client, records([3])).await;
+    assert_eq!(expect_ack(&mut client).await, 5);
+    let history = state.store.history("driver-1").unwrap();
+    assert_eq!(history.records.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2, 3, 5]);
+    // Once: a second delivery is a duplicate.
+    send(&mut client, records([3])).await;
+    assert_eq!(expect_ack(&mut client).await, 5);
+    assert_eq!(state.store.history("driver-1").unwrap().records.len(), 4);
+    // A number the server never declared lost is still a plain duplicate.
+    send(&mut client, records([2])).await;
+    assert_eq!(expect_ack(&mut client).await, 5);
+    assert_eq!(state.store.history("driver-1").unwrap().records.len(), 4);
+}
+
+/// Regression (issue: sequence numbers at or above 2^63 came back out of order, a signed wrap in
+/// storage): numbers run from 1 to 2^53 - 1 (JavaScript's safe integers); a record outside
+/// that is refused, named in the `ack`, and never stored.
+#[tokio::test]
+async fn regression_sequence_numbers_outside_one_to_two_to_the_53_are_refused_and_never_stored() {
+    let state = support::test_state();
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-1").await;
+    send(&mut client, records([1, MAX_SEQ + 1, 1 << 63, u64::MAX])).await;
+    let ack = expect_full_ack(&mut client).await;
+    assert_eq!(ack.acked_seq, 1);
+    let mut refused: Vec<u64> = ack.rejected.iter().map(|rejection| rejection.seq).collect();
+    refused.sort_unstable();
+    assert_eq!(refused, vec![MAX_SEQ + 1, 1 << 63, u64::MAX]);
+    assert!(ack.rejected.iter().all(|rejection| rejection.reason.contains("2^53")), "{:?}", ack.rejected);
+    send(&mut client, records([0])).await;
+    let ack = expect_full_ack(&mut client).await;
+    assert_eq!(ack.rejected.iter().map(|rejection| rejection.seq).collect::<Vec<_>>(), vec![0], "seq 0 is named too");
+    // The largest number is fine, and waits behind the gap below it like any other.
+    let largest = Record { created_at_ms: 1_700_000_000_000, ..status_record(MAX_SEQ) };
+    send(&mut client, batch(vec![largest, status_record(2)])).await;
+    let ack = expect_full_ack(&mut client).await;
+    assert_eq!(ack.acked_seq, 2);
+    assert!(ack.rejected.is_empty());
+    let history = state.store.history("driver-1").unwrap();
+    assert_eq!(history.records.iter().map(|record| record.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(state.store.driver("driver-1").unwrap().unwrap().waiting, 1);
+}
+
+/// Regression (issue: live events pushed out of order, one lost): event ids are taken in commit
+/// order, but publishers race after the commit. When N+1 was pushed before N, the connection
+/// sent N+1, raised its high-water mark, and dropped N when it came: the device never asked for
+/// it again. Now a push that skips ids sends every stored event after the last one sent.
+#[tokio::test]
+async fn regression_an_event_pushed_before_the_one_before_it_loses_neither() {
+    let state = support::test_state();
+    let address = start_server(state.clone()).await;
+    let mut client = connect(address).await;
+    greet(&mut client, "driver-1").await;
+    let first = state.store.send_message("driver-1", "first", T0).unwrap();
+    let second = state.store.send_message("driver-1", "second", T0 + 1).unwrap();
+    assert_eq!(second.event_id, first.event_id + 1);
+    // The second publisher wins the race.
+    state.hub.publish("driver-1", &second);
+    state.hub.publish("driver-1", &first);
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        match receive(&mut client).await {
+            ServerMessage::Event(event) => received.push(event.event_id),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+    assert_eq!(received, vec![first.event_id, second.event_id], "both, in id order");
+    // And nothing more: the late push of the first is not sent twice.
+    send(&mut client, records([1])).await;
+    assert_eq!(expect_ack(&mut client).await, 1);
+}

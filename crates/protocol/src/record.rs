@@ -122,6 +122,35 @@ impl SeqRange {
         }
         ranges
     }
+
+    /// [`SeqRange::collapse`], then at most `max_ranges` ranges (`max_ranges` ≥ 1): the
+    /// smallest holes between neighbouring ranges are bridged first, so the numbers covered
+    /// without being asked for are as few as possible. Every given number stays covered.
+    pub fn collapse_capped(sorted_seqs: impl IntoIterator<Item = u64>, max_ranges: usize) -> Vec<SeqRange> {
+        let ranges = SeqRange::collapse(sorted_seqs);
+        let max_ranges = max_ranges.max(1);
+        if ranges.len() <= max_ranges {
+            return ranges;
+        }
+        // Bridge the (len - max) smallest holes; ties go to the lower numbers.
+        let mut holes: Vec<(u64, usize)> =
+            ranges.windows(2).enumerate().map(|(index, pair)| (pair[1].first - pair[0].last, index)).collect();
+        holes.sort_unstable();
+        let mut bridged = vec![false; ranges.len()];
+        for (_, index) in holes.iter().take(ranges.len() - max_ranges) {
+            bridged[*index] = true; // joins range `index` with the next one
+        }
+        let mut capped: Vec<SeqRange> = Vec::with_capacity(max_ranges);
+        let mut joining = false;
+        for (index, range) in ranges.iter().enumerate() {
+            match capped.last_mut() {
+                Some(last) if joining => last.last = range.last,
+                _ => capped.push(*range),
+            }
+            joining = bridged[index];
+        }
+        capped
+    }
 }
 
 impl From<(u64, u64)> for SeqRange {

@@ -23,11 +23,16 @@ pub const MAX_ASSIGNMENT_ID_CHARS: usize = 100;
 pub const MAX_REASON_CHARS: usize = 500;
 /// Most ranges one gap record may list.
 pub const MAX_GAP_RANGES: usize = 1_000;
+/// The highest sequence number: JavaScript's largest safe integer (2^53 - 1), so the app, the
+/// service worker and any JavaScript client read every number exactly, and every number fits a
+/// signed 64-bit database column. Numbers start at 1.
+pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
 /// Why a record is not acceptable.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordProblem {
     ZeroSequenceNumber,
+    SequenceNumberTooLarge,
     BadRecordId,
     TimeOutOfRange { field: &'static str, time_ms: i64 },
     CoordinateOutOfRange { field: &'static str, value: f64 },
@@ -40,6 +45,9 @@ impl fmt::Display for RecordProblem {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecordProblem::ZeroSequenceNumber => write!(formatter, "sequence numbers start at 1"),
+            RecordProblem::SequenceNumberTooLarge => {
+                write!(formatter, "sequence numbers end at {MAX_SEQ} (2^53 - 1)")
+            }
             RecordProblem::BadRecordId => write!(formatter, "record id is not 32 lowercase hex digits"),
             RecordProblem::TimeOutOfRange { field, time_ms } => {
                 write!(formatter, "{field} {time_ms} is before 2020 or more than a day ahead of the server")
@@ -58,10 +66,18 @@ impl fmt::Display for RecordProblem {
 
 impl std::error::Error for RecordProblem {}
 
+/// Whether `seq` is a sequence number a record may have (1 to [`MAX_SEQ`]).
+pub fn is_valid_seq(seq: u64) -> bool {
+    (1..=MAX_SEQ).contains(&seq)
+}
+
 /// Checks one record against the protocol's limits, `now_ms` being the receiver's clock.
 pub fn check_record(record: &Record, now_ms: i64) -> Result<(), RecordProblem> {
     if record.seq == 0 {
         return Err(RecordProblem::ZeroSequenceNumber);
+    }
+    if record.seq > MAX_SEQ {
+        return Err(RecordProblem::SequenceNumberTooLarge);
     }
     let id = &record.id.0;
     if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {

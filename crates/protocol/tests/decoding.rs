@@ -186,3 +186,13 @@ fn regression_a_heading_decodes_to_the_exact_f64_that_was_encoded() {
     };
     assert_eq!(enroute_protocol::Record::decode(&record.encode()).unwrap(), record);
 }
+
+#[test]
+fn capped_ranges_bridge_the_smallest_holes_first_and_cover_every_number() {
+    let seqs = [1, 2, 4, 10, 11, 13, 30];
+    let ranges = SeqRange::collapse_capped(seqs, 3);
+    assert_eq!(ranges, vec![SeqRange::new(1, 4), SeqRange::new(10, 13), SeqRange::new(30, 30)]);
+    assert_eq!(SeqRange::collapse_capped(seqs, 10), SeqRange::collapse(seqs));
+    assert_eq!(SeqRange::collapse_capped(seqs, 1), vec![SeqRange::new(1, 30)]);
+    assert_eq!(SeqRange::collapse_capped([], 1), Vec::<SeqRange>::new());
+}
