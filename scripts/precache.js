@@ -39,14 +39,19 @@ const workerPath = path.join(staging, 'service-worker.js');
 const worker = fs.readFileSync(workerPath, 'utf8');
 const versionLine = /^const VERSION = .*$/m;
 const precacheLine = /^const PRECACHE = .*$/m;
-if (!versionLine.test(worker) || !precacheLine.test(worker)) {
-  console.error('precache.js: service-worker.js has no "const VERSION = …" or "const PRECACHE = …" line to fill');
+const layoutLine = /^const LAYOUT = .*$/m;
+if (!versionLine.test(worker) || !precacheLine.test(worker) || !layoutLine.test(worker)) {
+  console.error('precache.js: service-worker.js lacks a "const VERSION = …", "const PRECACHE = …" or "const LAYOUT = …" line to fill');
   process.exit(1);
 }
+// The app's IndexedDB layout, the same file build.rs makes the app's constants from.
+const layout = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'device-layout.json'), 'utf8'));
+delete layout._about;
 fs.writeFileSync(
   workerPath,
   worker
     .replace(versionLine, `const VERSION = ${JSON.stringify(version)}; // written by scripts/precache.js`)
-    .replace(precacheLine, `const PRECACHE = ${JSON.stringify(precache)}; // written by scripts/precache.js`),
+    .replace(precacheLine, `const PRECACHE = ${JSON.stringify(precache)}; // written by scripts/precache.js`)
+    .replace(layoutLine, `const LAYOUT = ${JSON.stringify(layout)}; // device-layout.json, written by scripts/precache.js`),
 );
 console.log(`precache.js: version ${version}, ${precache.length} files`);

@@ -6,11 +6,11 @@ use crate::platform::alerts::on_notification_open;
 use crate::platform::clock::Clock;
 use crate::platform::leadership::{LeadershipRequest, request_leadership};
 use crate::platform::service_worker::{switch_to_waiting_version, watch_for_update};
-use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions};
+use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions, drivers_left_behind};
 use crate::platform::tab_channel::TabChannel;
-use crate::platform::{browser_support, debug_bridge, settings_storage, storage_persistence};
-use crate::state::{Intents, SyncState, TabRole};
-use enroute_core::{BrowserSupport, Settings, SyncView};
+use crate::platform::{browser, browser_support, debug_bridge, settings_storage, storage_persistence};
+use crate::state::{Intent, Intents, OtherDriver, OtherDrivers, SyncState, TabRole};
+use enroute_core::{BrowserSupport, Settings, SettingsChange, SyncView};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -30,6 +30,19 @@ pub fn App() -> impl IntoView {
                 Err(error) => log::warn!("ignoring a message from another tab: {error}"),
             }
         }));
+    // Drivers this phone was used for before, still sending what they left.
+    let other_drivers = OtherDrivers::default();
+    let draining = StoredValue::new_local(Vec::<SyncDriver>::new());
+    let drain = move |options: SyncDriverOptions| {
+        let progress = SyncState::new();
+        other_drivers.0.update(|list| {
+            list.push(OtherDriver {
+                driver_id: RwSignal::new(options.identity.driver_id.clone()),
+                state: progress,
+            })
+        });
+        draining.update_value(|drivers| drivers.push(SyncDriver::start(options, progress)));
+    };
     let leadership = StoredValue::new_local(None::<LeadershipRequest>);
     leadership.set_value(Some(request_leadership(move || {
         follower_channel.set_value(None);
@@ -42,10 +55,15 @@ pub fn App() -> impl IntoView {
         // task, so a slow phone can paint and respond in between.
         set_timeout(
             move || {
-                driver.set_value(Some(SyncDriver::start(
-                    SyncDriverOptions::from_settings(&settings.get_untracked()),
-                    state,
-                )))
+                let options = SyncDriverOptions::from_settings(&settings.get_untracked());
+                let (server, driver_id) = (options.url.clone(), options.identity.driver_id.clone());
+                driver.set_value(Some(SyncDriver::start(options, state)));
+                // Records another driver left on this phone (a switch before the last close).
+                leptos::task::spawn_local(async move {
+                    for options in drivers_left_behind(&server, &driver_id).await {
+                        drain(options);
+                    }
+                });
             },
             Duration::ZERO,
         );
@@ -59,14 +77,43 @@ pub fn App() -> impl IntoView {
         },
         Duration::from_millis(300),
     );
-    // Saved settings reconnect with the new values.
+    // Saved settings: the same driver on the same server takes a new token or policy over
+    // without losing anything it holds; another driver or server gets device state of its own,
+    // and the old driver ends its duty and goes on sending what it left.
     Effect::new(move |previous: Option<Settings>| {
         let current = settings.get();
-        if previous.is_some_and(|previous| previous != current) {
+        if let Some(previous) = previous.filter(|previous| *previous != current) {
             settings_storage::save(&current);
             if state.role.get_untracked() == TabRole::Leader {
-                driver.set_value(None); // stops the old driver before the new one connects
-                driver.set_value(Some(SyncDriver::start(SyncDriverOptions::from_settings(&current), state)));
+                match previous.change_to(&current, &browser::page_origin()) {
+                    SettingsChange::Nothing => {}
+                    SettingsChange::SameDevice => driver.with_value(|driver| {
+                        if let Some(driver) = driver {
+                            driver.send(Intent::ApplySettings {
+                                token: current.sign_in_token(),
+                                throttle: current.throttle,
+                            });
+                        }
+                    }),
+                    SettingsChange::OtherDevice => {
+                        if let Some(old) = driver.try_update_value(Option::take).flatten() {
+                            let progress = SyncState::new();
+                            old.retire(progress);
+                            other_drivers.0.update(|list| {
+                                list.push(OtherDriver {
+                                    driver_id: RwSignal::new(previous.driver_id.clone()),
+                                    state: progress,
+                                })
+                            });
+                            draining.update_value(|drivers| drivers.push(old));
+                        }
+                        state.view.set(SyncView::starting());
+                        driver.set_value(Some(SyncDriver::start(
+                            SyncDriverOptions::from_settings(&current),
+                            state,
+                        )));
+                    }
+                }
             }
         }
         current
@@ -86,7 +133,7 @@ pub fn App() -> impl IntoView {
     let support = browser_support::detect();
     view! {
         <UpdateBanner ready=update_ready on_update=switch_version />
-        <AppShell state settings intents support />
+        <AppShell state settings intents support other_drivers />
     }
 }
 
@@ -102,11 +149,15 @@ pub fn AppShell(
     /// What the browser offers (everything, unless given): screens explain what is missing.
     #[prop(optional)]
     support: BrowserSupport,
+    /// Other drivers whose records this phone still sends (none, unless given).
+    #[prop(optional)]
+    other_drivers: OtherDrivers,
 ) -> impl IntoView {
     provide_context(state);
     provide_context(settings);
     provide_context(intents);
     provide_context(support);
+    provide_context(other_drivers);
     view! {
         <Router>
             <NotificationTaps />

@@ -52,8 +52,28 @@ impl Default for SyncState {
     }
 }
 
+/// Another driver this phone was used for, whose records are still being sent (after a switch
+/// in Settings or a sign-in link), and how that goes.
+#[derive(Debug, Clone, Copy)]
+pub struct OtherDriver {
+    /// Whose records.
+    pub driver_id: RwSignal<String>,
+    /// Their sending, as the draining driver sees it.
+    pub state: SyncState,
+}
+
+/// The other drivers whose records are still on this phone (Settings shows them).
+#[derive(Debug, Clone, Copy)]
+pub struct OtherDrivers(pub RwSignal<Vec<OtherDriver>>);
+
+impl Default for OtherDrivers {
+    fn default() -> OtherDrivers {
+        OtherDrivers(RwSignal::new(Vec::new()))
+    }
+}
+
 /// What the driver asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
     /// Start (`true`) or end (`false`) duty.
     SetDuty(bool),
@@ -67,6 +87,9 @@ pub enum Intent {
     ExportDeadLetters,
     /// Debug bridge only: reconnect asking for every event again (they must be handled once).
     ReplayEventsForTest,
+    /// The driver saved settings that keep the same driver on the same server: a new token
+    /// (reconnects with it) or a new location policy (the current track ends first).
+    ApplySettings { token: Option<String>, throttle: enroute_core::ThrottlePolicy },
 }
 
 /// Where components send intents. The app routes them to the sync driver; tests record them.

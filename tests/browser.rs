@@ -362,6 +362,7 @@ fn test_options(url: &str, (driver_id, token): (String, String)) -> SyncDriverOp
         throttle: enroute_core::ThrottlePolicy::default(),
         records_upload_url: url.replace("ws://", "http://").replace("/ws", "/sync/records"),
         database: enroute::platform::database::DATABASE_NAME.to_string(),
+        mode: enroute::platform::sync_driver::DriverMode::Active,
     }
 }
 
@@ -744,4 +745,19 @@ async fn the_update_banner_waits_for_the_drivers_tap() {
     drop(handle);
     owner.cleanup();
     root.remove();
+}
+
+/// Issue (no silent loss at the edges, item 10): the app never asked the browser to keep its
+/// storage, and the driver could not see whether waiting records are safe from clean-ups.
+#[wasm_bindgen_test]
+async fn the_settings_page_says_whether_waiting_records_are_kept() {
+    let shell = MountedShell::new("/settings", SyncState::new(), RwSignal::new(Settings::default()));
+    let root = shell.root.clone();
+    wait_until(move || {
+        root.query_selector("[data-testid=storage-persistence]")
+            .unwrap()
+            .and_then(|element| element.text_content())
+            .is_some_and(|text| text.starts_with("Waiting records: ") && !text.contains("checking"))
+    })
+    .await;
 }

@@ -180,6 +180,7 @@ fn options(case: &str, database: &str) -> SyncDriverOptions {
         throttle: enroute_core::ThrottlePolicy::default(),
         records_upload_url: url.replace("ws://", "http://").replace("/ws", "/sync/records"),
         database: database.to_string(),
+        mode: enroute::platform::sync_driver::DriverMode::Active,
     }
 }
 

@@ -1,5 +1,6 @@
 use crate::APP_VERSION;
 use crate::platform::storage_persistence;
+use crate::state::OtherDrivers;
 use enroute_core::{BrowserSupport, Settings, ThrottleForm};
 use leptos::prelude::*;
 
@@ -170,6 +171,7 @@ pub fn SettingsPage() -> impl IntoView {
                     {move || if saved.get() { "Saved." } else { "" }}
                 </p>
             </form>
+            <OtherDriversSending />
             <ThisPhone />
             <p class="version">"App version " {APP_VERSION}</p>
         </section>
@@ -197,5 +199,45 @@ fn ThisPhone() -> impl IntoView {
                     .collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// Records other drivers left on this phone (after a switch), and how their sending goes: they
+/// go up as the driver who made them, never as the one signed in now.
+#[component]
+fn OtherDriversSending() -> impl IntoView {
+    let others = use_context::<OtherDrivers>().unwrap_or_default();
+    view! {
+        <Show when=move || others.0.with(|list| !list.is_empty())>
+            <section class="other-drivers" aria-labelledby="other-drivers-title" data-testid="other-drivers">
+                <h2 id="other-drivers-title">"Other drivers on this phone"</h2>
+                <ul>
+                    {move || {
+                        others
+                            .0
+                            .get()
+                            .into_iter()
+                            .map(|other| {
+                                let view = other.state.view;
+                                view! {
+                                    <li data-testid="other-driver" data-driver=move || other.driver_id.get()
+                                        data-waiting=move || view.with(|view| view.waiting.to_string())>
+                                        <strong>{move || other.driver_id.get()}</strong>
+                                        ": "
+                                        {move || view.with(|view| {
+                                            if view.waiting == 0 && view.jobs_loaded {
+                                                "every record sent to dispatch.".to_string()
+                                            } else {
+                                                format!("{} · {}", view.waiting_label(), view.link_label)
+                                            }
+                                        })}
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </ul>
+            </section>
+        </Show>
     }
 }

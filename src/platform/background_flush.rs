@@ -7,14 +7,10 @@
 use crate::platform::{js_api, service_worker};
 use serde::Serialize;
 
-/// The Background Sync tag the service worker listens for.
-pub const SYNC_TAG: &str = "enroute-flush";
-
-/// Key of the device entry in the `meta` store.
-pub const DEVICE_KEY: &str = "device";
+pub use crate::platform::database::{DEVICE_KEY, SYNC_TAG};
 
 /// What the service worker needs to upload the outbox (stored as JSON under [`DEVICE_KEY`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FlushDevice {
     pub driver_id: String,
     pub token: Option<String>,

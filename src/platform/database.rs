@@ -1,27 +1,14 @@
-//! The app's IndexedDB database: its name, schema and upgrades. Every transaction is opened,
+//! The app's IndexedDB databases (one per server and driver, see `device_registry.rs`): their
+//! names, schema and upgrades. Every transaction is opened,
 //! used and finished inside one function here, never held across an unrelated `.await`
 //! (IndexedDB commits a transaction as soon as it has no pending request).
 
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
 
-/// Name of the production database.
-pub const DATABASE_NAME: &str = "enroute";
-
-/// Schema version. Bump it and extend [`open`] when stores change. (2 added `assignments`, 3 `dead_letters`.)
-pub const SCHEMA_VERSION: u32 = 3;
-
-/// Small named values (device facts, counters) as strings.
-pub const META_STORE: &str = "meta";
-
-/// Records waiting for the server, keyed by sequence number, as their JSON text.
-pub const OUTBOX_STORE: &str = "outbox";
-
-/// The driver's jobs, keyed by job id, as JSON text.
-pub const ASSIGNMENTS_STORE: &str = "assignments";
-
-/// Records dispatch refused for good, keyed by record id, kept for the driver to export.
-pub const DEAD_LETTERS_STORE: &str = "dead_letters";
+// The names below come from `device-layout.json`, which the service worker reads too (see
+// build.rs and scripts/precache.js): one definition, so the two cannot drift.
+include!(concat!(env!("OUT_DIR"), "/device_layout.rs"));
 
 /// Why a database operation failed. Rexie's `Display` hides the cause, so this keeps its `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]

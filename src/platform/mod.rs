@@ -10,6 +10,7 @@ pub mod browser_support;
 pub mod clock;
 pub mod database;
 pub mod debug_bridge;
+pub mod device_registry;
 pub mod event_listener;
 pub mod geolocation;
 pub mod js_api;

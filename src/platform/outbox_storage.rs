@@ -4,7 +4,8 @@
 
 use crate::platform::background_flush::{DEVICE_KEY, FlushDevice};
 use crate::platform::database::{
-    self, ASSIGNMENTS_STORE, DEAD_LETTERS_STORE, DatabaseError, META_STORE, OUTBOX_STORE,
+    self, ASSIGNMENTS_STORE, COUNTERS_KEY, DEAD_LETTERS_STORE, DatabaseError, EVENTS_KEY, META_STORE,
+    OUTBOX_STORE,
 };
 use enroute_core::assignments::{AssignmentEntry, DispatchMessage};
 use enroute_core::{
@@ -15,12 +16,6 @@ use rexie::{KeyRange, Rexie, TransactionMode};
 use std::cell::RefCell;
 use std::future::Future;
 use wasm_bindgen::JsValue;
-
-/// Key of the outbox counters in the meta store.
-const COUNTERS_KEY: &str = "outbox";
-
-/// Key of the dispatcher's messages and the last stored event id in the meta store.
-const EVENTS_KEY: &str = "events";
 
 /// What the meta store keeps about events.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
@@ -127,6 +122,22 @@ impl IndexedDbOutbox {
 
     fn db(&self) -> &Rexie {
         self.database.as_ref().expect("the database is open until dropped")
+    }
+
+    /// Who this database's records belong to and where they go (stored while its driver was
+    /// the active one), if known.
+    pub async fn flush_device(&self) -> Result<Option<FlushDevice>, DatabaseError> {
+        let Some(text) = database::read_meta(self.db(), DEVICE_KEY).await? else { return Ok(None) };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|error| DatabaseError(format!("unreadable device entry: {error}")))
+    }
+
+    /// Whether records wait in this database for the server (more than its counters say
+    /// were acknowledged).
+    pub async fn has_waiting_records(&self) -> Result<bool, DatabaseError> {
+        let stored = self.load().await?;
+        Ok(stored.records.iter().any(|record| record.seq > stored.counters.acked_seq))
     }
 }
 
@@ -260,7 +271,7 @@ impl OutboxStorage for IndexedDbOutbox {
     }
 
     async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
-        database::write_meta(&self.db(), DEVICE_KEY, &to_json(device)?).await
+        database::write_meta(self.db(), DEVICE_KEY, &to_json(device)?).await
     }
 
     fn sequence_floor(&self) -> u64 {
@@ -416,6 +427,8 @@ pub enum AppOutboxStorage {
     /// to IndexedDB later in this session, so the records it may still hold keep their numbers.
     Unavailable {
         memory: MemoryOutbox,
+        /// The database that failed: its sequence floor still applies.
+        name: String,
     },
 }
 
@@ -444,6 +457,7 @@ impl AppOutboxStorage {
                 log::error!("IndexedDB is unavailable, records stay in memory: {error:?}");
                 AppOutboxStorage::Unavailable {
                     memory: MemoryOutbox::failing(&format!("IndexedDB is unavailable: {}", error.0)),
+                    name: name.to_string(),
                 }
             }
         }
@@ -454,51 +468,61 @@ impl OutboxStorage for AppOutboxStorage {
     async fn load(&self) -> Result<StoredOutbox, DatabaseError> {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.load().await,
-            AppOutboxStorage::Unavailable { memory } => memory.load().await,
+            AppOutboxStorage::Unavailable { memory, .. } => memory.load().await,
         }
     }
 
     async fn write(&self, write: &StorageWrite) -> Result<(), DatabaseError> {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.write(write).await,
-            AppOutboxStorage::Unavailable { memory } => memory.write(write).await,
+            AppOutboxStorage::Unavailable { memory, .. } => memory.write(write).await,
         }
     }
 
     async fn load_assignments(&self) -> Result<StoredAssignments, DatabaseError> {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.load_assignments().await,
-            AppOutboxStorage::Unavailable { memory } => memory.load_assignments().await,
+            AppOutboxStorage::Unavailable { memory, .. } => memory.load_assignments().await,
         }
     }
 
     async fn write_assignments(&self, write: &AssignmentWrite) -> Result<(), DatabaseError> {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.write_assignments(write).await,
-            AppOutboxStorage::Unavailable { memory } => memory.write_assignments(write).await,
+            AppOutboxStorage::Unavailable { memory, .. } => memory.write_assignments(write).await,
         }
     }
 
     async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.remember_flush_device(device).await,
-            AppOutboxStorage::Unavailable { memory } => memory.remember_flush_device(device).await,
+            AppOutboxStorage::Unavailable { memory, .. } => memory.remember_flush_device(device).await,
         }
     }
 
     async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
         match self {
             AppOutboxStorage::IndexedDb(storage) => storage.load_dead_letters().await,
-            AppOutboxStorage::Unavailable { memory } => memory.load_dead_letters().await,
+            AppOutboxStorage::Unavailable { memory, .. } => memory.load_dead_letters().await,
         }
     }
 
     fn sequence_floor(&self) -> u64 {
-        // The app's database, available or not: the floor outlives a page whose IndexedDB failed.
-        stored_sequence_floor(database::DATABASE_NAME)
+        // This pair's database, available or not: the floor outlives a page whose IndexedDB failed.
+        stored_sequence_floor(self.name())
     }
 
     fn remember_sequence_floor(&self, floor: u64) {
-        store_sequence_floor(database::DATABASE_NAME, floor);
+        store_sequence_floor(self.name(), floor);
+    }
+}
+
+impl AppOutboxStorage {
+    /// The database's name (also when it could not be opened).
+    pub fn name(&self) -> &str {
+        match self {
+            AppOutboxStorage::IndexedDb(storage) => &storage.name,
+            AppOutboxStorage::Unavailable { name, .. } => name,
+        }
     }
 }

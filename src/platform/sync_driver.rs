@@ -8,9 +8,10 @@
 //! tracker wants.
 
 use crate::platform::background_flush::{self, FlushDevice};
+use crate::platform::device_registry::{self, DeviceDatabase};
 use crate::platform::event_listener::EventListener;
 use crate::platform::geolocation::{PositionEvent, PositionWatch, watch_position};
-use crate::platform::outbox_storage::{AppOutboxStorage, OutboxStorage};
+use crate::platform::outbox_storage::{AppOutboxStorage, IndexedDbOutbox, OutboxStorage};
 use crate::platform::permissions::{PermissionWatch, watch_permission};
 use crate::platform::tab_channel::TabChannel;
 use crate::platform::wake_lock::ScreenWakeLock;
@@ -43,8 +44,22 @@ pub struct SyncDriverOptions {
     pub throttle: ThrottlePolicy,
     /// Where the service worker uploads records waiting when no app window is open.
     pub records_upload_url: String,
-    /// The IndexedDB database holding the outbox and the jobs.
+    /// The IndexedDB database holding the outbox and the jobs (one per server and driver, see
+    /// `device_registry.rs`).
     pub database: String,
+    /// Whether this driver is the one on screen, or only sends what another driver left.
+    pub mode: DriverMode,
+}
+
+/// What a running driver is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverMode {
+    /// The signed-in driver: tracks, alerts, and is what the screens show.
+    Active,
+    /// A driver this phone was used for before: sends the records it left, shows nothing but
+    /// its own progress (Settings), never tracks or alerts, and stops once everything is
+    /// acknowledged.
+    Drain,
 }
 
 impl SyncDriverOptions {
@@ -53,8 +68,10 @@ impl SyncDriverOptions {
     pub fn from_settings(settings: &Settings) -> SyncDriverOptions {
         let mut config = EngineConfig::default();
         debug_bridge::adjust_config(&mut config);
+        let url = settings.websocket_url(&browser::page_origin());
         SyncDriverOptions {
-            url: settings.websocket_url(&browser::page_origin()),
+            database: device_registry::database_for(&url, &settings.driver_id),
+            url,
             identity: DeviceIdentity {
                 driver_id: settings.driver_id.clone(),
                 token: settings.sign_in_token(),
@@ -63,7 +80,24 @@ impl SyncDriverOptions {
             config,
             throttle: settings.throttle,
             records_upload_url: settings.records_upload_url(&browser::page_origin()),
-            database: crate::platform::database::DATABASE_NAME.to_string(),
+            mode: DriverMode::Active,
+        }
+    }
+
+    /// Options to send what `device` left, with its stored credentials.
+    pub fn draining(device: &DeviceDatabase, flush: &FlushDevice) -> SyncDriverOptions {
+        SyncDriverOptions {
+            url: device.server.clone(),
+            identity: DeviceIdentity {
+                driver_id: flush.driver_id.clone(),
+                token: flush.token.clone(),
+                app_version: crate::APP_VERSION.to_string(),
+            },
+            config: EngineConfig::default(),
+            throttle: ThrottlePolicy::default(),
+            records_upload_url: flush.records_url.clone(),
+            database: device.database.clone(),
+            mode: DriverMode::Drain,
         }
     }
 }
@@ -86,6 +120,9 @@ enum DriverEvent {
     BrowserOnline(bool),
     PageVisibility(bool),
     PermissionWatchReady(Option<PermissionWatch>),
+    /// Another driver signed in on this phone: end duty (recording the held fix and the end),
+    /// stop tracking and alerting, show progress in `state` instead, and send what is left.
+    Retire(SyncState),
     Stop,
 }
 
@@ -138,6 +175,13 @@ impl SyncDriver {
     pub fn send(&self, intent: Intent) {
         let _ = self.events.unbounded_send(DriverEvent::Intent(intent));
     }
+
+    /// Another driver took this phone over: this one ends its duty with nothing lost (held fix,
+    /// records queued behind a write) and becomes a [`DriverMode::Drain`] driver that reports
+    /// its progress in `state` and stops when everything is acknowledged.
+    pub fn retire(&self, state: SyncState) {
+        let _ = self.events.unbounded_send(DriverEvent::Retire(state));
+    }
 }
 
 impl Drop for SyncDriver {
@@ -171,8 +215,8 @@ fn now() -> Now {
 async fn run<S: OutboxStorage + 'static>(
     options: SyncDriverOptions,
     storage: Rc<S>,
-    state: SyncState,
-    channel: Option<TabChannel>,
+    mut state: SyncState,
+    mut channel: Option<TabChannel>,
     events: mpsc::UnboundedSender<DriverEvent>,
     mut receiver: mpsc::UnboundedReceiver<DriverEvent>,
 ) {
@@ -194,7 +238,7 @@ async fn run<S: OutboxStorage + 'static>(
     } else {
         Default::default()
     };
-    if storage_usable {
+    if storage_usable && options.mode == DriverMode::Active {
         let device = FlushDevice {
             driver_id: options.identity.driver_id.clone(),
             token: options.identity.token.clone(),
@@ -209,8 +253,11 @@ async fn run<S: OutboxStorage + 'static>(
     }
     let engine = Engine::new(options.config, options.identity.clone(), stored, browser::random_seed())
         .with_assignments(stored_assignments);
-    let on_duty = engine.snapshot().outbox.duty == Some(DriverStatus::OnDuty);
+    // A draining driver never tracks, whatever duty it was left in.
+    let on_duty =
+        options.mode == DriverMode::Active && engine.snapshot().outbox.duty == Some(DriverStatus::OnDuty);
     let mut app = AppLoop {
+        mode: options.mode,
         engine,
         tracker: Tracker::new(options.throttle, on_duty),
         url: options.url.clone(),
@@ -225,15 +272,17 @@ async fn run<S: OutboxStorage + 'static>(
         driver_acted: false,
         geolocation_missing: false,
     };
-    let permission_events = events.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        let updates = permission_events.clone();
-        let watch = watch_permission(move |permission| {
-            let _ = updates.unbounded_send(DriverEvent::Permission(permission));
-        })
-        .await;
-        let _ = permission_events.unbounded_send(DriverEvent::PermissionWatchReady(watch));
-    });
+    if options.mode == DriverMode::Active {
+        let permission_events = events.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let updates = permission_events.clone();
+            let watch = watch_permission(move |permission| {
+                let _ = updates.unbounded_send(DriverEvent::Permission(permission));
+            })
+            .await;
+            let _ = permission_events.unbounded_send(DriverEvent::PermissionWatchReady(watch));
+        });
+    }
     app.engine.handle_browser_online(now(), browser::is_online());
     app.engine.start(now());
     let records = app.tracker.handle_visibility(browser::is_page_visible());
@@ -256,6 +305,17 @@ async fn run<S: OutboxStorage + 'static>(
             job_views(app.engine.assignments(), browser::start_of_today_ms()),
             app.engine.assignments().messages().to_vec(),
         );
+        // A draining driver is done once the server holds everything it had to send.
+        if app.mode == DriverMode::Drain
+            && snapshot.link == LinkStatus::Online
+            && snapshot.outbox.waiting == 0
+            && snapshot.outbox.unsaved == 0
+        {
+            log::info!("every record of {} is delivered", options.identity.driver_id);
+            state.view.set(view);
+            app.engine.stop();
+            return;
+        }
         let mut publish_due = None;
         if last_published.as_ref() != Some(&view) {
             // At most ten updates a second: rendering costs the main thread, and a driver
@@ -293,8 +353,15 @@ async fn run<S: OutboxStorage + 'static>(
         let mut next = Some(event);
         let mut budget = 64;
         while let Some(current) = next.take() {
-            if app.handle_event(current) == LoopControl::Stop {
-                return; // dropping the app closes the socket, the watches and the wake lock
+            match app.handle_event(current) {
+                LoopControl::Continue => {}
+                LoopControl::Stop => return, // dropping the app closes the socket, the watches and the wake lock
+                LoopControl::Retire(progress) => {
+                    // From now on nothing of this driver reaches the screens or other tabs.
+                    state = progress;
+                    channel = None;
+                    last_published = None;
+                }
             }
             budget -= 1;
             if budget > 0 {
@@ -308,14 +375,16 @@ async fn run<S: OutboxStorage + 'static>(
     }
 }
 
-#[derive(PartialEq, Eq)]
 enum LoopControl {
     Continue,
     Stop,
+    /// Became a draining driver; publish to this state from now on.
+    Retire(SyncState),
 }
 
 /// Everything the loop drives.
 struct AppLoop<S: OutboxStorage + 'static> {
+    mode: DriverMode,
     engine: Engine,
     tracker: Tracker,
     url: String,
@@ -396,6 +465,9 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
         let mut any = false;
         while let Some(effect) = self.engine.poll_event_effect() {
             any = true;
+            if self.mode == DriverMode::Drain {
+                continue; // the driver on screen is someone else
+            }
             match effect {
                 EventEffect::NewOffer { assignment_id } => {
                     let body = self.engine.assignments().entry(&assignment_id).map(|entry| {
@@ -539,6 +611,27 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
                 let records = self.tracker.handle_visibility(visible);
                 self.record(records);
             }
+            Some(DriverEvent::Retire(progress)) => {
+                // Ends the track where the vehicle was last seen and records the end of duty: the
+                // dispatcher must not see this driver on duty on a phone someone else now uses.
+                let records = self.tracker.handle_duty(false);
+                self.record(records);
+                self.mode = DriverMode::Drain;
+                self.wake_lock.set_wanted(false);
+                self.position_watch = None;
+                self._permission_watch = None;
+                return LoopControl::Retire(progress);
+            }
+            Some(DriverEvent::Intent(Intent::ApplySettings { token, throttle })) => {
+                // The same driver on the same server: the running engine keeps everything it
+                // holds (regression: saving settings dropped it, losing the held fix and the
+                // records queued behind a write). A new policy ends the current track first.
+                let records = self.tracker.set_policy(throttle);
+                self.record(records);
+                if token != self.engine.identity().token {
+                    self.engine.set_token(now, token);
+                }
+            }
             Some(DriverEvent::Stop) => {
                 self.engine.stop();
                 return LoopControl::Stop;
@@ -547,6 +640,31 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
         }
         LoopControl::Continue
     }
+}
+
+/// Drivers this phone was used for before whose records still wait (their databases other than
+/// the one of `driver_id` on `server`), as options to drain them with their stored credentials.
+pub async fn drivers_left_behind(server: &str, driver_id: &str) -> Vec<SyncDriverOptions> {
+    let mut left = Vec::new();
+    for device in device_registry::others(server, driver_id) {
+        let storage = match IndexedDbOutbox::open(&device.database).await {
+            Ok(storage) => storage,
+            Err(error) => {
+                log::warn!("cannot look into {}: {error:?}", device.database);
+                continue;
+            }
+        };
+        match (storage.has_waiting_records().await, storage.flush_device().await) {
+            (Ok(true), Ok(Some(flush))) => left.push(SyncDriverOptions::draining(&device, &flush)),
+            (Ok(true), _) => {
+                log::warn!("records of {} wait, but who they belong to is not stored", device.driver_id)
+            }
+            (Err(error), _) => log::warn!("cannot read {}: {error:?}", device.database),
+            _ => {}
+        }
+        storage.close();
+    }
+    left
 }
 
 /// Applies a write in the background and reports back; the engine allows one at a time.

@@ -169,6 +169,19 @@ impl Connection {
         }
     }
 
+    /// Who this device signs in as.
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+
+    /// The driver entered a new token: sign in again with it (a refused sign-in is tried again
+    /// too, since the new token may be the fix).
+    pub fn set_token(&mut self, now: Instant, token: Option<String>) {
+        self.identity.token = token;
+        self.handle_stop();
+        self.handle_start(now);
+    }
+
     /// Closes whatever is open and stays idle until [`Connection::handle_start`].
     pub fn handle_stop(&mut self) {
         if let Some(socket) = self.current_socket() {

@@ -173,6 +173,18 @@ impl Engine {
         self.connection.handle_start(now.monotonic);
     }
 
+    /// Who this device signs in as.
+    pub fn identity(&self) -> &DeviceIdentity {
+        self.connection.identity()
+    }
+
+    /// Signs in again with a new token (the driver saved it in Settings); the outbox, its
+    /// numbering and the jobs stay as they are: it is the same driver.
+    pub fn set_token(&mut self, now: Now, token: Option<String>) {
+        self.connection.set_token(now.monotonic, token);
+        self.sync_session();
+    }
+
     /// Stops: closes the socket and stays idle until [`Engine::start`].
     pub fn stop(&mut self) {
         self.connection.handle_stop();

@@ -26,7 +26,7 @@ pub mod link_summary;
 pub mod settings;
 
 pub use link_summary::{LinkSummary, LinkTone, summarize_link};
-pub use settings::Settings;
+pub use settings::{Settings, SettingsChange};
 pub mod outbox;
 
 pub use engine::{Engine, EngineAction, EngineConfig, Now, SyncSnapshot};

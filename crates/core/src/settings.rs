@@ -30,7 +30,33 @@ impl Default for Settings {
     }
 }
 
+/// What saving new settings means for the device state the app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsChange {
+    /// Nothing that the connection or the tracking uses changed.
+    Nothing,
+    /// The same driver on the same server, with a new token or location policy: the running
+    /// driver takes them over and keeps everything it holds.
+    SameDevice,
+    /// Another driver, or another server: other device state (outbox, numbering, jobs). The old
+    /// driver's records are still sent, as that driver.
+    OtherDevice,
+}
+
 impl Settings {
+    /// What saving `new` over these settings changes, the page being at `page_origin`.
+    pub fn change_to(&self, new: &Settings, page_origin: &str) -> SettingsChange {
+        if self.driver_id != new.driver_id
+            || self.websocket_url(page_origin) != new.websocket_url(page_origin)
+        {
+            SettingsChange::OtherDevice
+        } else if self.sign_in_token() != new.sign_in_token() || self.throttle != new.throttle {
+            SettingsChange::SameDevice
+        } else {
+            SettingsChange::Nothing
+        }
+    }
+
     /// The WebSocket URL to connect to, given the page's origin (`https://host:port`).
     /// `http` becomes `ws` and `https` becomes `wss`.
     pub fn websocket_url(&self, page_origin: &str) -> String {

@@ -469,3 +469,38 @@ fn a_background_flush_is_wanted_only_for_stored_records_the_app_cannot_send() {
     assert!(!wants(&offline, OutboxStatus { unsaved: 3, ..stored_waiting }), "the worker cannot see them");
     assert!(!wants(&offline, OutboxStatus { storage_ok: false, ..stored_waiting }), "storage is failing");
 }
+
+/// A new token from Settings signs in again with it, as the same driver: nothing waiting is
+/// dropped and the numbering goes on (regression: saving settings replaced the running engine).
+#[test]
+fn a_new_token_signs_in_again_and_keeps_the_outbox() {
+    let identity = DeviceIdentity {
+        driver_id: "driver-1".into(),
+        token: Some("old".into()),
+        app_version: "test".into(),
+    };
+    let mut engine = Engine::new(EngineConfig::default(), identity, StoredOutbox::default(), 7);
+    let now = Now { monotonic: Instant::from_millis(0), unix_ms: 1_763_769_600_000 };
+    engine.start(now);
+    let first = match engine.poll_action(now) {
+        Some(EngineAction::OpenSocket(socket)) => socket,
+        other => panic!("expected a socket, got {other:?}"),
+    };
+    engine.record(
+        now,
+        enroute_protocol::RecordKind::Status { status: enroute_protocol::DriverStatus::OnDuty, reason: None },
+    );
+    engine.set_token(now, Some("new".into()));
+    assert_eq!(engine.identity().token.as_deref(), Some("new"));
+    let mut closed_old = false;
+    let mut opened_new = false;
+    while let Some(action) = engine.poll_action(now) {
+        match action {
+            EngineAction::CloseSocket(socket) if socket == first => closed_old = true,
+            EngineAction::OpenSocket(socket) if socket != first => opened_new = true,
+            _ => {}
+        }
+    }
+    assert!(closed_old && opened_new, "signs in again on a new socket");
+    assert_eq!(engine.snapshot().outbox.waiting, 1, "the waiting record is kept");
+}

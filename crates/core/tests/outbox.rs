@@ -653,7 +653,8 @@ fn regression_an_eviction_report_never_lists_more_ranges_than_the_server_accepts
     let reports: Vec<&Record> =
         outbox.waiting_records().filter(|record| matches!(record.kind, RecordKind::Gap { .. })).collect();
     assert!(!reports.is_empty());
-    let waiting: std::collections::BTreeSet<u64> = outbox.waiting_records().map(|record| record.seq).collect();
+    let waiting: std::collections::BTreeSet<u64> =
+        outbox.waiting_records().map(|record| record.seq).collect();
     let mut settled = Vec::new();
     for report in &reports {
         check_record(report, T0).expect("the server accepts every report");
@@ -695,7 +696,7 @@ fn regression_an_unreadable_newest_record_does_not_give_its_number_again() {
     outbox.create(status(true), T0);
     outbox.create(status(false), T0);
     outbox.create(status(true), T0);
-    let counters = store_all(&mut outbox).into_iter().filter_map(|write| write.counters).last().unwrap();
+    let counters = store_all(&mut outbox).into_iter().filter_map(|write| write.counters).next_back().unwrap();
     // Storage could read records 1 and 2 back, not 3.
     let readable: Vec<Record> = outbox.waiting_records().filter(|record| record.seq < 3).cloned().collect();
     let mut reloaded = Outbox::new(OutboxConfig::default(), StoredOutbox::new(readable, counters), 2);

@@ -227,7 +227,10 @@ fn regression_a_resume_after_a_pause_does_not_resend_the_old_position_as_new() {
     }
     assert_eq!(tracker.view().dropped, 0, "the first fix after a pause is never doubted against the old one");
     assert!(!sent.is_empty());
-    assert!(sent.iter().all(|fix| fix.time_ms >= T0 + 600_000), "only fixes measured after the pause: {sent:?}");
+    assert!(
+        sent.iter().all(|fix| fix.time_ms >= T0 + 600_000),
+        "only fixes measured after the pause: {sent:?}"
+    );
 }
 
 #[test]

@@ -133,7 +133,11 @@ impl SequenceState {
 }
 
 /// Whether a gap record of the driver declared `seq` lost.
-fn settled_as_lost(transaction: &rusqlite::Transaction<'_>, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
+fn settled_as_lost(
+    transaction: &rusqlite::Transaction<'_>,
+    driver_id: &str,
+    seq: u64,
+) -> Result<bool, StoreError> {
     let found: Option<i64> = transaction
         .prepare_cached(
             "SELECT 1 FROM lost_ranges WHERE driver_id = ?1 AND first_seq <= ?2 AND last_seq >= ?2 LIMIT 1",

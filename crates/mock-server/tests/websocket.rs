@@ -368,7 +368,11 @@ async fn regression_sequence_numbers_outside_one_to_two_to_the_53_are_refused_an
     assert!(ack.rejected.iter().all(|rejection| rejection.reason.contains("2^53")), "{:?}", ack.rejected);
     send(&mut client, records([0])).await;
     let ack = expect_full_ack(&mut client).await;
-    assert_eq!(ack.rejected.iter().map(|rejection| rejection.seq).collect::<Vec<_>>(), vec![0], "seq 0 is named too");
+    assert_eq!(
+        ack.rejected.iter().map(|rejection| rejection.seq).collect::<Vec<_>>(),
+        vec![0],
+        "seq 0 is named too"
+    );
     // The largest number is fine, and waits behind the gap below it like any other.
     let largest = Record { created_at_ms: 1_700_000_000_000, ..status_record(MAX_SEQ) };
     send(&mut client, batch(vec![largest, status_record(2)])).await;

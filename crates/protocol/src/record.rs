@@ -133,8 +133,11 @@ impl SeqRange {
             return ranges;
         }
         // Bridge the (len - max) smallest holes; ties go to the lower numbers.
-        let mut holes: Vec<(u64, usize)> =
-            ranges.windows(2).enumerate().map(|(index, pair)| (pair[1].first - pair[0].last, index)).collect();
+        let mut holes: Vec<(u64, usize)> = ranges
+            .windows(2)
+            .enumerate()
+            .map(|(index, pair)| (pair[1].first - pair[0].last, index))
+            .collect();
         holes.sort_unstable();
         let mut bridged = vec![false; ranges.len()];
         for (_, index) in holes.iter().take(ranges.len() - max_ranges) {
