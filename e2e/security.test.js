@@ -115,3 +115,36 @@ test('every screen runs under the Content Security Policy without a violation', 
   assert.deepEqual(refusals, [], 'no CSP refusals in the console');
   assert.equal(await page.evaluate(() => window.hacked), undefined);
 });
+
+// Regression (issue: the CSP's connect-src 'self' made the "Server address" setting useless):
+// the server that serves the app names the other servers the app may reach (--connect-origin),
+// and only those.
+test('the Server address setting reaches a server the serving server allows, and no other', async () => {
+  const other = await startServer({ dist: '/nonexistent' });
+  cleanups.push(() => other.stop());
+  const otherOrigin = other.url.replace('http://', 'ws://');
+  const serving = await startServer({ extraArgs: ['--connect-origin', otherOrigin] });
+  cleanups.push(() => serving.stop());
+  const csp = (await fetch(serving.url)).headers.get('content-security-policy');
+  assert.match(csp, new RegExp(`connect-src 'self' ${otherOrigin} ${other.url};`));
+  const credentials = { driver_id: 'demo-driver', token: DRIVER_TOKEN, server_url: `${otherOrigin}/ws` };
+  const browser = await launchBrowser({ credentials });
+  cleanups.push(() => browser.close());
+  const page = await browser.context.newPage();
+  await page.goto(serving.url);
+  await eventually(async () => (await connectionLabel(page)).includes('Online'), { message: 'Online on the other server' });
+  assert.ok(other.logs.some((line) => line.includes('hello') && line.includes('demo-driver')), 'signed in there');
+  assert.ok(!serving.logs.some((line) => line.includes('hello')), 'not on the serving one');
+
+  // A server that is not allowed stays out of reach, and the driver sees it.
+  const plain = await startServer();
+  cleanups.push(() => plain.stop());
+  const blocked = await launchBrowser({ credentials });
+  cleanups.push(() => blocked.close());
+  const blockedPage = await blocked.context.newPage();
+  const violations = [];
+  blockedPage.on('console', (message) => /Content Security Policy/.test(message.text()) && violations.push(message.text()));
+  await blockedPage.goto(plain.url);
+  await eventually(async () => /Disconnected/.test(await connectionLabel(blockedPage)), { message: 'Disconnected' });
+  assert.ok(violations.length > 0, 'the browser refused the connection');
+});

@@ -130,7 +130,7 @@ pub fn SettingsPage() -> impl IntoView {
                         saved.set(false);
                     }
                 />
-                <p class="hint">"Leave empty to use the server this app was loaded from."</p>
+                <p class="hint">"Leave empty to use the server this app was loaded from. Another server works only if that one allows it: ask your dispatcher."</p>
 
                 <fieldset class="fieldset">
                     <legend>"Location updates"</legend>

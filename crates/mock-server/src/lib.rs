@@ -47,7 +47,10 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     for (driver_id, token) in &options.drivers {
         store.set_driver_token(driver_id, token, socket::unix_time_ms()).map_err(ServerError::Registry)?;
     }
-    let state = AppState::with_token(store, &dispatcher_token).with_limits(options.limits());
+    let connect_origins: Vec<String> = options.connect_origins.iter().flatten().cloned().collect();
+    let state = AppState::with_token(store, &dispatcher_token)
+        .with_limits(options.limits())
+        .with_connect_origins(&connect_origins);
     tokio::spawn(expire_offers(state.clone()));
     if let Some(path) = &options.scenario {
         let scenario = scenario::Scenario::load(path).map_err(ServerError::Scenario)?;

@@ -42,6 +42,11 @@ pub struct Options {
     /// Frames a connection may send in one burst (token bucket capacity).
     #[arg(long, default_value_t = Limits::default().frame_burst)]
     pub frame_burst: f64,
+    /// Another dispatch server the app this server serves may connect to, as
+    /// `wss://host[:port]` (repeatable): the driver's "Server address" setting can then name
+    /// it. Without it the app's Content Security Policy allows only this server.
+    #[arg(long = "connect-origin", value_name = "ORIGIN", value_parser = crate::static_files::parse_connect_origin)]
+    pub connect_origins: Vec<Vec<String>>,
 }
 
 impl Options {

@@ -36,6 +36,9 @@ pub struct AppState {
     pub limits: Limits,
     /// One permit per open WebSocket connection, `limits.max_connections` in all.
     pub connection_slots: Arc<Semaphore>,
+    /// The app's Content Security Policy: the servers the app may connect to besides this one
+    /// (`--connect-origin`) are in its `connect-src`.
+    pub content_security_policy: Arc<str>,
 }
 
 impl AppState {
@@ -50,7 +53,15 @@ impl AppState {
             sign_ins: SignIns::default(),
             limits,
             connection_slots: Arc::new(Semaphore::new(limits.max_connections)),
+            content_security_policy: crate::static_files::content_security_policy(&[]).into(),
         }
+    }
+
+    /// The same state, letting the app connect to `origins` too (the driver's "Server
+    /// address" setting can then name them).
+    pub fn with_connect_origins(mut self, origins: &[String]) -> AppState {
+        self.content_security_policy = crate::static_files::content_security_policy(origins).into();
+        self
     }
 
     /// The same state with other limits.
@@ -68,6 +79,7 @@ impl AppState {
 
 /// All routes of the server. `dist` is the directory of the built app.
 pub fn router(state: AppState, dist: &Path) -> Router {
+    let policy = state.content_security_policy.clone();
     Router::new()
         .route("/ws", get(websocket_upgrade))
         .route(
@@ -90,7 +102,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         )
         .route("/api/assignments/{assignment_id}/cancel", post(dispatcher_api::cancel_assignment))
         .with_state(state)
-        .fallback_service(static_files(dist).layer(CompressionLayer::new()))
+        .fallback_service(static_files(dist, policy).layer(CompressionLayer::new()))
 }
 
 async fn websocket_upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {

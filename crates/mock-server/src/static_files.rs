@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-/// A service for everything that is not an API route.
-pub fn static_files(dist: &Path) -> MethodRouter {
+/// A service for everything that is not an API route, with `policy` as the app's Content
+/// Security Policy (see [`content_security_policy`]).
+pub fn static_files(dist: &Path, policy: std::sync::Arc<str>) -> MethodRouter {
     let dist = dist.to_path_buf();
-    get(move |request: Request<Body>| serve(dist.clone(), request))
+    let policy = HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(APP_CONTENT_SECURITY_POLICY));
+    get(move |request: Request<Body>| serve(dist.clone(), policy.clone(), request))
 }
 
-async fn serve(dist: PathBuf, request: Request<Body>) -> Response {
+async fn serve(dist: PathBuf, policy: HeaderValue, request: Request<Body>) -> Response {
     let path = request.uri().path().to_string();
     let index = dist.join("index.html");
     let mut response = if looks_like_app_route(&path) {
@@ -36,17 +38,48 @@ async fn serve(dist: PathBuf, request: Request<Body>) -> Response {
         "public, max-age=3600"
     };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(APP_CONTENT_SECURITY_POLICY));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
+}
+
+/// The app's Content Security Policy when it may connect to `connect_origins` besides this
+/// server (`--connect-origin`: the servers a driver may name as "Server address"). Each must be
+/// a plain origin (`wss://dispatch.example`, `ws://127.0.0.1:9000`), checked by
+/// [`parse_connect_origin`].
+pub fn content_security_policy(connect_origins: &[String]) -> String {
+    if connect_origins.is_empty() {
+        return APP_CONTENT_SECURITY_POLICY.to_string();
+    }
+    let sources = connect_origins.join(" ");
+    APP_CONTENT_SECURITY_POLICY.replace("connect-src 'self';", &format!("connect-src 'self' {sources};"))
+}
+
+/// Checks an origin for `--connect-origin`: a `ws`, `wss`, `http` or `https` scheme and a host
+/// (with a port if any), nothing else, so it cannot smuggle another directive into the policy.
+/// A WebSocket origin also allows its HTTP twin (the service worker uploads there).
+pub fn parse_connect_origin(text: &str) -> Result<Vec<String>, String> {
+    let (scheme, rest) = text.split_once("://").ok_or_else(|| format!("{text}: expected scheme://host[:port]"))?;
+    let twin = match scheme {
+        "ws" => "http",
+        "wss" => "https",
+        "http" => "ws",
+        "https" => "wss",
+        _ => return Err(format!("{text}: the scheme must be ws, wss, http or https")),
+    };
+    let host_ok = !rest.is_empty()
+        && rest.chars().all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | ':' | '[' | ']'));
+    if !host_ok {
+        return Err(format!("{text}: expected only a host and a port after the scheme, no path"));
+    }
+    Ok(vec![format!("{scheme}://{rest}"), format!("{twin}://{rest}")])
 }
 
 /// The app's Content Security Policy (docs/security.md explains each part). Scripts only from
 /// this server and no inline script (the build moves trunk's start script into a file);
 /// `'wasm-unsafe-eval'` is what compiling the app's WebAssembly needs, and no more than that.
-/// The app connects only to the server it was loaded from (`'self'` covers its `ws:`/`wss:`).
+/// The app connects only to the server it was loaded from (`'self'` covers its `ws:`/`wss:`),
+/// and to the servers `--connect-origin` names.
 pub const APP_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; \
      manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -70,7 +103,19 @@ fn is_content_hashed(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_content_hashed, looks_like_app_route};
+    use super::{content_security_policy, is_content_hashed, looks_like_app_route, parse_connect_origin};
+
+    #[test]
+    fn connect_origins_join_connect_src_and_nothing_else() {
+        let origins = parse_connect_origin("wss://dispatch.example").unwrap();
+        assert_eq!(origins, vec!["wss://dispatch.example", "https://dispatch.example"]);
+        let policy = content_security_policy(&origins);
+        assert!(policy.contains("connect-src 'self' wss://dispatch.example https://dispatch.example;"), "{policy}");
+        assert_eq!(content_security_policy(&[]), super::APP_CONTENT_SECURITY_POLICY);
+        for bad in ["dispatch.example", "ftp://x", "wss://x/path", "wss://x; script-src *", "wss://"] {
+            assert!(parse_connect_origin(bad).is_err(), "{bad} is refused");
+        }
+    }
 
     #[test]
     fn trunks_hashed_files_are_recognised() {
