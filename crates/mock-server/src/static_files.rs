@@ -13,7 +13,8 @@ use tower_http::services::{ServeDir, ServeFile};
 /// Security Policy (see [`content_security_policy`]).
 pub fn static_files(dist: &Path, policy: std::sync::Arc<str>) -> MethodRouter {
     let dist = dist.to_path_buf();
-    let policy = HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(APP_CONTENT_SECURITY_POLICY));
+    let policy = HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static(APP_CONTENT_SECURITY_POLICY));
     get(move |request: Request<Body>| serve(dist.clone(), policy.clone(), request))
 }
 
@@ -59,7 +60,8 @@ pub fn content_security_policy(connect_origins: &[String]) -> String {
 /// (with a port if any), nothing else, so it cannot smuggle another directive into the policy.
 /// A WebSocket origin also allows its HTTP twin (the service worker uploads there).
 pub fn parse_connect_origin(text: &str) -> Result<Vec<String>, String> {
-    let (scheme, rest) = text.split_once("://").ok_or_else(|| format!("{text}: expected scheme://host[:port]"))?;
+    let (scheme, rest) =
+        text.split_once("://").ok_or_else(|| format!("{text}: expected scheme://host[:port]"))?;
     let twin = match scheme {
         "ws" => "http",
         "wss" => "https",
@@ -68,7 +70,9 @@ pub fn parse_connect_origin(text: &str) -> Result<Vec<String>, String> {
         _ => return Err(format!("{text}: the scheme must be ws, wss, http or https")),
     };
     let host_ok = !rest.is_empty()
-        && rest.chars().all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | ':' | '[' | ']'));
+        && rest.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | ':' | '[' | ']')
+        });
     if !host_ok {
         return Err(format!("{text}: expected only a host and a port after the scheme, no path"));
     }
@@ -110,7 +114,10 @@ mod tests {
         let origins = parse_connect_origin("wss://dispatch.example").unwrap();
         assert_eq!(origins, vec!["wss://dispatch.example", "https://dispatch.example"]);
         let policy = content_security_policy(&origins);
-        assert!(policy.contains("connect-src 'self' wss://dispatch.example https://dispatch.example;"), "{policy}");
+        assert!(
+            policy.contains("connect-src 'self' wss://dispatch.example https://dispatch.example;"),
+            "{policy}"
+        );
         assert_eq!(content_security_policy(&[]), super::APP_CONTENT_SECURITY_POLICY);
         for bad in ["dispatch.example", "ftp://x", "wss://x/path", "wss://x; script-src *", "wss://"] {
             assert!(parse_connect_origin(bad).is_err(), "{bad} is refused");

@@ -2,53 +2,87 @@
 //! degrees, metres, metres per second and degrees; every field after `lon` may be empty.
 
 use crate::timestamp::parse_rfc3339;
-use crate::trace::{TraceError, TraceFix};
+use crate::trace::{Trace, TraceError, TraceFix};
 
 /// The one header the reader accepts.
 pub const HEADER: &str = "time,lat,lon,accuracy_m,speed_mps,heading_deg";
 
-/// Reads a CSV trace.
-pub fn read_csv(text: &str) -> Result<Vec<TraceFix>, TraceError> {
+/// Reads a CSV trace. Lines before the header (a logger's comments) and rows it cannot use are
+/// skipped and counted; it fails only when no row is left.
+pub fn read_csv(text: &str) -> Result<Trace, TraceError> {
+    let mut trace = Trace::default();
     let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, header)) if header.trim().trim_start_matches('\u{feff}') == HEADER => {}
-        Some((_, header)) => {
-            return Err(TraceError::at(1, format!("the header must be {HEADER:?}, got {header:?}")));
+    let mut found_header = false;
+    for (index, line) in lines.by_ref() {
+        let line = line.trim().trim_start_matches('\u{feff}');
+        if line == HEADER {
+            found_header = true;
+            break;
         }
-        None => return Err(TraceError::at(1, "empty file")),
+        if !line.is_empty() {
+            trace.skipped.note(TraceError::because(
+                index + 1,
+                "before the header",
+                format!("not a row: {line:?}"),
+            ));
+        }
     }
-    let mut fixes = Vec::new();
+    if !found_header {
+        return Err(TraceError::at(1, format!("the header must be {HEADER:?}, and there is none")));
+    }
     for (index, line) in lines {
-        let line_number = index + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != 6 {
-            return Err(TraceError::at(line_number, format!("expected 6 fields, found {}", fields.len())));
+        match read_row(line, index + 1) {
+            Ok(fix) => trace.fixes.push(fix),
+            Err(problem) => trace.skipped.note(problem),
         }
-        let required = |position: usize, name: &str| -> Result<f64, TraceError> {
-            fields[position].parse::<f64>().map_err(|_| {
-                TraceError::at(line_number, format!("{name} must be a number, got {:?}", fields[position]))
-            })
-        };
-        let optional = |position: usize, name: &str| -> Result<Option<f64>, TraceError> {
-            if fields[position].is_empty() { Ok(None) } else { required(position, name).map(Some) }
-        };
-        fixes.push(TraceFix {
-            time_ms: parse_rfc3339(fields[0]).map_err(|message| TraceError::at(line_number, message))?,
-            lat: required(1, "lat")?,
-            lon: required(2, "lon")?,
-            accuracy_m: optional(3, "accuracy_m")?,
-            speed_mps: optional(4, "speed_mps")?,
-            heading_deg: optional(5, "heading_deg")?,
-            altitude_m: None,
-        });
     }
-    if fixes.is_empty() {
-        return Err(TraceError::at(0, "the CSV trace has no rows"));
+    trace.or_nothing_usable("CSV trace")
+}
+
+fn read_row(line: &str, line_number: usize) -> Result<TraceFix, TraceError> {
+    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    if fields.len() != 6 {
+        return Err(TraceError::because(
+            line_number,
+            "bad row",
+            format!("expected 6 fields, found {}", fields.len()),
+        ));
     }
-    Ok(fixes)
+    let required = |position: usize, name: &str| -> Result<f64, TraceError> {
+        match fields[position].parse::<f64>() {
+            Ok(value) if value.is_finite() => Ok(value),
+            _ => Err(TraceError::because(
+                line_number,
+                "not a number",
+                format!("{name} must be a number, got {:?}", fields[position]),
+            )),
+        }
+    };
+    let optional = |position: usize, name: &str| -> Result<Option<f64>, TraceError> {
+        if fields[position].is_empty() { Ok(None) } else { required(position, name).map(Some) }
+    };
+    let lat = required(1, "lat")?;
+    let lon = required(2, "lon")?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(TraceError::because(
+            line_number,
+            "bad coordinate",
+            format!("{lat}, {lon} is not on Earth"),
+        ));
+    }
+    Ok(TraceFix {
+        time_ms: parse_rfc3339(fields[0])
+            .map_err(|message| TraceError::because(line_number, "bad time", message))?,
+        lat,
+        lon,
+        accuracy_m: optional(3, "accuracy_m")?,
+        speed_mps: optional(4, "speed_mps")?,
+        heading_deg: optional(5, "heading_deg")?,
+        altitude_m: None,
+    })
 }
 
 /// Writes fixes as CSV with [`HEADER`] (what `enroute-replay run --format csv` prints).

@@ -2,7 +2,7 @@
 //! present (the last two are GPX 1.0 fields some recorders still write).
 
 use crate::timestamp::parse_rfc3339;
-use crate::trace::{TraceError, TraceFix};
+use crate::trace::{Trace, TraceError, TraceFix};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
@@ -13,6 +13,8 @@ pub const METRES_PER_HDOP: f64 = 5.0;
 #[derive(Default)]
 struct PointBeingRead {
     line: usize,
+    /// The first reason the point cannot be used, if any.
+    problem: Option<TraceError>,
     lat: f64,
     lon: f64,
     time_ms: Option<i64>,
@@ -22,8 +24,10 @@ struct PointBeingRead {
     heading_deg: Option<f64>,
 }
 
-/// Reads the track points of a GPX document.
-pub fn read_gpx(text: &str) -> Result<Vec<TraceFix>, TraceError> {
+/// Reads the track points of a GPX document. A point it cannot use (no time, a field that is not
+/// a number) is skipped and counted; a document that stops being XML (a truncated file) keeps the
+/// points before that, and the rest is counted as one skip. It fails only when no point is left.
+pub fn read_gpx(text: &str) -> Result<Trace, TraceError> {
     let line_at = |position: u64| {
         1 + text.as_bytes()[..(position as usize).min(text.len())]
             .iter()
@@ -32,41 +36,62 @@ pub fn read_gpx(text: &str) -> Result<Vec<TraceFix>, TraceError> {
     };
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(true);
-    let mut fixes = Vec::new();
+    let mut trace = Trace::default();
     let mut point: Option<PointBeingRead> = None;
     let mut field: Option<String> = None;
     loop {
-        let event = reader.read_event().map_err(|error| {
-            TraceError::at(line_at(reader.error_position()), format!("invalid XML: {error}"))
-        })?;
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(error) => {
+                trace.skipped.note(TraceError::because(
+                    line_at(reader.error_position()),
+                    "invalid XML",
+                    format!("invalid XML, the rest of the file is unread: {error}"),
+                ));
+                break;
+            }
+        };
         // Just past the event: on the line where it ends (a start tag's '>', a text's last byte).
         let position = reader.buffer_position();
         match event {
             Event::Start(element) if local_name(&element) == "trkpt" => {
-                if point.is_some() {
-                    return Err(TraceError::at(line_at(position), "trkpt inside trkpt"));
+                if let Some(unfinished) = point.take() {
+                    trace.skipped.note(TraceError::because(
+                        unfinished.line,
+                        "bad point",
+                        "trkpt inside trkpt",
+                    ));
                 }
-                point = Some(start_point(&element, line_at(position))?);
+                point = Some(start_point(&element, line_at(position)));
             }
             Event::Empty(element) if local_name(&element) == "trkpt" => {
-                return Err(TraceError::at(line_at(position), "trkpt has no time"));
+                trace.skipped.note(TraceError::because(line_at(position), "bad point", "trkpt has no time"));
             }
             Event::Start(element) if point.is_some() => field = Some(local_name(&element)),
             Event::Text(content) => {
                 if let (Some(point), Some(name)) = (point.as_mut(), field.as_deref()) {
-                    let value = content
-                        .decode()
-                        .map_err(|error| TraceError::at(line_at(position), format!("bad text: {error}")))?;
-                    read_field(point, name, value.trim(), line_at(position))?;
+                    match content.decode() {
+                        Ok(value) => read_field(point, name, value.trim(), line_at(position)),
+                        Err(error) => point.fail(TraceError::because(
+                            line_at(position),
+                            "bad point",
+                            format!("bad text: {error}"),
+                        )),
+                    }
                 }
             }
             Event::End(element) => {
                 let name = String::from_utf8_lossy(element.local_name().as_ref()).into_owned();
                 if name == "trkpt" {
-                    let Some(finished) = point.take() else {
-                        return Err(TraceError::at(line_at(position), "trkpt inside trkpt"));
-                    };
-                    fixes.push(finish_point(finished)?);
+                    match point.take().map(finish_point) {
+                        Some(Ok(fix)) => trace.fixes.push(fix),
+                        Some(Err(problem)) => trace.skipped.note(problem),
+                        None => trace.skipped.note(TraceError::because(
+                            line_at(position),
+                            "bad point",
+                            "</trkpt> without <trkpt>",
+                        )),
+                    }
                 } else {
                     field = None;
                 }
@@ -75,52 +100,71 @@ pub fn read_gpx(text: &str) -> Result<Vec<TraceFix>, TraceError> {
             _ => {}
         }
     }
-    if fixes.is_empty() {
-        return Err(TraceError::at(0, "the GPX document has no track points (trkpt)"));
-    }
-    Ok(fixes)
+    trace.or_nothing_usable("GPX document (no track points, trkpt)")
 }
 
 fn local_name(element: &BytesStart) -> String {
     String::from_utf8_lossy(element.local_name().as_ref()).into_owned()
 }
 
-fn start_point(element: &BytesStart, line: usize) -> Result<PointBeingRead, TraceError> {
+fn start_point(element: &BytesStart, line: usize) -> PointBeingRead {
+    let mut point = PointBeingRead { line, ..PointBeingRead::default() };
     let mut lat = None;
     let mut lon = None;
     for attribute in element.attributes() {
-        let attribute = attribute.map_err(|error| TraceError::at(line, format!("bad attribute: {error}")))?;
-        let value = attribute
-            .unescape_value()
-            .map_err(|error| TraceError::at(line, format!("bad attribute: {error}")))?;
+        let attribute = match attribute {
+            Ok(attribute) => attribute,
+            Err(error) => {
+                point.fail(TraceError::because(line, "bad point", format!("bad attribute: {error}")));
+                continue;
+            }
+        };
+        let value = match attribute.unescape_value() {
+            Ok(value) => value,
+            Err(error) => {
+                point.fail(TraceError::because(line, "bad point", format!("bad attribute: {error}")));
+                continue;
+            }
+        };
         match attribute.key.local_name().as_ref() {
-            b"lat" => lat = Some(parse_number(&value, "lat", line)?),
-            b"lon" => lon = Some(parse_number(&value, "lon", line)?),
+            b"lat" => lat = point.number(&value, "lat", line),
+            b"lon" => lon = point.number(&value, "lon", line),
             _ => {}
         }
     }
-    let (Some(lat), Some(lon)) = (lat, lon) else {
-        return Err(TraceError::at(line, "trkpt needs lat and lon attributes"));
-    };
-    Ok(PointBeingRead { line, lat, lon, ..PointBeingRead::default() })
+    match (lat, lon) {
+        (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
+            point.lat = lat;
+            point.lon = lon;
+        }
+        (Some(lat), Some(lon)) => {
+            point.fail(TraceError::because(line, "bad coordinate", format!("{lat}, {lon} is not on Earth")))
+        }
+        _ => point.fail(TraceError::because(line, "bad point", "trkpt needs lat and lon attributes")),
+    }
+    point
 }
 
-fn read_field(point: &mut PointBeingRead, name: &str, value: &str, line: usize) -> Result<(), TraceError> {
+fn read_field(point: &mut PointBeingRead, name: &str, value: &str, line: usize) {
     match name {
-        "time" => {
-            point.time_ms = Some(parse_rfc3339(value).map_err(|message| TraceError::at(line, message))?)
-        }
-        "ele" => point.altitude_m = Some(parse_number(value, "ele", line)?),
-        "hdop" => point.hdop = Some(parse_number(value, "hdop", line)?),
-        "speed" => point.speed_mps = Some(parse_number(value, "speed", line)?),
-        "course" => point.heading_deg = Some(parse_number(value, "course", line)?),
+        "time" => match parse_rfc3339(value) {
+            Ok(time_ms) => point.time_ms = Some(time_ms),
+            Err(message) => point.fail(TraceError::because(line, "bad time", message)),
+        },
+        "ele" => point.altitude_m = point.number(value, "ele", line),
+        "hdop" => point.hdop = point.number(value, "hdop", line),
+        "speed" => point.speed_mps = point.number(value, "speed", line),
+        "course" => point.heading_deg = point.number(value, "course", line),
         _ => {}
     }
-    Ok(())
 }
 
 fn finish_point(point: PointBeingRead) -> Result<TraceFix, TraceError> {
-    let time_ms = point.time_ms.ok_or_else(|| TraceError::at(point.line, "trkpt has no time"))?;
+    if let Some(problem) = point.problem {
+        return Err(problem);
+    }
+    let time_ms =
+        point.time_ms.ok_or_else(|| TraceError::because(point.line, "bad point", "trkpt has no time"))?;
     Ok(TraceFix {
         time_ms,
         lat: point.lat,
@@ -132,9 +176,24 @@ fn finish_point(point: PointBeingRead) -> Result<TraceFix, TraceError> {
     })
 }
 
-fn parse_number(value: &str, what: &str, line: usize) -> Result<f64, TraceError> {
-    value
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| TraceError::at(line, format!("{what} is not a number: {value:?}")))
+impl PointBeingRead {
+    /// Remembers the first problem: the point is skipped when it ends.
+    fn fail(&mut self, problem: TraceError) {
+        self.problem.get_or_insert(problem);
+    }
+
+    /// A finite number, or `None` with the point marked unusable.
+    fn number(&mut self, value: &str, what: &str, line: usize) -> Option<f64> {
+        match value.trim().parse::<f64>() {
+            Ok(number) if number.is_finite() => Some(number),
+            _ => {
+                self.fail(TraceError::because(
+                    line,
+                    "not a number",
+                    format!("{what} is not a number: {value:?}"),
+                ));
+                None
+            }
+        }
+    }
 }

@@ -18,4 +18,4 @@ pub mod report;
 pub mod timestamp;
 pub mod trace;
 
-pub use trace::{TraceError, TraceFix, read_trace, read_trace_text};
+pub use trace::{Skipped, Trace, TraceError, TraceFix, read_trace, read_trace_text};

@@ -140,10 +140,13 @@ mod cli {
         }
     }
 
+    /// The fixes of a trace file; what the reader skipped is reported on stderr.
     fn load(path: &std::path::Path) -> Result<Vec<enroute_core::Fix>, String> {
-        read_trace(path)
-            .map(|fixes| fixes.iter().map(|fix| fix.to_fix()).collect())
-            .map_err(|error| format!("{}: {error}", path.display()))
+        let trace = read_trace(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        if trace.skipped.total() > 0 {
+            eprintln!("{}: {} fixes read, {}", path.display(), trace.fixes.len(), trace.skipped);
+        }
+        Ok(trace.fixes.iter().map(|fix| fix.to_fix()).collect())
     }
 
     pub fn run(cli: Cli) -> Result<(), String> {

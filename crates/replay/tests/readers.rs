@@ -13,7 +13,7 @@ fn gpx_track_points_with_optional_fields() {
     <trkpt lat="-48.2" lon="-11.6"><time>2014-09-10T04:54:08.500Z</time><speed>12.5</speed><course>271</course></trkpt>
   </trkseg></trk>
 </gpx>"#;
-    let fixes = read_trace_text(text).unwrap();
+    let fixes = read_trace_text(text).unwrap().fixes;
     assert_eq!(fixes.len(), 2);
     assert_eq!(fixes[0].time_ms, 1_410_324_847_000);
     assert_eq!((fixes[0].lat, fixes[0].lon), (48.1, 11.5));
@@ -25,25 +25,37 @@ fn gpx_track_points_with_optional_fields() {
 }
 
 #[test]
-fn gpx_errors_name_the_line() {
+fn gpx_points_it_cannot_use_are_skipped_and_counted_with_the_line() {
     let missing_time = "<gpx>\n<trk><trkseg>\n<trkpt lat=\"1\" lon=\"2\"></trkpt>\n</trkseg></trk></gpx>";
     let error = read_trace_text(missing_time).unwrap_err();
-    assert_eq!(error.line, 3);
-    assert!(error.to_string().contains("no time"), "{error}");
+    assert!(
+        error.to_string().contains("no usable fixes")
+            && error.to_string().contains("line 3: trkpt has no time"),
+        "{error}"
+    );
 
     let bad_number = "<gpx>\n<trkpt lat=\"north\" lon=\"2\"><time>2014-09-10T04:54:07Z</time></trkpt></gpx>";
     let error = read_trace_text(bad_number).unwrap_err();
-    assert_eq!((error.line, error.to_string().contains("lat is not a number")), (2, true), "{error}");
+    assert!(error.to_string().contains("line 2: lat is not a number"), "{error}");
 
     let bad_time = "<gpx>\n<trkpt lat=\"1\" lon=\"2\">\n<time>yesterday</time></trkpt></gpx>";
-    assert_eq!(read_trace_text(bad_time).unwrap_err().line, 3);
+    assert!(read_trace_text(bad_time).unwrap_err().to_string().contains("line 3"));
 
     let broken_xml = "<gpx>\n<trkpt lat=\"1\" lon=\"2\"><time>2014-09-10T04:54:07Z</time></trk></gpx>";
     let error = read_trace_text(broken_xml).unwrap_err();
     assert!(error.to_string().contains("invalid XML"), "{error}");
-    assert_eq!(error.line, 2);
 
     assert!(read_trace_text("<gpx></gpx>").unwrap_err().to_string().contains("no track points"));
+}
+
+#[test]
+fn a_messy_gpx_keeps_every_usable_point_and_counts_the_rest() {
+    let trace = read_trace_text(include_str!("fixtures/messy.gpx")).unwrap();
+    assert_eq!(trace.fixes.len(), 2, "the points before the truncation with a time and numbers");
+    assert_eq!(trace.skipped.count("not a number"), 2, "lat=north, hdop=NaN: {}", trace.skipped);
+    assert_eq!(trace.skipped.count("bad point"), 1, "no time: {}", trace.skipped);
+    assert_eq!(trace.skipped.count("invalid XML"), 1, "the truncated end: {}", trace.skipped);
+    assert_eq!(trace.skipped.total(), 4);
 }
 
 const NMEA: &str = "$PGRME,5.5,M,7.0,M,8.9,M*28\r\n\
@@ -54,7 +66,7 @@ $GPRMC,165748,A,4901.6000,S,01203.9200,W,10.0,90.0,110410,1.6,E,A*09\r\n";
 
 #[test]
 fn nmea_rmc_with_gga_altitude_and_pgrme_accuracy() {
-    let fixes = read_trace_text(&fixed_checksums(NMEA)).unwrap();
+    let fixes = read_trace_text(&fixed_checksums(NMEA)).unwrap().fixes;
     assert_eq!(fixes.len(), 2, "the RMC with status V is skipped");
     assert_eq!(fixes[0].time_ms, 1_271_005_064_000);
     assert!((fixes[0].lat - (49.0 + 1.594 / 60.0)).abs() < 1e-9);
@@ -68,21 +80,36 @@ fn nmea_rmc_with_gga_altitude_and_pgrme_accuracy() {
 }
 
 #[test]
-fn nmea_checksum_mismatch_is_an_error_with_the_line() {
+fn nmea_checksum_mismatches_and_malformed_fields_are_skipped_and_counted() {
     let corrupted = fixed_checksums(NMEA).replace("$GPRMC,165748,A,4901.6000", "$GPRMC,165748,A,4901.6999");
-    let error = read_trace_text(&corrupted).unwrap_err();
-    assert_eq!(error.line, 5);
-    assert!(error.to_string().contains("checksum mismatch"), "{error}");
-}
+    let trace = read_trace_text(&corrupted).unwrap();
+    assert_eq!(trace.fixes.len(), 1);
+    assert_eq!(trace.skipped.count("checksum mismatch"), 1);
+    let (_, _, first) = trace.skipped.causes().next().unwrap();
+    assert_eq!(first.line, 5);
 
-#[test]
-fn nmea_malformed_fields_are_errors_with_the_line() {
     let text = fixed_checksums("$GPRMC,165744,A,49x1.5940,N,01203.9163,E,0.0,131.9,110410,1.6,E,A*00\n");
     let error = read_trace_text(&text).unwrap_err();
-    assert_eq!(error.line, 1);
     assert!(error.to_string().contains("bad coordinate"), "{error}");
     let text = fixed_checksums("$GPRMC,165744,A,4901.5940,N,01203.9163,E,0.0,131.9,311310,1.6,E,A*00\n");
     assert!(read_trace_text(&text).unwrap_err().to_string().contains("out of range"));
+}
+
+/// Issue (the replay tool refused real logs): comment and header lines, a checksum mismatch,
+/// an HDOP of NaN, a line of serial garbage and a corrupt multi-byte character each stopped the
+/// whole trace. They are skipped and counted; the usable sentences are read.
+#[test]
+fn a_messy_nmea_log_keeps_every_usable_fix_and_counts_the_rest() {
+    let trace = read_trace_text(include_str!("fixtures/messy.nmea")).unwrap();
+    let seconds: Vec<i64> = trace.fixes.iter().map(|fix| (fix.time_ms / 1000) % 60).collect();
+    assert_eq!(seconds, vec![44, 48, 50, 54], "every RMC but the corrupt ones");
+    assert_eq!(trace.fixes[0].accuracy_m, Some(5.5));
+    assert_eq!(trace.fixes[1].accuracy_m, None, "its GGA's HDOP is NaN: not used");
+    assert_eq!(trace.skipped.count("not a sentence"), 3, "two comments and the garbage: {}", trace.skipped);
+    assert_eq!(trace.skipped.count("checksum mismatch"), 1);
+    assert_eq!(trace.skipped.count("not a number"), 1, "HDOP NaN");
+    assert_eq!(trace.skipped.count("bad coordinate"), 1, "the multi-byte character");
+    assert!(trace.skipped.to_string().starts_with("6 skipped: "), "{}", trace.skipped);
 }
 
 #[test]
@@ -90,7 +117,7 @@ fn csv_with_empty_optional_fields() {
     let text = "time,lat,lon,accuracy_m,speed_mps,heading_deg\n\
 2014-09-10T04:54:07Z,48.1,11.5,4.5,,\n\
 2014-09-10T04:54:08Z,48.2,11.6,,3.5,90\n";
-    let fixes = read_trace_text(text).unwrap();
+    let fixes = read_trace_text(text).unwrap().fixes;
     assert_eq!(fixes.len(), 2);
     assert_eq!(fixes[0].accuracy_m, Some(4.5));
     assert_eq!((fixes[0].speed_mps, fixes[0].heading_deg), (None, None));
@@ -101,20 +128,30 @@ fn csv_with_empty_optional_fields() {
 }
 
 #[test]
-fn csv_errors_name_the_line() {
+fn csv_rows_it_cannot_use_are_skipped_and_counted_with_the_line() {
     let header = "time,lat,lon,accuracy_m,speed_mps,heading_deg\n";
-    let error = read_trace_text(&format!(
+    let trace = read_trace_text(&format!(
         "{header}2014-09-10T04:54:07Z,48.1,11.5,4.5,,\n2014-09-10T04:54:08Z,48.1\n"
     ))
-    .unwrap_err();
-    assert_eq!(error.line, 3);
-    assert!(error.to_string().contains("expected 6 fields"), "{error}");
+    .unwrap();
+    assert_eq!((trace.fixes.len(), trace.skipped.count("bad row")), (1, 1));
     let error = read_trace_text(&format!("{header}2014-09-10T04:54:07Z,forty,11.5,,,\n")).unwrap_err();
-    assert_eq!((error.line, error.to_string().contains("lat must be a number")), (2, true));
+    assert!(error.to_string().contains("line 2: lat must be a number"), "{error}");
     let error = read_trace_text(&format!("{header}10 Sep 2014,48.1,11.5,,,\n")).unwrap_err();
-    assert_eq!(error.line, 2);
+    assert!(error.to_string().contains("line 2"), "{error}");
     let error = read_trace_text("time,latitude,longitude\n").unwrap_err();
-    assert!(error.to_string().contains("the header must be"), "{error}");
+    assert!(error.to_string().contains("unknown format"), "{error}");
+}
+
+#[test]
+fn a_messy_csv_keeps_every_usable_row_and_counts_the_rest() {
+    let trace = read_trace_text(include_str!("fixtures/messy.csv")).unwrap();
+    assert_eq!(trace.fixes.len(), 3);
+    assert_eq!(trace.skipped.count("before the header"), 2);
+    assert_eq!(trace.skipped.count("not a number"), 2, "NaN and inf: {}", trace.skipped);
+    assert_eq!(trace.skipped.count("bad row"), 1);
+    assert_eq!(trace.skipped.count("bad time"), 1);
+    assert_eq!(trace.skipped.count("bad coordinate"), 1);
 }
 
 #[test]

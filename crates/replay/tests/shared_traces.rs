@@ -21,11 +21,9 @@ fn load(name: &str) -> Vec<Fix> {
         "missing shared trace {} (set ENROUTE_TRACES_DIR to the traces directory)",
         path.display()
     );
-    read_trace(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-        .iter()
-        .map(|fix| fix.to_fix())
-        .collect()
+    let trace = read_trace(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    assert_eq!(trace.skipped.total(), 0, "{}: {}", path.display(), trace.skipped);
+    trace.fixes.iter().map(|fix| fix.to_fix()).collect()
 }
 
 #[test]
