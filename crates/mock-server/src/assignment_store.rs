@@ -9,7 +9,7 @@ use enroute_core::workflow::{Change, TransitionError, next_status};
 use enroute_protocol::{
     Assignment, AssignmentStatus, DriverStatus, Event, EventPayload, Record, RecordKind, Stop, TimeWindow,
 };
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -113,7 +113,7 @@ impl NewAssignment {
 
 /// Stores an event for a driver with the next event id and returns it.
 pub(crate) fn append_event(
-    transaction: &Transaction,
+    transaction: &Connection,
     driver_id: &str,
     payload: EventPayload,
     now_ms: i64,
@@ -132,7 +132,7 @@ pub(crate) fn append_event(
     Ok(event)
 }
 
-fn load_assignment(transaction: &Transaction, id: &str) -> Result<Option<(String, Assignment)>, StoreError> {
+fn load_assignment(transaction: &Connection, id: &str) -> Result<Option<(String, Assignment)>, StoreError> {
     let row: Option<(String, String)> = transaction
         .query_row("SELECT driver_id, body FROM assignments WHERE id = ?1", [id], |row| {
             Ok((row.get(0)?, row.get(1)?))
@@ -147,7 +147,7 @@ fn load_assignment(transaction: &Transaction, id: &str) -> Result<Option<(String
 }
 
 fn save_assignment(
-    transaction: &Transaction,
+    transaction: &Connection,
     assignment: &Assignment,
     changed_by: &str,
     record_seq: Option<u64>,
@@ -168,7 +168,7 @@ fn save_assignment(
 /// Gives an applied record its effect: duty changes update the driver, job actions move the job
 /// on, or are refused with an event telling the driver why (the server wins).
 pub(crate) fn apply_record(
-    transaction: &Transaction,
+    transaction: &Connection,
     driver_id: &str,
     record: &Record,
     now_ms: i64,
@@ -415,27 +415,6 @@ impl Store {
             append_event(&transaction, driver_id, EventPayload::Message { text: text.to_string() }, now_ms)?;
         transaction.commit()?;
         Ok(event)
-    }
-
-    /// Notes that a driver's device said hello at `now_ms` (so dispatch sees it, records or not).
-    pub fn note_seen(&self, driver_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        let inner = self.lock();
-        inner.connection.execute(
-            "INSERT INTO drivers (driver_id, last_seen_ms) VALUES (?1, ?2)
-             ON CONFLICT (driver_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms",
-            params![driver_id, now_ms],
-        )?;
-        Ok(())
-    }
-
-    /// Notes that a driver's device holds every event up to `event_id`.
-    pub fn note_event_ack(&self, driver_id: &str, event_id: u64) -> Result<(), StoreError> {
-        let inner = self.lock();
-        inner.connection.execute(
-            "UPDATE drivers SET acked_event_id = MAX(acked_event_id, ?2) WHERE driver_id = ?1",
-            params![driver_id, event_id as i64],
-        )?;
-        Ok(())
     }
 
     /// A server setting stored in the database (the dispatcher token), if set.

@@ -13,6 +13,9 @@
 pub mod assignment_store;
 pub mod dispatcher_api;
 pub mod driver_registry;
+pub mod group_commit;
+pub mod histogram;
+pub mod http_server;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
@@ -27,6 +30,7 @@ pub mod sign_ins;
 pub mod socket;
 pub mod static_files;
 pub mod store;
+pub mod unsigned_connections;
 
 pub use options::Options;
 pub use router::{AppState, router};
@@ -35,6 +39,7 @@ use std::io::Write;
 
 /// Binds the listener, prints the address it serves on, and serves until Ctrl-C or SIGTERM.
 pub async fn run(options: Options) -> Result<(), ServerError> {
+    raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|source| ServerError::Bind { addr: options.addr, source })?;
@@ -56,6 +61,7 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         let scenario = scenario::Scenario::load(path).map_err(ServerError::Scenario)?;
         tokio::spawn(scenario::play(scenario, state.clone()));
     }
+    let header_timeout = state.limits.http_header_timeout;
     let app = router(state, &options.dist);
     if !options.dist.join("index.html").exists() {
         tracing::warn!(dist = %options.dist.display(), "no built app here; only /ws and /health are useful");
@@ -71,7 +77,22 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     );
     let _ = stdout.flush();
     tracing::info!(%local_addr, dist = %options.dist.display(), db = %options.db.display(), "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(ServerError::Serve)
+    http_server::serve(listener, app, header_timeout, shutdown_signal()).await.map_err(ServerError::Serve)
+}
+
+/// Each connection is a file descriptor: lets the process have as many as the system allows it
+/// (the soft limit is often 1,024 or 20,000; the hard one higher).
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let wanted = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                tracing::info!(from = limit.rlim_cur, to = limit.rlim_max, "raised the open file limit");
+            }
+        }
+    }
 }
 
 /// The dispatcher token: the one given on the command line, or the one stored in the database,

@@ -1,21 +1,61 @@
-//! Counters for `/metrics`, in the Prometheus text format.
+//! Counters, gauges and histograms for `/metrics`, in the Prometheus text format.
+//!
+//! Everything here is an atomic the data path bumps, so a scrape reads memory only: it never
+//! takes the store's lock and never waits for (or stalls) an acknowledgement. Per-driver detail
+//! is not here (20,000 drivers would make 60,000 series): it is in the dispatcher API.
 
-use crate::store::Store;
+use crate::histogram::{Histogram, SECONDS_BUCKETS, SIZE_BUCKETS};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Process-wide counters. Per-driver figures are read from the store when scraped.
-#[derive(Debug, Default)]
+/// Process-wide figures.
+#[derive(Debug)]
 pub struct Metrics {
-    pub connections_open: AtomicU64,
-    pub connections_total: AtomicU64,
+    /// Open WebSocket connections that have not signed in yet.
+    pub connections_awaiting_hello: AtomicU64,
+    /// Open WebSocket connections signed in as a driver.
+    pub connections_signed_in: AtomicU64,
+    pub connections_accepted: AtomicU64,
+    pub connections_refused: AtomicU64,
     pub records_received: AtomicU64,
     pub records_duplicate: AtomicU64,
     pub records_applied: AtomicU64,
-    pub frames_refused: AtomicU64,
     pub records_rejected: AtomicU64,
+    pub records_parked_refused: AtomicU64,
+    pub frames_refused: AtomicU64,
     pub sign_ins_refused: AtomicU64,
-    pub connections_refused: AtomicU64,
+    /// WebSocket payload bytes received and sent (text and binary frames).
+    pub received_bytes: AtomicU64,
+    pub sent_bytes: AtomicU64,
+    /// From a `records` frame's arrival to its `ack` being handed to the socket.
+    pub ack_latency: Histogram,
+    /// Record batches per group commit.
+    pub commit_batches: Histogram,
+    /// One group commit, fsync included.
+    pub commit_duration: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            connections_awaiting_hello: AtomicU64::new(0),
+            connections_signed_in: AtomicU64::new(0),
+            connections_accepted: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            records_received: AtomicU64::new(0),
+            records_duplicate: AtomicU64::new(0),
+            records_applied: AtomicU64::new(0),
+            records_rejected: AtomicU64::new(0),
+            records_parked_refused: AtomicU64::new(0),
+            frames_refused: AtomicU64::new(0),
+            sign_ins_refused: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
+            ack_latency: Histogram::new(SECONDS_BUCKETS),
+            commit_batches: Histogram::new(SIZE_BUCKETS),
+            commit_duration: Histogram::new(SECONDS_BUCKETS),
+        }
+    }
 }
 
 impl Metrics {
@@ -23,115 +63,83 @@ impl Metrics {
         counter.fetch_add(amount, Ordering::Relaxed);
     }
 
-    /// Renders every metric; per-driver lines come from `store`.
-    pub fn render(&self, store: &Store) -> String {
+    pub fn subtract(gauge: &AtomicU64, amount: u64) {
+        gauge.fetch_sub(amount, Ordering::Relaxed);
+    }
+
+    /// Renders every metric. Reads atomics only.
+    pub fn render(&self) -> String {
         let mut out = String::new();
-        let mut counter = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-        };
         let read = |value: &AtomicU64| value.load(Ordering::Relaxed);
-        counter("enroute_connections", "gauge", "Open WebSocket connections.", read(&self.connections_open));
-        counter(
-            "enroute_connections_total",
-            "counter",
-            "WebSocket connections accepted.",
-            read(&self.connections_total),
+        let _ = writeln!(
+            out,
+            "# HELP enroute_open_connections Open WebSocket connections, by state.\n\
+             # TYPE enroute_open_connections gauge\n\
+             enroute_open_connections{{state=\"awaiting_hello\"}} {}\n\
+             enroute_open_connections{{state=\"signed_in\"}} {}",
+            read(&self.connections_awaiting_hello),
+            read(&self.connections_signed_in),
         );
-        counter(
-            "enroute_records_received_total",
-            "counter",
-            "Records received, duplicates included.",
-            read(&self.records_received),
-        );
-        counter(
-            "enroute_records_duplicate_total",
-            "counter",
-            "Records received that were already held.",
-            read(&self.records_duplicate),
-        );
-        counter(
-            "enroute_records_applied_total",
-            "counter",
-            "Records applied in sequence order.",
-            read(&self.records_applied),
-        );
-        counter(
-            "enroute_frames_refused_total",
-            "counter",
-            "Frames answered with an error.",
-            read(&self.frames_refused),
-        );
-        counter(
-            "enroute_records_rejected_total",
-            "counter",
-            "Records refused for good (unreadable or outside the protocol's limits).",
-            read(&self.records_rejected),
-        );
-        counter(
-            "enroute_sign_ins_refused_total",
-            "counter",
-            "Hellos and uploads refused for their credentials.",
-            read(&self.sign_ins_refused),
-        );
-        counter(
-            "enroute_connections_refused_total",
-            "counter",
-            "Connections closed for a limit (rate, idle, size, connection count).",
-            read(&self.connections_refused),
-        );
-        match store.drivers() {
-            Ok(drivers) => {
-                let _ = writeln!(
-                    out,
-                    "# HELP enroute_driver_waiting_records Records held behind a missing earlier record."
-                );
-                let _ = writeln!(out, "# TYPE enroute_driver_waiting_records gauge");
-                for driver in &drivers {
-                    let _ = writeln!(
-                        out,
-                        "enroute_driver_waiting_records{{driver=\"{}\"}} {}",
-                        escape(&driver.driver_id),
-                        driver.waiting
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "# HELP enroute_driver_acked_seq Highest contiguous sequence number applied."
-                );
-                let _ = writeln!(out, "# TYPE enroute_driver_acked_seq gauge");
-                for driver in &drivers {
-                    let _ = writeln!(
-                        out,
-                        "enroute_driver_acked_seq{{driver=\"{}\"}} {}",
-                        escape(&driver.driver_id),
-                        driver.acked_seq
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "# HELP enroute_driver_lag_seconds How late the last applied record arrived (receive time minus creation time)."
-                );
-                let _ = writeln!(out, "# TYPE enroute_driver_lag_seconds gauge");
-                for driver in &drivers {
-                    if let Some(lag_ms) = driver.last_delivery_lag_ms {
-                        let _ = writeln!(
-                            out,
-                            "enroute_driver_lag_seconds{{driver=\"{}\"}} {:.3}",
-                            escape(&driver.driver_id),
-                            lag_ms as f64 / 1000.0
-                        );
-                    }
-                }
-            }
-            Err(error) => {
-                let _ = writeln!(out, "# per-driver metrics unavailable: {error}");
-            }
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "enroute_connections_accepted_total",
+                "WebSocket connections accepted.",
+                &self.connections_accepted,
+            ),
+            (
+                "enroute_connections_refused_total",
+                "Connections closed for a limit (rate, idle, hello deadline, size, connection count, unsigned per address).",
+                &self.connections_refused,
+            ),
+            (
+                "enroute_records_received_total",
+                "Records received, duplicates included.",
+                &self.records_received,
+            ),
+            (
+                "enroute_records_duplicate_total",
+                "Records received that were already held.",
+                &self.records_duplicate,
+            ),
+            ("enroute_records_applied_total", "Records applied in sequence order.", &self.records_applied),
+            (
+                "enroute_records_rejected_total",
+                "Records refused for good (unreadable or outside the protocol's limits).",
+                &self.records_rejected,
+            ),
+            (
+                "enroute_records_parked_refused_total",
+                "Records let go unacknowledged because too many already waited behind a missing one.",
+                &self.records_parked_refused,
+            ),
+            ("enroute_frames_refused_total", "Frames answered with an error.", &self.frames_refused),
+            (
+                "enroute_sign_ins_refused_total",
+                "Hellos and uploads refused for their credentials.",
+                &self.sign_ins_refused,
+            ),
+            ("enroute_received_bytes_total", "WebSocket payload bytes received.", &self.received_bytes),
+            ("enroute_sent_bytes_total", "WebSocket payload bytes sent.", &self.sent_bytes),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", read(value));
         }
+        let _ = writeln!(
+            out,
+            "# HELP enroute_commits_total Group commits of drivers' records.\n# TYPE enroute_commits_total counter\nenroute_commits_total {}",
+            self.commit_batches.count()
+        );
+        self.ack_latency.render(
+            &mut out,
+            "enroute_ack_latency_seconds",
+            "From a records frame's arrival to its ack being sent.",
+        );
+        self.commit_batches.render(&mut out, "enroute_commit_batches", "Record batches per group commit.");
+        self.commit_duration.render(
+            &mut out,
+            "enroute_commit_duration_seconds",
+            "One group commit, from its transaction's start to the end of its fsync.",
+        );
         out
     }
-}
-
-/// Escapes a label value: backslash, double quote and newline.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

@@ -42,6 +42,12 @@ pub struct Options {
     /// Frames a connection may send in one burst (token bucket capacity).
     #[arg(long, default_value_t = Limits::default().frame_burst)]
     pub frame_burst: f64,
+    /// Seconds a new WebSocket connection has to send `hello`.
+    #[arg(long, default_value_t = Limits::default().hello_timeout.as_secs())]
+    pub hello_timeout_secs: u64,
+    /// Connections from one IP address that have not signed in yet, at once.
+    #[arg(long, default_value_t = Limits::default().max_unsigned_per_address)]
+    pub max_unsigned_per_address: usize,
     /// Another dispatch server the app this server serves may connect to, as
     /// `wss://host[:port]` (repeatable): the driver's "Server address" setting can then name
     /// it. Without it the app's Content Security Policy allows only this server.
@@ -57,6 +63,9 @@ impl Options {
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
             frames_per_second: self.frames_per_second,
             frame_burst: self.frame_burst,
+            hello_timeout: std::time::Duration::from_secs(self.hello_timeout_secs),
+            max_unsigned_per_address: self.max_unsigned_per_address,
+            ..Limits::default()
         }
     }
 }

@@ -20,8 +20,9 @@ pub struct Intake {
 /// Stores `records` for `driver_id`, received at `now_ms`, publishes the events their effects
 /// produced, and returns what to acknowledge. Records outside the protocol's limits, and the
 /// `unreadable` ones the decoder could not read, are refused one by one: they are settled so
-/// nothing valid behind them waits, and the device moves them aside. Blocking (SQLite).
-pub fn accept_records(
+/// nothing valid behind them waits, and the device moves them aside. Waits for the store's
+/// group commit; blocks no thread.
+pub async fn accept_records(
     state: &AppState,
     driver_id: &str,
     records: &[Record],
@@ -61,14 +62,21 @@ pub fn accept_records(
             .collect::<Vec<_>>()
             .into()
     };
-    let outcome = state.store.store_records(driver_id, &valid, &rejected, now_ms)?;
+    let refused_now = rejected.len() as u64;
+    let outcome = state.store.store_records(driver_id, valid.into_owned(), rejected, now_ms).await?;
     Metrics::add(&metrics.records_duplicate, outcome.duplicates);
     Metrics::add(&metrics.records_applied, outcome.applied);
-    Metrics::add(&metrics.records_rejected, rejected.len() as u64);
-    tracing::debug!(driver = driver_id, ?outcome, "records");
-    // Stored with the records; pushed to every connection of the driver.
-    for event in &outcome.events {
-        state.hub.publish(driver_id, event);
+    Metrics::add(&metrics.records_rejected, refused_now);
+    Metrics::add(&metrics.records_parked_refused, outcome.parked_refused);
+    if outcome.parked_refused > 0 {
+        tracing::warn!(
+            driver = driver_id,
+            let_go = outcome.parked_refused,
+            "too many records wait behind a missing one; the highest were let go unacknowledged"
+        );
     }
+    tracing::debug!(driver = driver_id, ?outcome, "records");
+    // The events the records caused were published by the store's commit listener, in
+    // commit order.
     Ok(Intake { acked_seq: outcome.acked_seq, rejected: outcome.rejected })
 }

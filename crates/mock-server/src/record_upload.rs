@@ -26,36 +26,42 @@ pub async fn upload_records(State(state): State<AppState>, body: String) -> Resp
             format!("{count} records in one upload; at most {MAX_RECORDS_PER_BATCH}"),
         );
     }
-    let stored = tokio::task::spawn_blocking(move || {
-        match state.store.check_sign_in(&upload.driver_id, upload.token.as_deref()) {
-            Ok(Ok(())) => {}
-            Ok(Err(refusal)) => {
-                Metrics::add(&state.metrics.sign_ins_refused, 1);
-                return Err(Some(refusal));
-            }
-            Err(error) => {
-                tracing::error!(driver = %upload.driver_id, %error, "cannot check an upload's credentials");
-                return Err(None);
-            }
+    let checked = {
+        let state = state.clone();
+        let driver_id = upload.driver_id.clone();
+        let token = upload.token.clone();
+        tokio::task::spawn_blocking(move || state.store.check_sign_in(&driver_id, token.as_deref())).await
+    };
+    let stored: Result<_, Option<SignInRefusal>> = match checked {
+        Ok(Ok(Ok(()))) => {
+            accept_records(&state, &upload.driver_id, &upload.records, &upload.unreadable, unix_time_ms())
+                .await
+                .inspect_err(
+                    |error| tracing::error!(driver = %upload.driver_id, %error, "cannot store an upload"),
+                )
+                .map_err(|_| None)
         }
-        accept_records(&state, &upload.driver_id, &upload.records, &upload.unreadable, unix_time_ms())
-            .inspect_err(
-                |error| tracing::error!(driver = %upload.driver_id, %error, "cannot store an upload"),
-            )
-            .map_err(|_| None)
-    })
-    .await;
+        Ok(Ok(Err(refusal))) => {
+            Metrics::add(&state.metrics.sign_ins_refused, 1);
+            Err(Some(refusal))
+        }
+        Ok(Err(error)) => {
+            tracing::error!(driver = %upload.driver_id, %error, "cannot check an upload's credentials");
+            Err(None)
+        }
+        Err(_) => Err(None),
+    };
     match stored {
-        Ok(Ok(intake)) => {
+        Ok(intake) => {
             let receipt = UploadReceipt { acked_seq: intake.acked_seq, rejected: intake.rejected };
             json(StatusCode::OK, receipt.encode())
         }
-        Ok(Err(Some(SignInRefusal::Unauthorized))) => refusal(
+        Err(Some(SignInRefusal::Unauthorized)) => refusal(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "this driver id and token do not match a registered driver".into(),
         ),
-        Ok(Err(Some(SignInRefusal::Revoked))) => {
+        Err(Some(SignInRefusal::Revoked)) => {
             refusal(StatusCode::FORBIDDEN, ErrorCode::TokenRevoked, "this driver's token was revoked".into())
         }
         _ => refusal(

@@ -9,15 +9,18 @@ use crate::record_upload;
 use crate::sign_ins::SignIns;
 use crate::socket::{refuse_connection, serve_socket};
 use crate::static_files::static_files;
-use crate::store::Store;
+use crate::store::{CommitListener, Store};
+use crate::unsigned_connections::UnsignedConnections;
+use axum::Extension;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use enroute_protocol::ErrorCode;
 use futures_util::StreamExt;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -39,21 +42,48 @@ pub struct AppState {
     /// The app's Content Security Policy: the servers the app may connect to besides this one
     /// (`--connect-origin`) are in its `connect-src`.
     pub content_security_policy: Arc<str>,
+    /// Connections not signed in yet, per address (`limits.max_unsigned_per_address`).
+    pub unsigned_connections: UnsignedConnections,
+}
+
+/// Hears each group commit of the store: pushes the events it stored, in commit order, to their
+/// drivers' connections, and counts it.
+struct PublishCommits {
+    hub: Hub,
+    metrics: Arc<Metrics>,
+}
+
+impl CommitListener for PublishCommits {
+    fn committed(
+        &self,
+        commit: &crate::group_commit::CommitReport,
+        events: &[(String, enroute_protocol::Event)],
+    ) {
+        self.metrics.commit_batches.observe(commit.batches as f64);
+        self.metrics.commit_duration.observe(commit.seconds);
+        for (driver_id, event) in events {
+            self.hub.publish(driver_id, event);
+        }
+    }
 }
 
 impl AppState {
     /// State with a fresh hub and metrics; `dispatcher_token` guards the dispatcher side.
     pub fn with_token(store: Store, dispatcher_token: &str) -> AppState {
         let limits = Limits::default();
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::default();
+        store.set_commit_listener(Arc::new(PublishCommits { hub: hub.clone(), metrics: metrics.clone() }));
         AppState {
             store,
-            metrics: Arc::new(Metrics::default()),
-            hub: Hub::default(),
+            metrics,
+            hub,
             dispatcher_token: dispatcher_token.into(),
             sign_ins: SignIns::default(),
             limits,
             connection_slots: Arc::new(Semaphore::new(limits.max_connections)),
             content_security_policy: crate::static_files::content_security_policy(&[]).into(),
+            unsigned_connections: UnsignedConnections::default(),
         }
     }
 
@@ -80,6 +110,7 @@ impl AppState {
 /// All routes of the server. `dist` is the directory of the built app.
 pub fn router(state: AppState, dist: &Path) -> Router {
     let policy = state.content_security_policy.clone();
+    let body_timeout = state.limits.http_body_timeout;
     Router::new()
         .route("/ws", get(websocket_upgrade))
         .route(
@@ -103,29 +134,76 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/api/assignments/{assignment_id}/cancel", post(dispatcher_api::cancel_assignment))
         .with_state(state)
         .fallback_service(static_files(dist, policy).layer(CompressionLayer::new()))
+        // A client that trickles a body holds a connection and a task: the whole request (body
+        // included) must arrive within the limit, then it gets 408 and the connection closes.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            body_timeout,
+        ))
+        .layer(axum::middleware::map_response(close_after_refused_body))
 }
 
-async fn websocket_upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> impl IntoResponse {
+/// A 408 or 413 leaves the request's body unread: close the connection rather than wait for it.
+async fn close_after_refused_body(mut response: Response) -> Response {
+    let status = response.status();
+    if status == axum::http::StatusCode::REQUEST_TIMEOUT
+        || status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+    {
+        response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Bytes each connection buffers for reading and before writing: `records` frames are a few
+/// KiB, and tungstenite's 128 KiB defaults, times 20,000 connections, would be 5 GB.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+
+async fn websocket_upgrade(
+    upgrade: WebSocketUpgrade,
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> impl IntoResponse {
     let slot = state.connection_slots.clone().try_acquire_owned().ok();
-    upgrade.max_message_size(enroute_protocol::MAX_FRAME_BYTES).on_upgrade(move |socket| async move {
-        let (write, read) = socket.split();
-        match slot {
-            Some(slot) => {
-                serve_socket(write, read, state).await;
-                drop(slot);
+    // Without the peer's address (a test serving the router without it) there is no per-address cap.
+    let unsigned = peer.map(|Extension(ConnectInfo(peer))| {
+        state.unsigned_connections.try_take(peer.ip(), state.limits.max_unsigned_per_address)
+    });
+    upgrade
+        .max_message_size(enroute_protocol::MAX_FRAME_BYTES)
+        .max_frame_size(enroute_protocol::MAX_FRAME_BYTES)
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
+        .on_upgrade(move |socket| async move {
+            let (write, read) = socket.split();
+            match (slot, unsigned) {
+                // Upgraded anyway, so the app learns why instead of seeing a failed handshake.
+                (None, _) => {
+                    let message = format!(
+                        "the server has {} connections open; try again later",
+                        state.limits.max_connections
+                    );
+                    refuse_connection(write, read, &state, ErrorCode::ServerFull, message).await;
+                }
+                (Some(_), Some(None)) => {
+                    let message = format!(
+                        "{} connections from your address have not signed in yet; try again later",
+                        state.limits.max_unsigned_per_address
+                    );
+                    refuse_connection(write, read, &state, ErrorCode::RateLimited, message).await;
+                }
+                (Some(slot), unsigned) => {
+                    serve_socket(write, read, state, unsigned.flatten()).await;
+                    drop(slot);
+                }
             }
-            // Upgraded anyway, so the app learns why instead of seeing a failed handshake.
-            None => refuse_connection(write, &state, ErrorCode::ServerFull).await,
-        }
-    })
+        })
 }
 
 async fn health() -> &'static str {
     "ok\n"
 }
 
+/// Atomics only: a scrape never waits for the store, and no acknowledgement waits for a scrape.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body =
-        tokio::task::spawn_blocking(move || state.metrics.render(&state.store)).await.unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }

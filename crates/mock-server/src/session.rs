@@ -1,16 +1,20 @@
 //! One connection's protocol logic, with no I/O of its own: frames in, frames out (the store
-//! and the event hub are the only things it touches).
+//! and the event hub are the only things it touches). A frame becomes a [`Step`]: a reply at
+//! once, a `hello` to check against the store (blocking reads: the socket runs it off the
+//! async threads), or records for the store's group commit (awaited, blocking nothing).
 
 use crate::driver_registry::SignInRefusal;
 use crate::hub::Subscription;
 use crate::metrics::Metrics;
 use crate::rate_limit::TokenBucket;
-use crate::record_intake::accept_records;
+use crate::record_intake::{Intake, accept_records};
 use crate::router::AppState;
 use crate::sign_ins::SignIn;
+use crate::store::StoreError;
 use enroute_protocol::{
     ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, MAX_RECORDS_PER_BATCH,
-    MAX_REJECTIONS_IN_WELCOME, PROTOCOL_VERSION, Pong, RecordAck, ServerMessage, Welcome,
+    MAX_REJECTIONS_IN_WELCOME, PROTOCOL_VERSION, Pong, Record, RecordAck, RecordRejection, ServerMessage,
+    Welcome,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,6 +40,25 @@ pub struct Reply {
     pub messages: Vec<ServerMessage>,
     /// Close the connection after sending them, with this error's close code.
     pub close: Option<ErrorCode>,
+}
+
+/// What a frame asks of the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Send this now.
+    Reply(Reply),
+    /// Check this `hello` with [`Session::handle_hello`] (blocking: reads the store).
+    Hello(Hello),
+    /// Store these records with [`Session::store_records`] (awaits the group commit).
+    Records(RecordsFrame),
+}
+
+/// A signed-in driver's `records` frame, checked against the batch limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordsFrame {
+    pub driver_id: String,
+    pub records: Vec<Record>,
+    pub unreadable: Vec<RecordRejection>,
 }
 
 impl Reply {
@@ -124,43 +147,96 @@ impl Session {
     }
 
     /// Handles one text frame. `now_ms` is the server clock in milliseconds since the epoch.
-    pub fn handle_text(&mut self, text: &str, now_ms: i64) -> Reply {
-        if !self.frames.try_take(now_ms) {
-            tracing::warn!(driver = ?self.driver_id, "closing a connection over the rate limit");
-            Metrics::add(&self.state.metrics.connections_refused, 1);
-            return Reply::refuse(
-                ErrorCode::RateLimited,
-                format!(
-                    "more than {} frames at once or {} a second",
-                    self.state.limits.frame_burst, self.state.limits.frames_per_second
-                ),
-            );
+    /// Before `hello`, anything but a readable `hello` closes the connection: a socket that has
+    /// not signed in gets no second chance to hold a slot.
+    pub fn handle_text(&mut self, text: &str, now_ms: i64) -> Step {
+        if let Some(refusal) = self.take_frame(now_ms) {
+            return Step::Reply(refusal);
         }
-        let reply = match ClientMessage::decode(text) {
-            Ok(message) => self.handle_message(message, now_ms),
+        let step = match ClientMessage::decode(text) {
+            Ok(message) => self.handle_message(message),
             Err(error @ DecodeError::TooLarge { .. }) => {
-                Reply::refuse(ErrorCode::BadMessage, error.to_string())
+                Step::Reply(Reply::refuse(ErrorCode::TooLarge, error.to_string()))
+            }
+            Err(error) if self.driver_id.is_none() => {
+                tracing::warn!(%error, "closing a connection whose first frame is not a hello");
+                Step::Reply(Reply::refuse(ErrorCode::HelloRequired, format!("send hello first ({error})")))
             }
             Err(error) => {
                 tracing::warn!(driver = ?self.driver_id, %error, "refused a frame");
                 // A frame we cannot read is refused, but the connection stays usable: the records
                 // in it were never acknowledged, so the device still holds them.
-                Reply::send(ServerMessage::Error(ErrorMessage {
+                Step::Reply(Reply::send(ServerMessage::Error(ErrorMessage {
                     code: ErrorCode::BadMessage,
                     message: error.to_string(),
-                }))
+                })))
             }
         };
+        if let Step::Reply(reply) = &step {
+            self.count_refusals(reply);
+        }
+        step
+    }
+
+    /// Takes one frame from the connection's rate limit (WebSocket control frames count too,
+    /// so a ping flood is refused like any other): the refusal if it is spent.
+    pub fn take_frame(&mut self, now_ms: i64) -> Option<Reply> {
+        if self.frames.try_take(now_ms) {
+            return None;
+        }
+        tracing::warn!(driver = ?self.driver_id, "closing a connection over the rate limit");
+        Metrics::add(&self.state.metrics.connections_refused, 1);
+        Some(Reply::refuse(
+            ErrorCode::RateLimited,
+            format!(
+                "more than {} frames at once or {} a second",
+                self.state.limits.frame_burst, self.state.limits.frames_per_second
+            ),
+        ))
+    }
+
+    fn count_refusals(&self, reply: &Reply) {
         let refusals =
             reply.messages.iter().filter(|message| matches!(message, ServerMessage::Error(_))).count();
         Metrics::add(&self.state.metrics.frames_refused, refusals as u64);
+    }
+
+    /// Handles one message to its reply, `hello` and records included: for tests and callers
+    /// that may block on the hello's store reads.
+    pub async fn respond(&mut self, message: ClientMessage, now_ms: i64) -> Reply {
+        match self.handle_message(message) {
+            Step::Reply(reply) => reply,
+            Step::Hello(hello) => self.handle_hello(hello, now_ms),
+            Step::Records(frame) => self.store_records(frame, now_ms).await,
+        }
+    }
+
+    /// Stores a `records` frame (waiting for the group commit) and returns its `ack`.
+    pub async fn store_records(&self, frame: RecordsFrame, now_ms: i64) -> Reply {
+        let stored =
+            accept_records(&self.state, &frame.driver_id, &frame.records, &frame.unreadable, now_ms).await;
+        self.records_stored(&frame.driver_id, stored)
+    }
+
+    fn records_stored(&self, driver_id: &str, stored: Result<Intake, StoreError>) -> Reply {
+        let reply = match stored {
+            Ok(intake) => Reply::send(ServerMessage::Ack(RecordAck {
+                acked_seq: intake.acked_seq,
+                rejected: intake.rejected,
+            })),
+            Err(error) => {
+                tracing::error!(driver = driver_id, %error, "cannot store records");
+                Reply::refuse(ErrorCode::Internal, "the server could not store records; try again".into())
+            }
+        };
+        self.count_refusals(&reply);
         reply
     }
 
     /// Handles one decoded message.
-    pub fn handle_message(&mut self, message: ClientMessage, now_ms: i64) -> Reply {
-        match (message, self.driver_id.as_deref()) {
-            (ClientMessage::Hello(hello), None) => self.handle_hello(hello, now_ms),
+    pub fn handle_message(&mut self, message: ClientMessage) -> Step {
+        let reply = match (message, self.driver_id.as_deref()) {
+            (ClientMessage::Hello(hello), None) => return Step::Hello(hello),
             (ClientMessage::Hello(_), Some(_)) => {
                 Reply::refuse(ErrorCode::AlreadyGreeted, "this connection already sent hello".into())
             }
@@ -178,33 +254,26 @@ impl Session {
                 )
             }
             (ClientMessage::Records(batch), Some(driver_id)) => {
-                match accept_records(&self.state, driver_id, &batch.records, &batch.unreadable, now_ms) {
-                    Ok(intake) => Reply::send(ServerMessage::Ack(RecordAck {
-                        acked_seq: intake.acked_seq,
-                        rejected: intake.rejected,
-                    })),
-                    Err(error) => {
-                        tracing::error!(driver = driver_id, %error, "cannot store records");
-                        Reply::refuse(
-                            ErrorCode::Internal,
-                            "the server could not store records; try again".into(),
-                        )
-                    }
-                }
+                return Step::Records(RecordsFrame {
+                    driver_id: driver_id.to_string(),
+                    records: batch.records,
+                    unreadable: batch.unreadable,
+                });
             }
             (ClientMessage::Ack(ack), Some(driver_id)) => {
-                if let Err(error) = self.state.store.note_event_ack(driver_id, ack.event_id) {
-                    tracing::warn!(driver = driver_id, %error, "cannot note an event ack");
-                }
+                self.state.store.note_event_ack(driver_id, ack.event_id);
                 Reply::nothing()
             }
             (ClientMessage::Ping(ping), Some(_)) => {
                 Reply::send(ServerMessage::Pong(Pong { nonce: ping.nonce }))
             }
-        }
+        };
+        Step::Reply(reply)
     }
 
-    fn handle_hello(&mut self, hello: Hello, now_ms: i64) -> Reply {
+    /// Checks a `hello` against the store and signs the connection in: `welcome` and the events
+    /// the device missed, or the refusal. Blocking (reads the store).
+    pub fn handle_hello(&mut self, hello: Hello, now_ms: i64) -> Reply {
         if hello.protocol != PROTOCOL_VERSION {
             return Reply::refuse(
                 ErrorCode::UnsupportedProtocol,
@@ -250,9 +319,7 @@ impl Session {
                 );
             }
         };
-        if let Err(error) = self.state.store.note_seen(&hello.driver_id, now_ms) {
-            tracing::warn!(driver = %hello.driver_id, %error, "cannot note the driver as seen");
-        }
+        self.state.store.note_seen(&hello.driver_id, now_ms);
         // Subscribe before reading the stored events: an event stored in between is then both
         // replayed and pushed, and `handle_pushed` drops the copy; none can fall between.
         let (subscription, receiver) = self.state.hub.subscribe(&hello.driver_id);

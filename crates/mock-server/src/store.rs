@@ -12,6 +12,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub use crate::group_commit::CommitListener;
+use crate::group_commit::GroupCommit;
+
+/// Records one driver may have parked behind a missing earlier one before more are let go
+/// (the app's outbox holds at most 3,000; it never sends out of order on its own).
+pub const DEFAULT_MAX_PARKED_RECORDS: usize = 5_000;
+
 /// Why the store failed.
 #[derive(Debug)]
 pub enum StoreError {
@@ -21,6 +28,10 @@ pub enum StoreError {
     Query(rusqlite::Error),
     /// A stored value could not be read back.
     Corrupt(String),
+    /// The group commit that held this change failed as a whole (its error is logged).
+    Commit(String),
+    /// The store's writer is not running (it could not start, or the process is ending).
+    Writer(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -29,6 +40,8 @@ impl std::fmt::Display for StoreError {
             StoreError::Open { path, source } => write!(formatter, "cannot open database {path}: {source}"),
             StoreError::Query(source) => write!(formatter, "database query failed: {source}"),
             StoreError::Corrupt(detail) => write!(formatter, "database holds unreadable data: {detail}"),
+            StoreError::Commit(detail) => write!(formatter, "the commit failed: {detail}"),
+            StoreError::Writer(detail) => write!(formatter, "the store's writer is not running: {detail}"),
         }
     }
 }
@@ -56,6 +69,9 @@ pub struct StoreOutcome {
     pub events: Vec<enroute_protocol::Event>,
     /// The batch's records the server refused for good (now or on an earlier delivery).
     pub rejected: Vec<RecordRejection>,
+    /// Records not kept because too many already wait behind a missing one (not acknowledged:
+    /// the device sends them again).
+    pub parked_refused: u64,
 }
 
 /// A record refused for good: why, and its text if it could be read.
@@ -94,7 +110,7 @@ pub struct DriverHistory {
 
 /// In-memory view of one driver's sequence state, kept equal to the database.
 #[derive(Debug, Clone, Default)]
-struct SequenceState {
+pub(crate) struct SequenceState {
     acked_seq: u64,
     /// Held records above `acked_seq`.
     waiting: BTreeSet<u64>,
@@ -133,11 +149,7 @@ impl SequenceState {
 }
 
 /// Whether a gap record of the driver declared `seq` lost.
-fn settled_as_lost(
-    transaction: &rusqlite::Transaction<'_>,
-    driver_id: &str,
-    seq: u64,
-) -> Result<bool, StoreError> {
+fn settled_as_lost(transaction: &Connection, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
     let found: Option<i64> = transaction
         .prepare_cached(
             "SELECT 1 FROM lost_ranges WHERE driver_id = ?1 AND first_seq <= ?2 AND last_seq >= ?2 LIMIT 1",
@@ -147,20 +159,29 @@ fn settled_as_lost(
     Ok(found.is_some())
 }
 
-/// Shared handle to the database.
+/// Shared handle to the database. Reads and the dispatcher's changes take the connection's
+/// lock for one short transaction each; drivers' records go through the store's one writer
+/// ([`crate::group_commit`]), which commits whatever batches are waiting together.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Mutex<StoreInner>>,
+    writer: GroupCommit,
 }
 
 pub(crate) struct StoreInner {
     pub(crate) connection: Connection,
-    sequences: HashMap<String, SequenceState>,
+    pub(crate) sequences: HashMap<String, SequenceState>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`; `:memory:` keeps it in memory.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_max_parked(path, DEFAULT_MAX_PARKED_RECORDS)
+    }
+
+    /// [`Store::open`], letting each driver park at most `max_parked` records behind a missing
+    /// one (more are let go unacknowledged).
+    pub fn open_with_max_parked(path: &Path, max_parked: usize) -> Result<Store, StoreError> {
         let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
         let connection = Connection::open(path).map_err(open_error)?;
         connection
@@ -236,7 +257,10 @@ impl Store {
                  ) WITHOUT ROWID;",
             )
             .map_err(open_error)?;
-        Ok(Store { inner: Arc::new(Mutex::new(StoreInner { connection, sequences: HashMap::new() })) })
+        let inner = Arc::new(Mutex::new(StoreInner { connection, sequences: HashMap::new() }));
+        let writer = GroupCommit::start(inner.clone(), max_parked)
+            .map_err(|error| StoreError::Writer(error.to_string()))?;
+        Ok(Store { inner, writer })
     }
 
     /// A store that lives as long as the process.
@@ -250,170 +274,37 @@ impl Store {
         Ok(inner.sequence(driver_id)?.acked_seq)
     }
 
-    /// Stores a batch for a driver, received at `now_ms` (server clock). Records already held
-    /// are counted as duplicates and ignored; gap records settle the numbers they name;
-    /// `rejected` records are settled without taking effect, and remembered with their reason.
-    pub fn store_records(
+    /// Stores a batch for a driver, received at `now_ms` (server clock): hands it to the
+    /// store's writer, which commits it with whatever other batches are waiting (group commit)
+    /// and answers once it is on disk. Records already held are counted as duplicates and
+    /// ignored; gap records settle the numbers they name; `rejected` records are settled
+    /// without taking effect, and remembered with their reason. The events the batch caused
+    /// reach the store's [`CommitListener`] in commit order, before this returns.
+    pub async fn store_records(
         &self,
         driver_id: &str,
-        records: &[Record],
-        rejected: &[RejectedRecord],
+        records: Vec<Record>,
+        rejected: Vec<RejectedRecord>,
         now_ms: i64,
     ) -> Result<StoreOutcome, StoreError> {
-        let mut inner = self.lock();
-        let mut sequence = inner.sequence(driver_id)?.clone();
-        let StoreInner { connection, sequences } = &mut *inner;
-        let transaction = connection.transaction()?;
-        let mut outcome = StoreOutcome::default();
-        let mut newest_fix: Option<Fix> = None;
-        // Records a gap had settled as lost that arrived after all (applied below, first).
-        let mut late_records: Vec<u64> = Vec::new();
-        for rejected_record in rejected {
-            let seq = rejected_record.rejection.seq;
-            if !enroute_protocol::is_valid_seq(seq) {
-                // Outside the numbering (0, or above 2^53 - 1): never stored, so it can neither
-                // wrap in a signed column nor wait behind a gap; named in the ack all the same.
-                outcome.rejected.push(rejected_record.rejection.clone());
-                continue;
-            }
-            if seq <= sequence.acked_seq
-                || sequence.waiting.contains(&seq)
-                || sequence.rejected.contains(&seq)
-            {
-                outcome.duplicates += 1;
-                continue;
-            }
-            transaction.execute(
-                "INSERT OR IGNORE INTO rejected_records (driver_id, seq, reason, received_at_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    driver_id,
-                    seq as i64,
-                    rejected_record.rejection.reason,
-                    now_ms,
-                    rejected_record.body
-                ],
-            )?;
-            sequence.rejected.insert(seq);
-        }
-        for record in records {
-            if let RecordKind::Gap { lost, .. } = &record.kind {
-                for range in lost.iter().filter(|range| !range.is_empty() && range.last < record.seq) {
-                    transaction.execute(
-                        "INSERT OR IGNORE INTO lost_ranges (driver_id, first_seq, last_seq) VALUES (?1, ?2, ?3)",
-                        params![driver_id, range.first as i64, range.last as i64],
-                    )?;
-                    if range.last > sequence.acked_seq {
-                        sequence.lost.push(*range);
-                    }
-                }
-            }
-            // A number at or below the acknowledged one is a duplicate, unless a gap settled it
-            // without the server ever holding the record: then the record arrived late (on an
-            // older connection, say) and is still applied, as docs/protocol.md promises
-            // (regression: it was acknowledged as a duplicate and vanished).
-            let late = record.seq <= sequence.acked_seq
-                && !sequence.rejected.contains(&record.seq)
-                && settled_as_lost(&transaction, driver_id, record.seq)?;
-            if (record.seq <= sequence.acked_seq && !late)
-                || sequence.waiting.contains(&record.seq)
-                || sequence.rejected.contains(&record.seq)
-            {
-                outcome.duplicates += 1;
-                continue;
-            }
-            let inserted = transaction.execute(
-                "INSERT OR IGNORE INTO records (driver_id, seq, record_id, kind, created_at_ms, received_at_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    driver_id,
-                    record.seq as i64,
-                    record.id.0,
-                    kind_name(&record.kind),
-                    record.created_at_ms,
-                    now_ms,
-                    record.encode()
-                ],
-            )?;
-            if inserted == 0 {
-                outcome.duplicates += 1;
-                continue;
-            }
-            outcome.new_records += 1;
-            if late {
-                late_records.push(record.seq);
-            } else {
-                sequence.waiting.insert(record.seq);
-            }
-            if let RecordKind::Location { fix } = &record.kind
-                && newest_fix.is_none_or(|newest| fix.time_ms >= newest.time_ms)
-            {
-                newest_fix = Some(*fix);
-            }
-        }
-        let previous_acked = sequence.acked_seq;
-        late_records.sort_unstable();
-        let applied: Vec<u64> = late_records.into_iter().chain(sequence.advance()).collect();
-        outcome.applied = applied.len() as u64;
-        outcome.acked_seq = sequence.acked_seq;
+        self.writer.store_records(driver_id.to_string(), records, rejected, now_ms).await
+    }
 
-        transaction.execute(
-            "INSERT INTO drivers (driver_id, acked_seq, last_seen_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (driver_id) DO UPDATE SET acked_seq = excluded.acked_seq, last_seen_ms = excluded.last_seen_ms",
-            params![driver_id, sequence.acked_seq as i64, now_ms],
-        )?;
-        // Apply what the records mean, in sequence order, in the same transaction: an
-        // acknowledged duty change or job action has taken effect.
-        for seq in applied {
-            let record = match records.iter().find(|record| record.seq == seq) {
-                Some(record) => record.clone(),
-                None => load_record(&transaction, driver_id, seq)?,
-            };
-            outcome.events.extend(crate::assignment_store::apply_record(
-                &transaction,
-                driver_id,
-                &record,
-                now_ms,
-            )?);
-        }
-        if let Some(fix) = newest_fix {
-            let fix_json =
-                serde_json::to_string(&fix).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            transaction.execute(
-                "UPDATE drivers SET position = ?2, position_time_ms = ?3
-                 WHERE driver_id = ?1 AND (position_time_ms IS NULL OR position_time_ms <= ?3)",
-                params![driver_id, fix_json, fix.time_ms],
-            )?;
-        }
-        if sequence.acked_seq > previous_acked {
-            transaction.execute(
-                "UPDATE drivers SET last_delivery_lag_ms =
-                     (SELECT received_at_ms - created_at_ms FROM records WHERE driver_id = ?1 AND seq <= ?2
-                      ORDER BY seq DESC LIMIT 1)
-                 WHERE driver_id = ?1",
-                params![driver_id, sequence.acked_seq as i64],
-            )?;
-        }
-        // Tell the device about every refused record of this batch, including ones refused on an
-        // earlier delivery whose acknowledgement it missed.
-        let batch_seqs =
-            records.iter().map(|record| record.seq).chain(rejected.iter().map(|r| r.rejection.seq));
-        {
-            let mut statement = transaction
-                .prepare_cached("SELECT reason FROM rejected_records WHERE driver_id = ?1 AND seq = ?2")?;
-            for seq in batch_seqs.collect::<BTreeSet<u64>>() {
-                if let Some(reason) = statement
-                    .query_row(params![driver_id, seq as i64], |row| row.get::<_, String>(0))
-                    .optional()?
-                {
-                    outcome.rejected.push(RecordRejection { seq, reason });
-                }
-            }
-        }
-        transaction.commit()?;
-        // Only a committed batch changes what the server believes it holds.
-        sequences.insert(driver_id.to_string(), sequence);
-        Ok(outcome)
+    /// Notes that a driver's device said hello at `now_ms` (so dispatch sees it, records or
+    /// not). Written with the next group commit; not waited for.
+    pub fn note_seen(&self, driver_id: &str, now_ms: i64) {
+        self.writer.note_seen(driver_id.to_string(), now_ms);
+    }
+
+    /// Notes that a driver's device holds every event up to `event_id`. Written with the next
+    /// group commit; not waited for (the device says it again with its next `hello`).
+    pub fn note_event_ack(&self, driver_id: &str, event_id: u64) {
+        self.writer.note_event_ack(driver_id.to_string(), event_id);
+    }
+
+    /// Who hears of what each commit did (the server's event hub and metrics).
+    pub fn set_commit_listener(&self, listener: std::sync::Arc<dyn CommitListener>) {
+        self.writer.set_listener(listener);
     }
 
     /// Every driver the server has heard from, by id.
@@ -483,33 +374,37 @@ impl StoreInner {
     }
 
     fn load_sequence(&self, driver_id: &str) -> Result<SequenceState, StoreError> {
-        let acked_seq: i64 = self
-            .connection
-            .query_row("SELECT acked_seq FROM drivers WHERE driver_id = ?1", [driver_id], |row| row.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let mut statement = self
-            .connection
-            .prepare("SELECT seq FROM records WHERE driver_id = ?1 AND seq > ?2 ORDER BY seq")?;
-        let waiting = statement
-            .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        let mut statement = self
-            .connection
-            .prepare("SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 AND last_seq > ?2")?;
-        let lost = statement
-            .query_map(params![driver_id, acked_seq], |row| {
-                Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut statement =
-            self.connection.prepare("SELECT seq FROM rejected_records WHERE driver_id = ?1 AND seq > ?2")?;
-        let rejected = statement
-            .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        Ok(SequenceState { acked_seq: acked_seq as u64, waiting, lost, rejected })
+        load_sequence(&self.connection, driver_id)
     }
+}
 
+/// A driver's sequence state as the database (or the open transaction) holds it.
+pub(crate) fn load_sequence(connection: &Connection, driver_id: &str) -> Result<SequenceState, StoreError> {
+    let acked_seq: i64 = connection
+        .query_row("SELECT acked_seq FROM drivers WHERE driver_id = ?1", [driver_id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let mut statement =
+        connection.prepare("SELECT seq FROM records WHERE driver_id = ?1 AND seq > ?2 ORDER BY seq")?;
+    let waiting = statement
+        .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let mut statement = connection
+        .prepare("SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 AND last_seq > ?2")?;
+    let lost = statement
+        .query_map(params![driver_id, acked_seq], |row| {
+            Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut statement =
+        connection.prepare("SELECT seq FROM rejected_records WHERE driver_id = ?1 AND seq > ?2")?;
+    let rejected = statement
+        .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    Ok(SequenceState { acked_seq: acked_seq as u64, waiting, lost, rejected })
+}
+
+impl StoreInner {
     fn summary(&mut self, driver_id: &str) -> Result<DriverSummary, StoreError> {
         let waiting = self.sequence(driver_id)?.waiting.len();
         let (acked_seq, position, last_seen_ms, last_delivery_lag_ms, duty): (
@@ -540,8 +435,173 @@ impl StoreInner {
     }
 }
 
+/// Stores one batch inside the open transaction `connection`, moving `sequence` (the driver's
+/// state before the batch) on. Nothing here commits: the writer commits the whole group.
+pub(crate) fn apply_batch(
+    connection: &Connection,
+    sequence: &mut SequenceState,
+    driver_id: &str,
+    records: &[Record],
+    rejected: &[RejectedRecord],
+    now_ms: i64,
+    max_parked: usize,
+) -> Result<StoreOutcome, StoreError> {
+    let transaction = connection;
+    let mut outcome = StoreOutcome::default();
+    let mut newest_fix: Option<Fix> = None;
+    // Records a gap had settled as lost that arrived after all (applied below, first).
+    let mut late_records: Vec<u64> = Vec::new();
+    for rejected_record in rejected {
+        let seq = rejected_record.rejection.seq;
+        if !enroute_protocol::is_valid_seq(seq) {
+            // Outside the numbering (0, or above 2^53 - 1): never stored, so it can neither
+            // wrap in a signed column nor wait behind a gap; named in the ack all the same.
+            outcome.rejected.push(rejected_record.rejection.clone());
+            continue;
+        }
+        if seq <= sequence.acked_seq || sequence.waiting.contains(&seq) || sequence.rejected.contains(&seq) {
+            outcome.duplicates += 1;
+            continue;
+        }
+        transaction.execute(
+            "INSERT OR IGNORE INTO rejected_records (driver_id, seq, reason, received_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![driver_id, seq as i64, rejected_record.rejection.reason, now_ms, rejected_record.body],
+        )?;
+        sequence.rejected.insert(seq);
+    }
+    for record in records {
+        if let RecordKind::Gap { lost, .. } = &record.kind {
+            for range in lost.iter().filter(|range| !range.is_empty() && range.last < record.seq) {
+                transaction.execute(
+                    "INSERT OR IGNORE INTO lost_ranges (driver_id, first_seq, last_seq) VALUES (?1, ?2, ?3)",
+                    params![driver_id, range.first as i64, range.last as i64],
+                )?;
+                if range.last > sequence.acked_seq {
+                    sequence.lost.push(*range);
+                }
+            }
+        }
+        // A number at or below the acknowledged one is a duplicate, unless a gap settled it
+        // without the server ever holding the record: then the record arrived late (on an
+        // older connection, say) and is still applied, as docs/protocol.md promises
+        // (regression: it was acknowledged as a duplicate and vanished).
+        let late = record.seq <= sequence.acked_seq
+            && !sequence.rejected.contains(&record.seq)
+            && settled_as_lost(&transaction, driver_id, record.seq)?;
+        if (record.seq <= sequence.acked_seq && !late)
+            || sequence.waiting.contains(&record.seq)
+            || sequence.rejected.contains(&record.seq)
+        {
+            outcome.duplicates += 1;
+            continue;
+        }
+        let inserted = transaction.execute(
+                "INSERT OR IGNORE INTO records (driver_id, seq, record_id, kind, created_at_ms, received_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    driver_id,
+                    record.seq as i64,
+                    record.id.0,
+                    kind_name(&record.kind),
+                    record.created_at_ms,
+                    now_ms,
+                    record.encode()
+                ],
+            )?;
+        if inserted == 0 {
+            outcome.duplicates += 1;
+            continue;
+        }
+        outcome.new_records += 1;
+        if late {
+            late_records.push(record.seq);
+        } else {
+            sequence.waiting.insert(record.seq);
+        }
+        if let RecordKind::Location { fix } = &record.kind
+            && newest_fix.is_none_or(|newest| fix.time_ms >= newest.time_ms)
+        {
+            newest_fix = Some(*fix);
+        }
+    }
+    let previous_acked = sequence.acked_seq;
+    late_records.sort_unstable();
+    let applied: Vec<u64> = late_records.into_iter().chain(sequence.advance()).collect();
+    outcome.applied = applied.len() as u64;
+    outcome.acked_seq = sequence.acked_seq;
+    // Records parked behind a missing one cost memory and disk until it comes: beyond
+    // `max_parked`, the highest are let go again. They were never acknowledged, so the
+    // device still holds them and sends them again once the gap is filled.
+    while sequence.waiting.len() > max_parked {
+        let Some(highest) = sequence.waiting.pop_last() else { break };
+        transaction.execute(
+            "DELETE FROM records WHERE driver_id = ?1 AND seq = ?2",
+            params![driver_id, highest as i64],
+        )?;
+        outcome.new_records = outcome.new_records.saturating_sub(1);
+        outcome.parked_refused += 1;
+    }
+
+    transaction.execute(
+            "INSERT INTO drivers (driver_id, acked_seq, last_seen_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (driver_id) DO UPDATE SET acked_seq = excluded.acked_seq, last_seen_ms = excluded.last_seen_ms",
+            params![driver_id, sequence.acked_seq as i64, now_ms],
+        )?;
+    // Apply what the records mean, in sequence order, in the same transaction: an
+    // acknowledged duty change or job action has taken effect.
+    for seq in applied {
+        let record = match records.iter().find(|record| record.seq == seq) {
+            Some(record) => record.clone(),
+            None => load_record(&transaction, driver_id, seq)?,
+        };
+        outcome.events.extend(crate::assignment_store::apply_record(
+            &transaction,
+            driver_id,
+            &record,
+            now_ms,
+        )?);
+    }
+    if let Some(fix) = newest_fix {
+        let fix_json = serde_json::to_string(&fix).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        transaction.execute(
+            "UPDATE drivers SET position = ?2, position_time_ms = ?3
+                 WHERE driver_id = ?1 AND (position_time_ms IS NULL OR position_time_ms <= ?3)",
+            params![driver_id, fix_json, fix.time_ms],
+        )?;
+    }
+    if sequence.acked_seq > previous_acked {
+        transaction.execute(
+            "UPDATE drivers SET last_delivery_lag_ms =
+                     (SELECT received_at_ms - created_at_ms FROM records WHERE driver_id = ?1 AND seq <= ?2
+                      ORDER BY seq DESC LIMIT 1)
+                 WHERE driver_id = ?1",
+            params![driver_id, sequence.acked_seq as i64],
+        )?;
+    }
+    // Tell the device about every refused record of this batch, including ones refused on an
+    // earlier delivery whose acknowledgement it missed (one range query, not one per record).
+    let batch_seqs: BTreeSet<u64> =
+        records.iter().map(|record| record.seq).chain(rejected.iter().map(|r| r.rejection.seq)).collect();
+    if let (Some(first), Some(last)) = (batch_seqs.first(), batch_seqs.last()) {
+        let mut statement = transaction.prepare_cached(
+                "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+            )?;
+        let refused = statement.query_map(params![driver_id, *first as i64, *last as i64], |row| {
+            Ok((row.get::<_, i64>(0)? as u64, row.get::<_, String>(1)?))
+        })?;
+        for row in refused {
+            let (seq, reason) = row?;
+            if batch_seqs.contains(&seq) && !outcome.rejected.iter().any(|known| known.seq == seq) {
+                outcome.rejected.push(RecordRejection { seq, reason });
+            }
+        }
+    }
+    Ok(outcome)
+}
+
 /// A stored record, by driver and sequence number.
-fn load_record(transaction: &rusqlite::Transaction, driver_id: &str, seq: u64) -> Result<Record, StoreError> {
+fn load_record(transaction: &Connection, driver_id: &str, seq: u64) -> Result<Record, StoreError> {
     let body: String = transaction.query_row(
         "SELECT body FROM records WHERE driver_id = ?1 AND seq = ?2",
         params![driver_id, seq as i64],

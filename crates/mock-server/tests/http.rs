@@ -114,7 +114,8 @@ async fn metrics_are_prometheus_text() {
     let (status, content_type, body) = get(dist.path(), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    assert!(body.contains("# TYPE enroute_connections gauge"), "{body}");
+    assert!(body.contains("# TYPE enroute_open_connections gauge"), "{body}");
+    assert!(body.contains("# TYPE enroute_ack_latency_seconds histogram"), "{body}");
 }
 
 #[tokio::test]

@@ -97,16 +97,18 @@ async fn records_sent_on_the_socket_and_uploaded_too_take_effect_once() {
         app_version: "test".into(),
         last_event_id: 0,
     };
-    session.handle_message(ClientMessage::Hello(hello), T0 + 1_000);
+    session.respond(ClientMessage::Hello(hello), T0 + 1_000).await;
     let all: Vec<Record> = (1..=5).map(fix).collect();
-    session.handle_message(
-        ClientMessage::Records(RecordBatch {
-            unreadable: Vec::new(),
-            live: false,
-            records: all[..3].to_vec(),
-        }),
-        T0 + 2_000,
-    );
+    session
+        .respond(
+            ClientMessage::Records(RecordBatch {
+                unreadable: Vec::new(),
+                live: false,
+                records: all[..3].to_vec(),
+            }),
+            T0 + 2_000,
+        )
+        .await;
     let (status, body) = upload(&state, upload_of(all.clone())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(UploadReceipt::decode(&body).unwrap().acked_seq, 5);

@@ -26,6 +26,7 @@ fn limits() -> Limits {
         idle_timeout: Duration::from_millis(1_500),
         frames_per_second: 20.0,
         frame_burst: 40.0,
+        ..Limits::default()
     }
 }
 
@@ -247,7 +248,7 @@ async fn hostile_and_broken_clients_are_refused_as_documented_while_a_good_drive
 
     let acks = good.finish().await;
     assert!(acks >= 10, "the good driver was acknowledged {acks} times");
-    let metrics = state.metrics.render(&state.store);
+    let metrics = state.metrics.render();
     assert!(metrics.contains("enroute_sign_ins_refused_total 5"), "{metrics}");
 }
 
@@ -305,4 +306,246 @@ async fn a_batch_with_an_unreadable_and_an_invalid_record_applies_the_rest() {
     let mut repeated: Vec<u64> = welcome.rejected.iter().map(|rejection| rejection.seq).collect();
     repeated.sort_unstable();
     assert_eq!(repeated, vec![2, 3]);
+}
+
+/// Limits for the hostile-load tests: short deadlines so the tests are quick.
+fn hostile_limits() -> Limits {
+    Limits {
+        hello_timeout: Duration::from_millis(1_000),
+        max_unsigned_per_address: 3,
+        http_header_timeout: Duration::from_millis(1_000),
+        http_body_timeout: Duration::from_millis(1_000),
+        frames_per_second: 20.0,
+        frame_burst: 40.0,
+        ..Limits::default()
+    }
+}
+
+#[tokio::test]
+async fn regression_a_socket_that_never_says_hello_is_closed_at_the_deadline_whatever_it_sends() {
+    let state = support::test_state().with_limits(hostile_limits());
+    let address = start_server(state.clone()).await;
+    let good = WellBehavedDriver::start(address).await;
+    // Silent, and pinging every 200 ms (control frames used to reset the idle timer).
+    let mut silent = connect(address).await;
+    let mut pinging = connect(address).await;
+    let started = std::time::Instant::now();
+    let pinger = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    if pinging.send(Message::Ping(vec![1, 2].into())).await.is_err() {
+                        return None;
+                    }
+                }
+                frame = pinging.next() => match frame {
+                    Some(Ok(Message::Close(close))) => return close.map(|close| u16::from(close.code)),
+                    None | Some(Err(_)) => return None,
+                    _ => {}
+                },
+            }
+        }
+    });
+    assert_eq!(refusal(&mut silent).await, (ErrorCode::IdleTimeout, Some(4408)));
+    assert_eq!(pinger.await.unwrap(), Some(4408), "pings do not keep a signed-out socket open");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed at the hello deadline, not the idle timeout");
+    good.still_served().await;
+    let acks = good.finish().await;
+    assert!(acks >= 4, "the good driver was acknowledged {acks} times");
+}
+
+#[tokio::test]
+async fn anything_but_hello_before_welcome_closes_the_socket() {
+    let state = support::test_state().with_limits(hostile_limits());
+    let address = start_server(state.clone()).await;
+    let good = WellBehavedDriver::start(address).await;
+    let records = ClientMessage::Records(RecordBatch::new(vec![status_record(1)])).encode();
+    let ping = ClientMessage::Ping(Ping { nonce: 1 }).encode();
+    for frame in [
+        Message::text("garbage"),
+        Message::text("{}"),
+        Message::text(records),
+        Message::text(ping),
+        Message::Binary(vec![0, 1, 2].into()),
+    ] {
+        let mut client = connect(address).await;
+        client.send(frame.clone()).await.unwrap();
+        assert_eq!(refusal(&mut client).await, (ErrorCode::HelloRequired, Some(4400)), "{frame:?}");
+        good.still_served().await;
+    }
+    good.finish().await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_more_than_its_share_of_connections_that_have_not_signed_in() {
+    let state = support::test_state()
+        .with_limits(Limits { hello_timeout: Duration::from_secs(30), ..hostile_limits() });
+    let address = start_server(state.clone()).await;
+    // Signed-in connections do not count: the good driver and two more sign in first.
+    let good = WellBehavedDriver::start(address).await;
+    let _others = [signed_in(address, "driver-2").await, signed_in(address, "driver-3").await];
+    let mut lurkers = Vec::new();
+    for _ in 0..3 {
+        lurkers.push(connect(address).await);
+    }
+    let mut over = connect(address).await;
+    assert_eq!(refusal(&mut over).await, (ErrorCode::RateLimited, Some(4429)));
+    good.still_served().await;
+    // One lurker signs in: its place is free again.
+    let mut lurker = lurkers.pop().unwrap();
+    lurker.send(Message::text(hello("driver-4", Some(support::token_of("driver-4"))))).await.unwrap();
+    assert!(matches!(next_frame(&mut lurker).await, Some(Message::Text(_))));
+    let mut next = connect(address).await;
+    next.send(Message::text(hello("driver-5", Some(support::token_of("driver-5"))))).await.unwrap();
+    match next_frame(&mut next).await {
+        Some(Message::Text(text)) => {
+            assert!(matches!(ServerMessage::decode(&text), Ok(ServerMessage::Welcome(_))), "{text}")
+        }
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+    good.finish().await;
+}
+
+/// Opens a TCP connection and sends `start`, then one byte of `trickle` every 200 ms; returns
+/// how long the server took to close it (None: still open after 6 s).
+async fn trickle(
+    address: std::net::SocketAddr,
+    start: &'static str,
+    trickle: &'static str,
+) -> Option<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let started = std::time::Instant::now();
+    stream.write_all(start.as_bytes()).await.unwrap();
+    let mut bytes = trickle.bytes().cycle();
+    let mut buffer = [0u8; 1024];
+    while started.elapsed() < Duration::from_secs(6) {
+        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await {
+            // Closed (0), reset (error), or an answer (a 408) followed by a close.
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => continue,
+            Err(_) => {
+                if stream.write_all(&[bytes.next().unwrap()]).await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn regression_http_clients_that_trickle_headers_or_bodies_are_cut_off() {
+    let state = support::test_state().with_limits(hostile_limits());
+    let address = start_server(state.clone()).await;
+    let good = WellBehavedDriver::start(address).await;
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        slow.push(tokio::spawn(trickle(address, "GET /health HTTP/1.1\r\n", "X-Slow: aaaaaaaaaa\r\n")));
+    }
+    for _ in 0..20 {
+        slow.push(tokio::spawn(trickle(
+            address,
+            "POST /sync/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+            "          ",
+        )));
+    }
+    for (index, handle) in slow.into_iter().enumerate() {
+        let closed_after = handle.await.unwrap();
+        let kind = if index < 50 { "headers" } else { "a body" };
+        assert!(closed_after.is_some(), "a client trickling {kind} was still connected after 6 s");
+    }
+    good.still_served().await;
+    good.finish().await;
+}
+
+/// Reads until the close frame; the error code of the last `error` frame and the close code.
+/// Unlike [`refusal`], tolerates the server's answers to frames sent before it refused.
+async fn refusal_after_flood(client: &mut Client) -> (Option<ErrorCode>, Option<u16>) {
+    let mut code = None;
+    while let Some(frame) = next_frame(client).await {
+        match frame {
+            Message::Text(text) => {
+                if let Ok(ServerMessage::Error(error)) = ServerMessage::decode(&text) {
+                    code = Some(error.code);
+                }
+            }
+            Message::Close(close) => return (code, close.map(|close| u16::from(close.code))),
+            _ => {}
+        }
+    }
+    (code, None)
+}
+
+#[tokio::test]
+async fn regression_the_refusal_reaches_the_client_under_a_ping_flood_and_after_an_oversized_frame() {
+    let state = support::test_state().with_limits(hostile_limits());
+    let address = start_server(state.clone()).await;
+    let good = WellBehavedDriver::start(address).await;
+    for round in 0..8 {
+        // A flood of WebSocket pings, sent without reading.
+        let mut client = signed_in(address, "driver-7").await;
+        for _ in 0..2_000 {
+            if client.feed(Message::Ping(vec![7; 16].into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = client.flush().await;
+        assert_eq!(
+            refusal_after_flood(&mut client).await,
+            (Some(ErrorCode::RateLimited), Some(4429)),
+            "ping flood, round {round}"
+        );
+        // A message over 1 MiB, then pings.
+        let mut client = signed_in(address, "driver-6").await;
+        let _ = client.feed(Message::text("x".repeat(MAX_FRAME_BYTES + 1))).await;
+        for _ in 0..20 {
+            let _ = client.feed(Message::Ping(vec![6; 16].into())).await;
+        }
+        let _ = client.flush().await;
+        assert_eq!(
+            refusal_after_flood(&mut client).await,
+            (Some(ErrorCode::TooLarge), Some(1009)),
+            "oversized frame, round {round}"
+        );
+        good.still_served().await;
+    }
+    good.finish().await;
+}
+
+#[tokio::test]
+async fn records_parked_behind_a_missing_one_are_capped_and_the_rest_come_again_later() {
+    let store = enroute_mock_server::store::Store::open_with_max_parked(std::path::Path::new(":memory:"), 10)
+        .unwrap();
+    let state = enroute_mock_server::AppState::new(store);
+    support::register_test_drivers(&state);
+    let address = start_server(state.clone()).await;
+    let mut client = signed_in(address, "driver-4").await;
+    let send = |seqs: std::ops::RangeInclusive<u64>| {
+        Message::text(ClientMessage::Records(RecordBatch::new(seqs.map(status_record).collect())).encode())
+    };
+    // Record 1 is missing: 2–30 would all wait for it; only 10 are kept.
+    client.send(send(2..=30)).await.unwrap();
+    assert_eq!(expect_ack(&mut client).await, 0);
+    assert_eq!(state.store.driver("driver-4").unwrap().unwrap().waiting, 10);
+    client.send(send(1..=1)).await.unwrap();
+    assert_eq!(expect_ack(&mut client).await, 11, "the parked 2–11 are applied behind 1");
+    // The device still held 12–30 (never acknowledged) and sends them again.
+    client.send(send(12..=30)).await.unwrap();
+    assert_eq!(expect_ack(&mut client).await, 30);
+    let held: Vec<u64> =
+        state.store.history("driver-4").unwrap().records.iter().map(|record| record.seq).collect();
+    assert_eq!(held, (1..=30).collect::<Vec<_>>(), "nothing lost, nothing twice");
+    assert!(state.metrics.render().contains("enroute_records_parked_refused_total 19"));
+}
+
+async fn expect_ack(client: &mut Client) -> u64 {
+    match next_frame(client).await {
+        Some(Message::Text(text)) => match ServerMessage::decode(&text).unwrap() {
+            ServerMessage::Ack(ack) => ack.acked_seq,
+            other => panic!("expected an ack, got {other:?}"),
+        },
+        other => panic!("expected an ack, got {other:?}"),
+    }
 }

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     Replaced,
     /// A `records` frame held more records than [`crate::MAX_RECORDS_PER_BATCH`].
     TooManyRecords,
+    /// A message was larger than [`crate::MAX_FRAME_BYTES`] (close code 1009, "message too big").
+    TooLarge,
     /// The connection sent frames faster than the server's rate limit allows.
     RateLimited,
     /// Nothing arrived on the connection for longer than the server's idle timeout.
@@ -39,7 +41,7 @@ pub enum ErrorCode {
 }
 
 /// Every code the protocol defines, for documentation and tests.
-pub const ALL_ERROR_CODES: [ErrorCode; 12] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 13] = [
     ErrorCode::BadMessage,
     ErrorCode::UnsupportedProtocol,
     ErrorCode::HelloRequired,
@@ -48,6 +50,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 12] = [
     ErrorCode::TokenRevoked,
     ErrorCode::Replaced,
     ErrorCode::TooManyRecords,
+    ErrorCode::TooLarge,
     ErrorCode::RateLimited,
     ErrorCode::IdleTimeout,
     ErrorCode::ServerFull,
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::TokenRevoked => "token_revoked",
             ErrorCode::Replaced => "replaced",
             ErrorCode::TooManyRecords => "too_many_records",
+            ErrorCode::TooLarge => "too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::IdleTimeout => "idle_timeout",
             ErrorCode::ServerFull => "server_full",
@@ -84,6 +88,7 @@ impl ErrorCode {
             ErrorCode::IdleTimeout => 4408,
             ErrorCode::Replaced => 4409,
             ErrorCode::TooManyRecords => 4413,
+            ErrorCode::TooLarge => 1009,
             ErrorCode::UnsupportedProtocol => 4426,
             ErrorCode::RateLimited => 4429,
             ErrorCode::ServerFull => 4503,
@@ -127,7 +132,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
             let close_code = code.close_code();
-            assert!(close_code == 1011 || (4000..5000).contains(&close_code), "{code}: {close_code}");
+            assert!(
+                close_code == 1011 || close_code == 1009 || (4000..5000).contains(&close_code),
+                "{code}: {close_code}"
+            );
             let back = ErrorCode::from_close_code(close_code).unwrap();
             assert_eq!(back.close_code(), close_code);
         }

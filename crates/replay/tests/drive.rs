@@ -17,7 +17,8 @@ async fn simulated_drivers_deliver_every_record_and_the_server_holds_them_in_ord
     // Registered through the dispatcher API, as the command line does (one exists already).
     state.store.register_driver("sim-3", 0).unwrap();
     let app = router(state.clone(), std::path::Path::new("no-such-dist"));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let header_timeout = enroute_mock_server::limits::Limits::default().http_header_timeout;
+    tokio::spawn(enroute_mock_server::http_server::serve(listener, app, header_timeout, std::future::pending()));
     let server = format!("ws://{address}/ws");
     let tokens =
         enroute_replay::drive::register_drivers(&server, "test-dispatcher-token", &ids).await.unwrap();

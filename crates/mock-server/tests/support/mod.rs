@@ -14,8 +14,14 @@ pub type Client =
 pub async fn start_server(state: AppState) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
+    let header_timeout = state.limits.http_header_timeout;
     let app = router(state, std::path::Path::new("no-such-dist"));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(enroute_mock_server::http_server::serve(
+        listener,
+        app,
+        header_timeout,
+        std::future::pending(),
+    ));
     address
 }
 

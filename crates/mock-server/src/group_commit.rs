@@ -1,0 +1,234 @@
+//! The store's one writer: drivers' records, hellos and event acknowledgements from every
+//! connection are queued here, and a dedicated thread commits whatever is waiting in one
+//! transaction (one fsync), then answers each batch. Nothing is answered before its commit is
+//! on disk; a batch that fails alone is rolled back to its savepoint without taking the others
+//! with it. Connections never block a thread of their own on the database.
+//!
+//! Events the committed batches caused are handed to the [`CommitListener`] in commit order,
+//! before any batch of the group is answered.
+//!
+//! This module owns the write path of drivers' records; it must not know about sockets,
+//! sessions or HTTP.
+
+use crate::store::{
+    RejectedRecord, SequenceState, StoreError, StoreInner, StoreOutcome, apply_batch, load_sequence,
+};
+use enroute_protocol::{Event, Record};
+use rusqlite::params;
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// Most requests one commit takes: bounds how long the lock is held and one commit's size.
+const MAX_GROUP: usize = 4_096;
+
+/// Who hears what each group commit did. Called on the writer thread, after the commit and
+/// before any batch is answered: keep it short.
+pub trait CommitListener: Send + Sync {
+    /// `events` (driver id, event) in the order they were committed.
+    fn committed(&self, commit: &CommitReport, events: &[(String, Event)]);
+}
+
+/// What one group commit held.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CommitReport {
+    /// Record batches in the commit (hellos and event acks not counted).
+    pub batches: usize,
+    /// Records in those batches.
+    pub records: usize,
+    /// From the transaction's start to the end of its commit.
+    pub seconds: f64,
+}
+
+/// A change waiting for the writer.
+enum WriteRequest {
+    Records {
+        driver_id: String,
+        records: Vec<Record>,
+        rejected: Vec<RejectedRecord>,
+        now_ms: i64,
+        answer: oneshot::Sender<Result<StoreOutcome, StoreError>>,
+    },
+    Seen {
+        driver_id: String,
+        now_ms: i64,
+    },
+    EventAck {
+        driver_id: String,
+        event_id: u64,
+    },
+}
+
+/// The handle connections queue their changes on. Cloned with the store; the writer thread
+/// ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct GroupCommit {
+    requests: mpsc::Sender<WriteRequest>,
+    listener: Arc<RwLock<Option<Arc<dyn CommitListener>>>>,
+}
+
+impl GroupCommit {
+    /// Starts the writer thread over `inner` (the store's connection and sequence cache).
+    pub(crate) fn start(inner: Arc<Mutex<StoreInner>>, max_parked: usize) -> std::io::Result<GroupCommit> {
+        let (requests, queue) = mpsc::channel();
+        let listener: Arc<RwLock<Option<Arc<dyn CommitListener>>>> = Arc::new(RwLock::new(None));
+        let writer_listener = listener.clone();
+        std::thread::Builder::new()
+            .name("enroute-writer".into())
+            .spawn(move || run_writer(&inner, &queue, &writer_listener, max_parked))?;
+        Ok(GroupCommit { requests, listener })
+    }
+
+    pub(crate) fn set_listener(&self, listener: Arc<dyn CommitListener>) {
+        *self.listener.write().unwrap_or_else(PoisonError::into_inner) = Some(listener);
+    }
+
+    /// Queues a batch and waits (without blocking a thread) until it is committed.
+    pub(crate) async fn store_records(
+        &self,
+        driver_id: String,
+        records: Vec<Record>,
+        rejected: Vec<RejectedRecord>,
+        now_ms: i64,
+    ) -> Result<StoreOutcome, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.requests
+            .send(WriteRequest::Records { driver_id, records, rejected, now_ms, answer })
+            .map_err(|_| StoreError::Writer("it has stopped".into()))?;
+        // Dropped unanswered only when the group failed before reaching this batch.
+        answered.await.map_err(|_| StoreError::Commit("the commit that held this batch failed".into()))?
+    }
+
+    pub(crate) fn note_seen(&self, driver_id: String, now_ms: i64) {
+        let _ = self.requests.send(WriteRequest::Seen { driver_id, now_ms });
+    }
+
+    pub(crate) fn note_event_ack(&self, driver_id: String, event_id: u64) {
+        let _ = self.requests.send(WriteRequest::EventAck { driver_id, event_id });
+    }
+}
+
+fn run_writer(
+    inner: &Mutex<StoreInner>,
+    queue: &mpsc::Receiver<WriteRequest>,
+    listener: &RwLock<Option<Arc<dyn CommitListener>>>,
+    max_parked: usize,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        commit_group(inner, group, listener, max_parked);
+    }
+}
+
+/// Commits one group and answers every batch in it.
+fn commit_group(
+    inner: &Mutex<StoreInner>,
+    group: Vec<WriteRequest>,
+    listener: &RwLock<Option<Arc<dyn CommitListener>>>,
+    max_parked: usize,
+) {
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    let mut report = CommitReport { batches: 0, records: 0, seconds: 0.0 };
+    let committed = {
+        let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let StoreInner { connection, sequences } = &mut *guard;
+        // Sequence states this group moved on; they replace the cached ones only after the commit.
+        let mut moved: HashMap<String, SequenceState> = HashMap::new();
+        let result = (|| -> Result<(), StoreError> {
+            let mut transaction = connection.transaction()?;
+            for request in group {
+                match request {
+                    WriteRequest::Records { driver_id, records, rejected, now_ms, answer } => {
+                        report.batches += 1;
+                        report.records += records.len() + rejected.len();
+                        let mut sequence = match moved.get(&driver_id) {
+                            Some(sequence) => sequence.clone(),
+                            None => match sequences.get(&driver_id) {
+                                Some(sequence) => sequence.clone(),
+                                None => load_sequence(&transaction, &driver_id)?,
+                            },
+                        };
+                        let savepoint = transaction.savepoint()?;
+                        let outcome = apply_batch(
+                            &savepoint,
+                            &mut sequence,
+                            &driver_id,
+                            &records,
+                            &rejected,
+                            now_ms,
+                            max_parked,
+                        );
+                        match outcome {
+                            Ok(outcome) => {
+                                savepoint.commit()?;
+                                moved.insert(driver_id.clone(), sequence);
+                                answers.push((driver_id, answer, Ok(outcome)));
+                            }
+                            Err(error) => {
+                                // Dropping the savepoint rolls this batch back; the others stay.
+                                drop(savepoint);
+                                tracing::error!(driver = %driver_id, %error, "a batch failed; the rest of its commit goes on");
+                                answers.push((driver_id, answer, Err(error)));
+                            }
+                        }
+                    }
+                    WriteRequest::Seen { driver_id, now_ms } => {
+                        transaction.execute(
+                            "INSERT INTO drivers (driver_id, last_seen_ms) VALUES (?1, ?2)
+                             ON CONFLICT (driver_id) DO UPDATE SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)",
+                            params![driver_id, now_ms],
+                        )?;
+                    }
+                    WriteRequest::EventAck { driver_id, event_id } => {
+                        transaction.execute(
+                            "UPDATE drivers SET acked_event_id = MAX(acked_event_id, ?2) WHERE driver_id = ?1",
+                            params![driver_id, event_id as i64],
+                        )?;
+                    }
+                }
+            }
+            transaction.commit()?;
+            Ok(())
+        })();
+        if result.is_ok() {
+            sequences.extend(moved);
+        }
+        result
+    };
+    report.seconds = started.elapsed().as_secs_f64();
+    match committed {
+        Ok(()) => {
+            let events: Vec<(String, Event)> = answers
+                .iter()
+                .filter_map(|(driver_id, _, outcome)| {
+                    outcome.as_ref().ok().map(|outcome| (driver_id, outcome))
+                })
+                .flat_map(|(driver_id, outcome)| {
+                    outcome.events.iter().map(move |event| (driver_id.clone(), event.clone()))
+                })
+                .collect();
+            if let Some(listener) = listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                listener.committed(&report, &events);
+            }
+            for (_, answer, outcome) in answers {
+                let _ = answer.send(outcome);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, batches = report.batches, "a group commit failed; every batch in it is refused");
+            let detail = error.to_string();
+            for (_, answer, _) in answers {
+                let _ = answer.send(Err(StoreError::Commit(detail.clone())));
+            }
+        }
+    }
+}
