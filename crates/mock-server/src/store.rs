@@ -472,7 +472,7 @@ pub(crate) fn apply_batch(
     }
     for record in records {
         if let RecordKind::Gap { lost, .. } = &record.kind {
-            for range in lost.iter().filter(|range| !range.is_empty() && range.last < record.seq) {
+            for range in enroute_protocol::usable_gap_ranges(lost, record.seq) {
                 transaction.execute(
                     "INSERT OR IGNORE INTO lost_ranges (driver_id, first_seq, last_seq) VALUES (?1, ?2, ?3)",
                     params![driver_id, range.first as i64, range.last as i64],

@@ -549,3 +549,60 @@ async fn expect_ack(client: &mut Client) -> u64 {
         other => panic!("expected an ack, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn regression_the_server_holds_records_to_what_docs_protocol_md_says() {
+    // Each was accepted (or refused) against the documents: a `fail` and a `tracking_paused`
+    // without their reason were applied, and a gap naming numbers above its own was refused,
+    // which left its good ranges unsettled.
+    let state = support::test_state();
+    let address = start_server(state.clone()).await;
+    let mut client = signed_in(address, "driver-5").await;
+    let mut zero = status_record(1);
+    zero.seq = 0;
+    let paused_without_reason = Record {
+        kind: RecordKind::Status { status: DriverStatus::TrackingPaused, reason: None },
+        ..status_record(1)
+    };
+    let fail_without_reason = Record {
+        kind: RecordKind::Assignment {
+            assignment_id: "job-1".into(),
+            action: DriverAction::Fail,
+            reason: Some("  ".into()),
+        },
+        ..status_record(2)
+    };
+    let gap = Record {
+        kind: RecordKind::Gap {
+            reason: GapReason::Evicted,
+            lost: vec![SeqRange::new(3, 5), SeqRange::new(6, 9), SeqRange::new(7, 6)],
+        },
+        ..status_record(6)
+    };
+    let frame = ClientMessage::Records(RecordBatch::new(vec![
+        zero,
+        paused_without_reason,
+        fail_without_reason,
+        gap,
+        status_record(7),
+    ]))
+    .encode();
+    client.send(Message::text(frame)).await.unwrap();
+    let Some(Message::Text(text)) = next_frame(&mut client).await else { panic!("no answer") };
+    let ServerMessage::Ack(ack) = ServerMessage::decode(&text).unwrap() else { panic!("not an ack: {text}") };
+    let rejected: Vec<(u64, String)> =
+        ack.rejected.iter().map(|rejection| (rejection.seq, rejection.reason.clone())).collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (0, "sequence numbers start at 1".to_string()),
+            (1, "a tracking_paused status needs a reason".to_string()),
+            (2, "a fail action needs a reason".to_string()),
+        ],
+        "seq 0 is named as refused, and so are the records without their reason"
+    );
+    assert_eq!(ack.acked_seq, 7, "the gap's range 3–5 settled; 6–9 and the empty 7–6 were ignored");
+    let held: Vec<u64> =
+        state.store.history("driver-5").unwrap().records.iter().map(|record| record.seq).collect();
+    assert_eq!(held, vec![6, 7]);
+}

@@ -26,7 +26,7 @@ pub use event::{Event, EventPayload};
 pub use record::{DriverStatus, Fix, GapReason, PauseReason, Record, RecordId, RecordKind, SeqRange};
 pub use record_check::{
     EARLIEST_RECORD_TIME_MS, MAX_ASSIGNMENT_ID_CHARS, MAX_CLOCK_AHEAD_MS, MAX_GAP_RANGES, MAX_REASON_CHARS,
-    MAX_SEQ, RecordProblem, RecordRejection, check_record, is_valid_seq,
+    MAX_SEQ, RecordProblem, RecordRejection, check_record, is_valid_seq, usable_gap_ranges,
 };
 pub use record_upload::{RecordUpload, UploadReceipt};
 pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};

@@ -34,11 +34,29 @@ pub enum RecordProblem {
     ZeroSequenceNumber,
     SequenceNumberTooLarge,
     BadRecordId,
-    TimeOutOfRange { field: &'static str, time_ms: i64 },
-    CoordinateOutOfRange { field: &'static str, value: f64 },
-    TextTooLong { field: &'static str, chars: usize, limit: usize },
-    EmptyText { field: &'static str },
-    BadGap { reason: &'static str },
+    TimeOutOfRange {
+        field: &'static str,
+        time_ms: i64,
+    },
+    CoordinateOutOfRange {
+        field: &'static str,
+        value: f64,
+    },
+    TextTooLong {
+        field: &'static str,
+        chars: usize,
+        limit: usize,
+    },
+    EmptyText {
+        field: &'static str,
+    },
+    BadGap {
+        reason: &'static str,
+    },
+    /// A `fail` job action or a `tracking_paused` status without the reason the protocol requires.
+    MissingReason {
+        record: &'static str,
+    },
 }
 
 impl fmt::Display for RecordProblem {
@@ -60,6 +78,7 @@ impl fmt::Display for RecordProblem {
             }
             RecordProblem::EmptyText { field } => write!(formatter, "{field} is empty"),
             RecordProblem::BadGap { reason } => write!(formatter, "gap record {reason}"),
+            RecordProblem::MissingReason { record } => write!(formatter, "{record} needs a reason"),
         }
     }
 }
@@ -69,6 +88,12 @@ impl std::error::Error for RecordProblem {}
 /// Whether `seq` is a sequence number a record may have (1 to [`MAX_SEQ`]).
 pub fn is_valid_seq(seq: u64) -> bool {
     (1..=MAX_SEQ).contains(&seq)
+}
+
+/// The ranges of a gap record numbered `gap_seq` that settle anything: non-empty, from 1, and
+/// below the gap's own number. The others are ignored (docs/protocol.md, "gap").
+pub fn usable_gap_ranges(lost: &[crate::SeqRange], gap_seq: u64) -> impl Iterator<Item = &crate::SeqRange> {
+    lost.iter().filter(move |range| range.first >= 1 && range.first <= range.last && range.last < gap_seq)
 }
 
 /// Checks one record against the protocol's limits, `now_ms` being the receiver's clock.
@@ -86,11 +111,19 @@ pub fn check_record(record: &Record, now_ms: i64) -> Result<(), RecordProblem> {
     check_time("created_at_ms", record.created_at_ms, now_ms)?;
     match &record.kind {
         RecordKind::Location { fix } => check_fix(fix, now_ms),
+        RecordKind::Status { status: crate::DriverStatus::TrackingPaused, reason: None } => {
+            Err(RecordProblem::MissingReason { record: "a tracking_paused status" })
+        }
         RecordKind::Status { .. } => Ok(()),
-        RecordKind::Assignment { assignment_id, reason, .. } => {
+        RecordKind::Assignment { assignment_id, action, reason } => {
             check_text("assignment_id", assignment_id, MAX_ASSIGNMENT_ID_CHARS)?;
             if assignment_id.trim().is_empty() {
                 return Err(RecordProblem::EmptyText { field: "assignment_id" });
+            }
+            if *action == crate::DriverAction::Fail
+                && reason.as_deref().is_none_or(|reason| reason.trim().is_empty())
+            {
+                return Err(RecordProblem::MissingReason { record: "a fail action" });
             }
             match reason {
                 Some(reason) => check_text("reason", reason, MAX_REASON_CHARS),
@@ -101,12 +134,9 @@ pub fn check_record(record: &Record, now_ms: i64) -> Result<(), RecordProblem> {
             if lost.len() > MAX_GAP_RANGES {
                 return Err(RecordProblem::BadGap { reason: "lists too many ranges" });
             }
-            if lost
-                .iter()
-                .any(|range| range.first == 0 || range.first > range.last || range.last >= record.seq)
-            {
-                return Err(RecordProblem::BadGap { reason: "names numbers that are not below its own" });
-            }
+            // Ranges that are empty or not below the gap's own number are ignored, not refused:
+            // refusing the record would leave its good ranges unsettled, and every later record
+            // of the driver waiting for them for ever. See `usable_gap_ranges`.
             Ok(())
         }
     }
