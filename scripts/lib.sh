@@ -113,9 +113,18 @@ build_app() {
   trunk build --release --offline
 }
 
+# Tests use the debug build (quick to build, checks overflow); scripts/serve and the benchmarks
+# use the release build: under load a debug server is about 40 times slower.
 build_server() {
-  say "building the mock server and the replay tool"
+  say "building the mock server and the replay tool (debug, for tests)"
   cargo build -p enroute-mock-server -p enroute-replay
 }
 
+build_release_server() {
+  say "building the mock server and the replay tool (release)"
+  cargo build --release -p enroute-mock-server -p enroute-replay
+}
+
 SERVER_BIN="$ROOT/target/debug/enroute-mock-server"
+RELEASE_SERVER_BIN="$ROOT/target/release/enroute-mock-server"
+RELEASE_REPLAY_BIN="$ROOT/target/release/enroute-replay"
