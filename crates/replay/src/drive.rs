@@ -84,8 +84,29 @@ async fn http_post(host: &str, path: &str, bearer: &str, body: &str) -> Result<(
     let mut response = String::new();
     stream.read_to_string(&mut response).await.map_err(|error| error.to_string())?;
     let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    let answer = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response.as_str(), ""));
+    let chunked = head.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding")
+                && value.to_ascii_lowercase().contains("chunked")
+        })
+    });
+    let answer = if chunked { dechunk(body).ok_or("malformed chunked answer")? } else { body.to_string() };
     Ok((status, answer))
+}
+
+/// The body of a `Transfer-Encoding: chunked` answer (Node servers send those).
+fn dechunk(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size_line, rest) = body.split_once("\r\n")?;
+        let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size..)?.strip_prefix("\r\n")?;
+    }
 }
 
 /// What happened, over all drivers.
@@ -364,4 +385,18 @@ async fn run_socket(
         }
     }
     let _ = events.send(SocketEvent::Closed(id, close_code));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunked_answers_are_reassembled_and_malformed_ones_refused() {
+        assert_eq!(
+            super::dechunk("f\r\n{\"token\":\"tok\"}\r\n0\r\n\r\n").as_deref(),
+            Some("{\"token\":\"tok\"}")
+        );
+        assert_eq!(super::dechunk("3;x=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").as_deref(), Some("abcde"));
+        assert_eq!(super::dechunk("zz\r\nabc"), None);
+        assert_eq!(super::dechunk("9\r\nabc\r\n"), None);
+    }
 }

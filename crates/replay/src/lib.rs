@@ -13,8 +13,15 @@ pub mod csv_trace;
 pub mod drive;
 pub mod evaluate;
 pub mod gpx;
+pub mod latency;
+pub mod load;
+pub mod load_driver;
+pub mod load_peer;
+pub mod load_report;
 pub mod nmea;
+pub mod process_stats;
 pub mod report;
+pub mod socketio_client;
 pub mod timestamp;
 pub mod trace;
 

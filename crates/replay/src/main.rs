@@ -1,5 +1,5 @@
-//! `enroute-replay`: run a throttle policy over a GPS trace, evaluate policies, or drive simulated
-//! drivers against a server. `enroute-replay --help` for the commands.
+//! `enroute-replay`: run a throttle policy over a GPS trace, evaluate policies, drive simulated
+//! drivers against a server, or load a server with many. `enroute-replay --help` for the commands.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -20,6 +20,8 @@ fn main() -> std::process::ExitCode {
 mod cli {
     use enroute_core::{ThrottleMode, ThrottlePolicy};
     use enroute_replay::evaluate::{describe, replay};
+    use enroute_replay::load::{LoadOptions, run as run_load};
+    use enroute_replay::load_peer::Peer;
     use enroute_replay::report::{NamedTrace, throttle_report};
     use enroute_replay::{csv_trace, drive, read_trace};
     use std::path::PathBuf;
@@ -73,6 +75,70 @@ mod cli {
             #[command(flatten)]
             policy: PolicyArgs,
         },
+        /// Load a loopback server: many drivers each sending a location every interval (or, with
+        /// --backlog, all reconnecting at once); reports ack latency, failures, server CPU/RSS.
+        /// Exits non-zero if a driver failed to connect or a record was not acknowledged.
+        Load(LoadArgs),
+    }
+
+    #[derive(clap::Args)]
+    struct LoadArgs {
+        /// WebSocket URL of the server; loopback only (127.0.0.0/8, ::1, localhost). With
+        /// `--peer socketio` only its host and port are used.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+        server: String,
+        /// The server's kind: the Enroute server, or a Socket.IO 4 server carrying Enroute messages.
+        #[arg(long, value_enum, default_value = "enroute")]
+        peer: PeerArg,
+        /// How many drivers, each on its own connection.
+        #[arg(long, default_value_t = 100)]
+        drivers: usize,
+        /// Driver ids are this prefix followed by a number.
+        #[arg(long, default_value = "load-")]
+        prefix: String,
+        /// Each driver sends one location record this often (seconds).
+        #[arg(long, default_value_t = 5.0)]
+        interval_s: f64,
+        /// Measurement window after the ramp (seconds). The run ends at most 30 s after it.
+        #[arg(long, default_value_t = 60.0)]
+        duration_s: f64,
+        /// Connections are spread evenly over this time (seconds; default: the interval).
+        #[arg(long)]
+        ramp_s: Option<f64>,
+        /// Seed of the phases, positions and record ids: the same seed gives the same run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The server's dispatcher token: drivers are registered (or given new tokens) first.
+        #[arg(long, env = "ENROUTE_DISPATCHER_TOKEN")]
+        dispatcher_token: String,
+        /// Reconnect storm: every driver connects at once and sends this many records (≤ 500)
+        /// in one frame; reports how long until every backlog is acknowledged.
+        #[arg(long)]
+        backlog: Option<usize>,
+        /// Bind outgoing sockets to this many loopback addresses (127.0.0.1, 127.0.0.2, …), as
+        /// real drivers come from many addresses (and the server caps connections per address
+        /// that have not signed in yet, which a storm from one address would hit).
+        #[arg(long, default_value_t = 1)]
+        source_ips: usize,
+        /// The server's process id: its CPU and RSS are sampled from /proc once a second.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// The server's metrics URL (`http://127.0.0.1:PORT/metrics`), fetched every
+        /// --scrape-every-s during the window; latency is reported with and without a scrape.
+        #[arg(long)]
+        scrape: Option<String>,
+        /// Seconds between scrapes.
+        #[arg(long, default_value_t = 5.0)]
+        scrape_every_s: f64,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    }
+
+    #[derive(Clone, Copy, clap::ValueEnum)]
+    enum PeerArg {
+        Enroute,
+        Socketio,
     }
 
     #[derive(clap::Args)]
@@ -217,6 +283,43 @@ mod cli {
                 println!("{report}");
                 Ok(())
             }
+            Command::Load(args) => load_command(args),
         }
+    }
+
+    fn load_command(args: LoadArgs) -> Result<(), String> {
+        let options = LoadOptions {
+            server: args.server,
+            peer: match args.peer {
+                PeerArg::Enroute => Peer::Enroute,
+                PeerArg::Socketio => Peer::SocketIo,
+            },
+            drivers: args.drivers,
+            prefix: args.prefix,
+            interval_s: args.interval_s,
+            duration_s: args.duration_s,
+            ramp_s: args.ramp_s,
+            seed: args.seed,
+            dispatcher_token: args.dispatcher_token,
+            backlog: args.backlog,
+            source_ips: args.source_ips,
+            server_pid: args.server_pid,
+            scrape: args.scrape,
+            scrape_every_s: args.scrape_every_s,
+            progress: true,
+        };
+        let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+        let report = runtime.block_on(run_load(options)).map_err(|error| error.to_string())?;
+        // Drivers that were torn down may leave tasks behind; do not wait for them.
+        runtime.shutdown_background();
+        println!("{report}");
+        if let Some(path) = &args.json {
+            let json = serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?;
+            std::fs::write(path, json + "\n")
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        let problems = report.problems();
+        if problems.is_empty() { Ok(()) } else { Err(format!("load run failed: {}", problems.join("; "))) }
     }
 }
