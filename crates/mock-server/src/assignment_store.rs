@@ -4,7 +4,7 @@
 //! change that caused it, before anyone pushes it: a driver who was offline gets every event
 //! after the last one it has, however long ago, by asking in `hello`.
 
-use crate::store::{Store, StoreError};
+use crate::store::{SqliteStore, StoreError};
 use enroute_core::workflow::{Change, TransitionError, next_status};
 use enroute_protocol::{
     Assignment, AssignmentStatus, DriverStatus, Event, EventPayload, Record, RecordKind, Stop, TimeWindow,
@@ -238,7 +238,7 @@ fn random_id() -> String {
     format!("job-{now:x}-{count}")
 }
 
-impl Store {
+impl SqliteStore {
     /// Creates and offers a job; returns it and the event to push to its driver.
     pub fn create_assignment(
         &self,

@@ -4,7 +4,7 @@
 //! so a copy of the database does not let anyone sign in. A revoked token is remembered as
 //! revoked (so the app can say so) until the dispatcher issues a new one.
 
-use crate::store::{Store, StoreError};
+use crate::store::{SqliteStore, StoreError};
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -70,7 +70,7 @@ fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-impl Store {
+impl SqliteStore {
     /// Registers a new driver with a new random token, which is returned (and never stored).
     pub fn register_driver(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
         if !is_valid_driver_id(driver_id) {
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_registered_driver_signs_in_with_its_token_only() {
-        let store = Store::in_memory();
+        let store = SqliteStore::in_memory();
         let token = store.register_driver("driver-7", 0).unwrap();
         assert_eq!(token.len(), 32, "128 bits as hex");
         assert_eq!(store.check_sign_in("driver-7", Some(&token)).unwrap(), Ok(()));
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn revoking_refuses_the_token_until_a_new_one_is_issued() {
-        let store = Store::in_memory();
+        let store = SqliteStore::in_memory();
         let token = store.register_driver("driver-7", 0).unwrap();
         store.revoke_driver("driver-7", 1).unwrap();
         assert_eq!(store.check_sign_in("driver-7", Some(&token)).unwrap(), Err(SignInRefusal::Revoked));
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn tokens_are_stored_only_as_hashes() {
-        let store = Store::in_memory();
+        let store = SqliteStore::in_memory();
         let token = store.register_driver("driver-7", 0).unwrap();
         let stored: String = store
             .lock()

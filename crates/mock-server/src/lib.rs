@@ -30,6 +30,7 @@ pub mod sign_ins;
 pub mod socket;
 pub mod static_files;
 pub mod store;
+pub mod store_interface;
 pub mod unsigned_connections;
 
 pub use options::Options;
@@ -44,7 +45,7 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .await
         .map_err(|source| ServerError::Bind { addr: options.addr, source })?;
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
-    let store = store::Store::open(&options.db).map_err(ServerError::Store)?;
+    let store = store::SqliteStore::open(&options.db).map_err(ServerError::Store)?;
     let dispatcher_token =
         dispatcher_token(&store, options.dispatcher_token.as_deref()).map_err(ServerError::Store)?;
     let demo_token =
@@ -97,7 +98,7 @@ fn raise_open_file_limit() {
 
 /// The dispatcher token: the one given on the command line, or the one stored in the database,
 /// or a new random one (stored, so it stays the same across restarts).
-fn dispatcher_token(store: &store::Store, given: Option<&str>) -> Result<String, store::StoreError> {
+fn dispatcher_token(store: &dyn store::Store, given: Option<&str>) -> Result<String, store::StoreError> {
     if let Some(token) = given {
         return Ok(token.to_string());
     }
@@ -115,7 +116,7 @@ pub const DEMO_DRIVER_ID: &str = "demo-driver";
 /// The demo driver's token: the one given on the command line, or the one stored in the
 /// database, or a new random one (stored). The driver is registered with it.
 fn demo_driver_token(
-    store: &store::Store,
+    store: &dyn store::Store,
     given: Option<&str>,
 ) -> Result<String, driver_registry::RegistryError> {
     let token = match (given, store.setting("demo_driver_token")?) {

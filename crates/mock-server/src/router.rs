@@ -10,6 +10,7 @@ use crate::sign_ins::SignIns;
 use crate::socket::{refuse_connection, serve_socket};
 use crate::static_files::static_files;
 use crate::store::{CommitListener, Store};
+use crate::store_interface::CommitReport;
 use crate::unsigned_connections::UnsignedConnections;
 use axum::Extension;
 use axum::Router;
@@ -29,7 +30,7 @@ use tower_http::compression::CompressionLayer;
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub hub: Hub,
     /// Required by the dispatcher API and page (`Authorization: Bearer …` or `?token=…`).
@@ -54,11 +55,7 @@ struct PublishCommits {
 }
 
 impl CommitListener for PublishCommits {
-    fn committed(
-        &self,
-        commit: &crate::group_commit::CommitReport,
-        events: &[(String, enroute_protocol::Event)],
-    ) {
+    fn committed(&self, commit: &CommitReport, events: &[(String, enroute_protocol::Event)]) {
         self.metrics.commit_batches.observe(commit.batches as f64);
         self.metrics.commit_duration.observe(commit.seconds);
         for (driver_id, event) in events {
@@ -69,7 +66,8 @@ impl CommitListener for PublishCommits {
 
 impl AppState {
     /// State with a fresh hub and metrics; `dispatcher_token` guards the dispatcher side.
-    pub fn with_token(store: Store, dispatcher_token: &str) -> AppState {
+    pub fn with_token(store: impl Store + 'static, dispatcher_token: &str) -> AppState {
+        let store: Arc<dyn Store> = Arc::new(store);
         let limits = Limits::default();
         let metrics = Arc::new(Metrics::default());
         let hub = Hub::default();
@@ -102,7 +100,7 @@ impl AppState {
     }
 
     /// State for tests, with the dispatcher token `test-dispatcher-token`.
-    pub fn new(store: Store) -> AppState {
+    pub fn new(store: impl Store + 'static) -> AppState {
         AppState::with_token(store, "test-dispatcher-token")
     }
 }

@@ -12,8 +12,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::assignment_store::{AssignmentError, AssignmentRecord, NewAssignment};
+use crate::driver_registry::{RegistryError, SignInRefusal};
 pub use crate::group_commit::CommitListener;
 use crate::group_commit::GroupCommit;
+pub use crate::store_interface::{Store, StoreFuture};
+use enroute_protocol::{Assignment, Event};
 
 /// Records one driver may have parked behind a missing earlier one before more are let go
 /// (the app's outbox holds at most 3,000; it never sends out of order on its own).
@@ -163,7 +167,7 @@ fn settled_as_lost(transaction: &Connection, driver_id: &str, seq: u64) -> Resul
 /// lock for one short transaction each; drivers' records go through the store's one writer
 /// ([`crate::group_commit`]), which commits whatever batches are waiting together.
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     inner: Arc<Mutex<StoreInner>>,
     writer: GroupCommit,
 }
@@ -173,15 +177,15 @@ pub(crate) struct StoreInner {
     pub(crate) sequences: HashMap<String, SequenceState>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the database at `path`; `:memory:` keeps it in memory.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::open_with_max_parked(path, DEFAULT_MAX_PARKED_RECORDS)
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_max_parked(path, DEFAULT_MAX_PARKED_RECORDS)
     }
 
-    /// [`Store::open`], letting each driver park at most `max_parked` records behind a missing
+    /// [`SqliteStore::open`], letting each driver park at most `max_parked` records behind a missing
     /// one (more are let go unacknowledged).
-    pub fn open_with_max_parked(path: &Path, max_parked: usize) -> Result<Store, StoreError> {
+    pub fn open_with_max_parked(path: &Path, max_parked: usize) -> Result<SqliteStore, StoreError> {
         let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
         let connection = Connection::open(path).map_err(open_error)?;
         connection
@@ -260,51 +264,18 @@ impl Store {
         let inner = Arc::new(Mutex::new(StoreInner { connection, sequences: HashMap::new() }));
         let writer = GroupCommit::start(inner.clone(), max_parked)
             .map_err(|error| StoreError::Writer(error.to_string()))?;
-        Ok(Store { inner, writer })
+        Ok(SqliteStore { inner, writer })
     }
 
     /// A store that lives as long as the process.
-    pub fn in_memory() -> Store {
-        Store::open(Path::new(":memory:")).expect("an in-memory SQLite database always opens")
+    pub fn in_memory() -> SqliteStore {
+        SqliteStore::open(Path::new(":memory:")).expect("an in-memory SQLite database always opens")
     }
 
     /// The highest contiguous sequence number applied for a driver (0 if none).
     pub fn acked_seq(&self, driver_id: &str) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         Ok(inner.sequence(driver_id)?.acked_seq)
-    }
-
-    /// Stores a batch for a driver, received at `now_ms` (server clock): hands it to the
-    /// store's writer, which commits it with whatever other batches are waiting (group commit)
-    /// and answers once it is on disk. Records already held are counted as duplicates and
-    /// ignored; gap records settle the numbers they name; `rejected` records are settled
-    /// without taking effect, and remembered with their reason. The events the batch caused
-    /// reach the store's [`CommitListener`] in commit order, before this returns.
-    pub async fn store_records(
-        &self,
-        driver_id: &str,
-        records: Vec<Record>,
-        rejected: Vec<RejectedRecord>,
-        now_ms: i64,
-    ) -> Result<StoreOutcome, StoreError> {
-        self.writer.store_records(driver_id.to_string(), records, rejected, now_ms).await
-    }
-
-    /// Notes that a driver's device said hello at `now_ms` (so dispatch sees it, records or
-    /// not). Written with the next group commit; not waited for.
-    pub fn note_seen(&self, driver_id: &str, now_ms: i64) {
-        self.writer.note_seen(driver_id.to_string(), now_ms);
-    }
-
-    /// Notes that a driver's device holds every event up to `event_id`. Written with the next
-    /// group commit; not waited for (the device says it again with its next `hello`).
-    pub fn note_event_ack(&self, driver_id: &str, event_id: u64) {
-        self.writer.note_event_ack(driver_id.to_string(), event_id);
-    }
-
-    /// Who hears of what each commit did (the server's event hub and metrics).
-    pub fn set_commit_listener(&self, listener: std::sync::Arc<dyn CommitListener>) {
-        self.writer.set_listener(listener);
     }
 
     /// Every driver the server has heard from, by id.
@@ -488,7 +459,7 @@ pub(crate) fn apply_batch(
         // (regression: it was acknowledged as a duplicate and vanished).
         let late = record.seq <= sequence.acked_seq
             && !sequence.rejected.contains(&record.seq)
-            && settled_as_lost(&transaction, driver_id, record.seq)?;
+            && settled_as_lost(transaction, driver_id, record.seq)?;
         if (record.seq <= sequence.acked_seq && !late)
             || sequence.waiting.contains(&record.seq)
             || sequence.rejected.contains(&record.seq)
@@ -553,10 +524,10 @@ pub(crate) fn apply_batch(
     for seq in applied {
         let record = match records.iter().find(|record| record.seq == seq) {
             Some(record) => record.clone(),
-            None => load_record(&transaction, driver_id, seq)?,
+            None => load_record(transaction, driver_id, seq)?,
         };
         outcome.events.extend(crate::assignment_store::apply_record(
-            &transaction,
+            transaction,
             driver_id,
             &record,
             now_ms,
@@ -619,7 +590,7 @@ fn kind_name(kind: &RecordKind) -> &'static str {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// The driver's most recent refusals (newest first, at most `limit`), for `welcome`.
     pub fn recent_rejections(
         &self,
@@ -636,6 +607,101 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rejections)
+    }
+}
+
+/// The SQLite store behind the server's [`Store`] interface: each method is the inherent one
+/// of the same name (in this file, `assignment_store.rs` and `driver_registry.rs`).
+impl Store for SqliteStore {
+    fn store_records(
+        &self,
+        driver_id: &str,
+        records: Vec<Record>,
+        rejected: Vec<RejectedRecord>,
+        now_ms: i64,
+    ) -> StoreFuture<'_, StoreOutcome> {
+        Box::pin(self.writer.store_records(driver_id.to_string(), records, rejected, now_ms))
+    }
+    fn note_seen(&self, driver_id: &str, now_ms: i64) {
+        self.writer.note_seen(driver_id.to_string(), now_ms);
+    }
+    fn note_event_ack(&self, driver_id: &str, event_id: u64) {
+        self.writer.note_event_ack(driver_id.to_string(), event_id);
+    }
+    fn set_commit_listener(&self, listener: Arc<dyn CommitListener>) {
+        self.writer.set_listener(listener);
+    }
+    fn acked_seq(&self, driver_id: &str) -> Result<u64, StoreError> {
+        SqliteStore::acked_seq(self, driver_id)
+    }
+    fn recent_rejections(&self, driver_id: &str, limit: usize) -> Result<Vec<RecordRejection>, StoreError> {
+        SqliteStore::recent_rejections(self, driver_id, limit)
+    }
+    fn drivers(&self) -> Result<Vec<DriverSummary>, StoreError> {
+        SqliteStore::drivers(self)
+    }
+    fn driver(&self, driver_id: &str) -> Result<Option<DriverSummary>, StoreError> {
+        SqliteStore::driver(self, driver_id)
+    }
+    fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError> {
+        SqliteStore::history(self, driver_id)
+    }
+    fn create_assignment(
+        &self,
+        new: NewAssignment,
+        now_ms: i64,
+    ) -> Result<Result<(Assignment, Event), AssignmentError>, StoreError> {
+        SqliteStore::create_assignment(self, new, now_ms)
+    }
+    fn cancel_assignment(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Result<(String, Assignment, Event), AssignmentError>, StoreError> {
+        SqliteStore::cancel_assignment(self, id, now_ms)
+    }
+    fn expire_due(&self, now_ms: i64) -> Result<Vec<(String, Event)>, StoreError> {
+        SqliteStore::expire_due(self, now_ms)
+    }
+    fn assignments(&self, driver_id: Option<&str>) -> Result<Vec<AssignmentRecord>, StoreError> {
+        SqliteStore::assignments(self, driver_id)
+    }
+    fn events_after(&self, driver_id: &str, after_event_id: u64) -> Result<Vec<Event>, StoreError> {
+        SqliteStore::events_after(self, driver_id, after_event_id)
+    }
+    fn send_message(&self, driver_id: &str, text: &str, now_ms: i64) -> Result<Event, StoreError> {
+        SqliteStore::send_message(self, driver_id, text, now_ms)
+    }
+    fn register_driver(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
+        SqliteStore::register_driver(self, driver_id, now_ms)
+    }
+    fn set_driver_token(&self, driver_id: &str, token: &str, now_ms: i64) -> Result<(), RegistryError> {
+        SqliteStore::set_driver_token(self, driver_id, token, now_ms)
+    }
+    fn rotate_driver_token(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
+        SqliteStore::rotate_driver_token(self, driver_id, now_ms)
+    }
+    fn revoke_driver(&self, driver_id: &str, now_ms: i64) -> Result<(), RegistryError> {
+        SqliteStore::revoke_driver(self, driver_id, now_ms)
+    }
+    fn is_registered(&self, driver_id: &str) -> Result<bool, StoreError> {
+        SqliteStore::is_registered(self, driver_id)
+    }
+    fn registered_drivers(&self) -> Result<u64, StoreError> {
+        SqliteStore::registered_drivers(self)
+    }
+    fn check_sign_in(
+        &self,
+        driver_id: &str,
+        token: Option<&str>,
+    ) -> Result<Result<(), SignInRefusal>, StoreError> {
+        SqliteStore::check_sign_in(self, driver_id, token)
+    }
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        SqliteStore::setting(self, name)
+    }
+    fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        SqliteStore::set_setting(self, name, value)
     }
 }
 

@@ -107,7 +107,8 @@ async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
         other => panic!("expected welcome, got {other:?}"),
     }
     restarted.kill();
-    let history = enroute_mock_server::store::Store::open(&database).unwrap().history("driver-1").unwrap();
+    let history =
+        enroute_mock_server::store::SqliteStore::open(&database).unwrap().history("driver-1").unwrap();
     assert_eq!(
         history.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
         (1..=500).collect::<Vec<_>>()

@@ -516,8 +516,9 @@ async fn regression_the_refusal_reaches_the_client_under_a_ping_flood_and_after_
 
 #[tokio::test]
 async fn records_parked_behind_a_missing_one_are_capped_and_the_rest_come_again_later() {
-    let store = enroute_mock_server::store::Store::open_with_max_parked(std::path::Path::new(":memory:"), 10)
-        .unwrap();
+    let store =
+        enroute_mock_server::store::SqliteStore::open_with_max_parked(std::path::Path::new(":memory:"), 10)
+            .unwrap();
     let state = enroute_mock_server::AppState::new(store);
     support::register_test_drivers(&state);
     let address = start_server(state.clone()).await;

@@ -89,8 +89,28 @@ fn records_outside_the_limits_are_named_by_the_check() {
         reason: None,
     });
     assert!(check_record(&empty_job, now_ms).is_err());
+    // A gap's ranges that are not below its own number are ignored, not refused (refusing it
+    // would leave its good ranges unsettled): the record passes, and the range settles nothing.
     let gap_ahead = record(RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(3, 9)] });
-    assert!(check_record(&gap_ahead, now_ms).is_err());
+    assert_eq!(check_record(&gap_ahead, now_ms), Ok(()));
+    if let RecordKind::Gap { lost, .. } = &gap_ahead.kind {
+        assert_eq!(usable_gap_ranges(lost, gap_ahead.seq).count(), 0);
+    }
+    let fail_without_reason = record(RecordKind::Assignment {
+        assignment_id: "job-1".into(),
+        action: DriverAction::Fail,
+        reason: None,
+    });
+    assert_eq!(
+        check_record(&fail_without_reason, now_ms),
+        Err(RecordProblem::MissingReason { record: "a fail action" })
+    );
+    let paused_without_reason =
+        record(RecordKind::Status { status: DriverStatus::TrackingPaused, reason: None });
+    assert_eq!(
+        check_record(&paused_without_reason, now_ms),
+        Err(RecordProblem::MissingReason { record: "a tracking_paused status" })
+    );
     let bad_id = Record { id: RecordId("not hex".into()), ..record(RecordKind::Location { fix }) };
     assert_eq!(check_record(&bad_id, now_ms), Err(RecordProblem::BadRecordId));
     let from_the_future =

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
-use enroute_mock_server::store::Store;
+use enroute_mock_server::store::SqliteStore;
 use enroute_mock_server::{AppState, router};
 
 /// A WebSocket client of the test server.
@@ -50,7 +50,7 @@ pub fn register_test_drivers(state: &AppState) {
 
 /// An in-memory server state with the test drivers registered.
 pub fn test_state() -> AppState {
-    let state = AppState::new(Store::in_memory());
+    let state = AppState::new(SqliteStore::in_memory());
     register_test_drivers(&state);
     state
 }
