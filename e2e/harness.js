@@ -185,7 +185,30 @@ async function seriousAccessibilityViolations(page) {
     }));
 }
 
+/**
+ * Fires the app's Background Sync (`enroute-flush`) as the browser would, from a page of no app
+ * origin (no app window open). Chromium only (DevTools protocol).
+ */
+async function fireBackgroundSync(browser, server) {
+  const blank = await browser.context.newPage();
+  const cdp = await browser.context.newCDPSession(blank);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (event) => registrations.push(...event.registrations));
+  await cdp.send('ServiceWorker.enable');
+  const registration = await eventually(() => registrations.find((entry) => entry.scopeURL.startsWith(server.url)), {
+    message: 'the app registration',
+  });
+  await cdp.send('ServiceWorker.dispatchSyncEvent', {
+    origin: server.url,
+    registrationId: registration.registrationId,
+    tag: 'enroute-flush',
+    lastChance: false,
+  });
+  await blank.close();
+}
+
 module.exports = {
+  fireBackgroundSync,
   CHROMIUM_ARGS,
   DIST,
   REPLAY_BIN,

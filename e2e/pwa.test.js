@@ -8,7 +8,7 @@ const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { freePort, startServer, launchBrowser, eventually, getJson, postJson, scratchDirectory, CHROMIUM_ARGS } = require('./harness');
+const { freePort, startServer, launchBrowser, eventually, getJson, postJson, scratchDirectory, CHROMIUM_ARGS, fireBackgroundSync } = require('./harness');
 
 const DIST = path.resolve(__dirname, '..', 'dist');
 const cleanups = [];
@@ -144,20 +144,7 @@ test('records queued offline are flushed by the service worker after the page cl
   await page.close();
   await browser.context.setOffline(false);
   // Fire the sync event as the browser would, from a page of another origin (no app window).
-  const blank = await browser.context.newPage();
-  const cdp = await browser.context.newCDPSession(blank);
-  const registrations = [];
-  cdp.on('ServiceWorker.workerRegistrationUpdated', (event) => registrations.push(...event.registrations));
-  await cdp.send('ServiceWorker.enable');
-  const registration = await eventually(() => registrations.find((entry) => entry.scopeURL.startsWith(server.url)), {
-    message: 'the app registration',
-  });
-  await cdp.send('ServiceWorker.dispatchSyncEvent', {
-    origin: server.url,
-    registrationId: registration.registrationId,
-    tag: 'enroute-flush',
-    lastChance: false,
-  });
+  await fireBackgroundSync(browser, server);
   await eventually(async () => (await dutyChanges(server)).length === 3, { timeoutMs: 20000, message: 'the flushed records' });
   const records = (await getJson(server, '/api/drivers/demo-driver/records')).records;
   assert.ok(records.length >= queued + 1, `${records.length} records on the server, ${queued} were queued`);

@@ -6,19 +6,7 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
-const net = require('node:net');
-
-/** A free TCP port on 127.0.0.1. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+const { freePort } = require('./harness');
 
 /** Raised when the driver answers a command with an error. */
 class WebDriverError extends Error {

@@ -10,7 +10,7 @@ const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { DIST, startServer, launchBrowser, eventually, getJson, scratchDirectory } = require('./harness');
+const { DIST, startServer, launchBrowser, eventually, getJson, scratchDirectory, fireBackgroundSync } = require('./harness');
 
 const cleanups = [];
 after(async () => {
@@ -34,25 +34,6 @@ async function openApp(server, browser) {
   await page.evaluate(() => navigator.serviceWorker.ready);
   await eventually(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { message: 'controlled' });
   return page;
-}
-
-/** Fires the worker's Background Sync from a page of no app origin (no app window open). */
-async function fireBackgroundSync(browser, server) {
-  const blank = await browser.context.newPage();
-  const cdp = await browser.context.newCDPSession(blank);
-  const registrations = [];
-  cdp.on('ServiceWorker.workerRegistrationUpdated', (event) => registrations.push(...event.registrations));
-  await cdp.send('ServiceWorker.enable');
-  const registration = await eventually(() => registrations.find((entry) => entry.scopeURL.startsWith(server.url)), {
-    message: 'the app registration',
-  });
-  await cdp.send('ServiceWorker.dispatchSyncEvent', {
-    origin: server.url,
-    registrationId: registration.registrationId,
-    tag: 'enroute-flush',
-    lastChance: false,
-  });
-  await blank.close();
 }
 
 // In-page helpers, added to every page of the test browser (the app's CSP forbids evaluating

@@ -21,21 +21,13 @@ use futures::channel::mpsc;
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use leptos::task::tick;
-use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+mod support;
+use support::*;
 
-fn test_server_url() -> &'static str {
-    match option_env!("ENROUTE_TEST_SERVER") {
-        Some(url) => url,
-        // A failure, not a skip: a browser run without the server would test nothing.
-        None => panic!(
-            "ENROUTE_TEST_SERVER must name the mock server's WebSocket URL; run the tests with scripts/test"
-        ),
-    }
-}
+wasm_bindgen_test_configure!(run_in_browser);
 
 /// The shell mounted at `path` in a fresh element. Dropping it unmounts the view and disposes
 /// its reactive owner, which removes the router's window listeners: a router left behind
@@ -57,15 +49,7 @@ impl MountedShell {
         settings: RwSignal<Settings>,
         intents: Intents,
     ) -> MountedShell {
-        let window = web_sys::window().unwrap();
-        window
-            .history()
-            .unwrap()
-            .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
-            .unwrap();
-        let document = window.document().unwrap();
-        let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
-        document.body().unwrap().append_child(&root).unwrap();
+        let root = fresh_root_at(path);
         let owner = Owner::new();
         let handle = owner.with(|| {
             mount_to(root.clone(), move || view! { <AppShell state settings intents /> }.into_any())
@@ -107,20 +91,7 @@ fn view_of(link: &LinkStatus, now: Instant) -> SyncView {
     SyncView::of(&snapshot, enroute_core::TrackingView::default(), now)
 }
 
-async fn sleep(milliseconds: u64) {
-    gloo_timers::future::sleep(Duration::from_millis(milliseconds)).await;
-}
-
 /// Polls `condition` for up to 15 s (CI machines are slow and busy).
-async fn wait_until(condition: impl Fn() -> bool) {
-    for _ in 0..750 {
-        if condition() {
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("condition not met within 15 s");
-}
 
 /// Waits until the page's heading reads `expected`: navigation finishes asynchronously.
 async fn wait_for_heading(root: &web_sys::HtmlElement, expected: &str) {
@@ -256,7 +227,7 @@ async fn sync_driver_goes_online_against_the_test_server() {
     let state = SyncState::new();
     let options = test_options(test_server_url(), unique_driver());
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
-    wait_until(|| state.view.get_untracked().link_label == "Online").await;
+    wait_until("the link to say Online", || state.view.get_untracked().link_label == "Online").await;
     drop(driver);
 }
 
@@ -266,7 +237,10 @@ async fn sync_driver_with_a_wrong_token_says_sign_in_rejected_and_stops_trying()
     let (driver_id, _) = unique_driver();
     let options = test_options(test_server_url(), (driver_id, "not-the-right-token".into()));
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
-    wait_until(|| state.view.get_untracked().link_label == "Sign-in rejected").await;
+    wait_until("the link to say Sign-in rejected", || {
+        state.view.get_untracked().link_label == "Sign-in rejected"
+    })
+    .await;
     assert!(state.view.get_untracked().link_refused);
     // No retries: after the backoff's first delays it still says the same, not "retrying".
     sleep(2_500).await;
@@ -350,7 +324,10 @@ async fn sync_driver_shows_disconnected_when_the_server_is_unreachable() {
     let state = SyncState::new();
     let options = test_options("ws://127.0.0.1:9/ws", ("nobody".into(), "no-such-token".into()));
     let driver = SyncDriver::start_with_storage(options, MemoryOutbox::new(), state);
-    wait_until(|| state.view.get_untracked().link_label.starts_with("Disconnected · retrying in")).await;
+    wait_until("the link to say it retries", || {
+        state.view.get_untracked().link_label.starts_with("Disconnected · retrying in")
+    })
+    .await;
     drop(driver);
 }
 
@@ -532,11 +509,11 @@ async fn sync_driver_delivers_duty_changes_to_the_test_server() {
     let storage = MemoryOutbox::new();
     let driver =
         SyncDriver::start_with_storage(test_options(test_server_url(), unique_driver()), storage, state);
-    wait_until(|| state.view.get_untracked().link_label == "Online").await;
+    wait_until("the link to say Online", || state.view.get_untracked().link_label == "Online").await;
     driver.send(Intent::SetDuty(true));
     driver.send(Intent::SetDuty(false));
     driver.send(Intent::SetDuty(true));
-    wait_until(|| {
+    wait_until("every record acknowledged", || {
         let view = state.view.get_untracked();
         view.waiting == 0 && view.last_ack_unix_ms.is_some()
     })
@@ -582,18 +559,18 @@ async fn failing_storage_shows_a_lasting_warning_and_still_delivers() {
         storage.clone(),
         state,
     );
-    wait_until(|| state.view.get_untracked().link_label == "Online").await;
+    wait_until("the link to say Online", || state.view.get_untracked().link_label == "Online").await;
     driver.send(Intent::SetDuty(true));
-    wait_until(|| !state.view.get_untracked().storage_ok).await;
-    wait_until(|| state.view.get_untracked().last_ack_unix_ms.is_some()).await;
+    wait_until("the storage warning", || !state.view.get_untracked().storage_ok).await;
+    wait_until("an acknowledgement", || state.view.get_untracked().last_ack_unix_ms.is_some()).await;
     assert!(!state.view.get_untracked().storage_ok, "the warning lasts while storage fails");
     assert!(storage.sequence_floor() >= 1, "records sent before they were stored raise the floor");
 
     // Storage heals (space was freed): the app returns to it by itself and the warning goes.
     storage.set_failure(None);
     driver.send(Intent::SetDuty(false));
-    wait_until(|| state.view.get_untracked().storage_ok).await;
-    wait_until(|| storage.snapshot().counters.sequence_confirmed).await;
+    wait_until("storage to work again", || state.view.get_untracked().storage_ok).await;
+    wait_until("the numbering to be confirmed", || storage.snapshot().counters.sequence_confirmed).await;
     drop(driver);
 }
 
@@ -753,7 +730,7 @@ async fn the_update_banner_waits_for_the_drivers_tap() {
 async fn the_settings_page_says_whether_waiting_records_are_kept() {
     let shell = MountedShell::new("/settings", SyncState::new(), RwSignal::new(Settings::default()));
     let root = shell.root.clone();
-    wait_until(move || {
+    wait_until("the storage persistence answer", move || {
         root.query_selector("[data-testid=storage-persistence]")
             .unwrap()
             .and_then(|element| element.text_content())

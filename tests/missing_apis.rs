@@ -25,10 +25,12 @@ use leptos::prelude::*;
 use leptos::task::tick;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
+
+mod support;
+use support::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -82,30 +84,6 @@ const ALL: [&str; 9] = [
     "permissions",
     "storage",
 ];
-
-fn test_server_url() -> &'static str {
-    match option_env!("ENROUTE_TEST_SERVER") {
-        Some(url) => url,
-        None => panic!(
-            "ENROUTE_TEST_SERVER must name the mock server's WebSocket URL; run the tests with scripts/test"
-        ),
-    }
-}
-
-async fn sleep(milliseconds: u64) {
-    gloo_timers::future::sleep(Duration::from_millis(milliseconds)).await;
-}
-
-/// Polls `condition` for up to 20 s (CI machines are slow and busy); `what` names it on failure.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("{what}: not within 20 s");
-}
 
 /// The app as `App` assembles it, on a scratch database: leadership first, then the driver.
 struct RunningApp {

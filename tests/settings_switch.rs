@@ -21,34 +21,13 @@ use futures::channel::mpsc;
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use leptos::task::tick;
-use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
+mod support;
+use support::*;
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn test_server_url() -> &'static str {
-    match option_env!("ENROUTE_TEST_SERVER") {
-        Some(url) => url,
-        None => panic!(
-            "ENROUTE_TEST_SERVER must name the mock server's WebSocket URL; run the tests with scripts/test"
-        ),
-    }
-}
-
-async fn sleep(milliseconds: u64) {
-    gloo_timers::future::sleep(Duration::from_millis(milliseconds)).await;
-}
-
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1000 {
-        if condition() {
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("{what}: not within 20 s");
-}
 
 fn local_storage() -> web_sys::Storage {
     web_sys::window().unwrap().local_storage().unwrap().unwrap()
@@ -75,15 +54,7 @@ struct MountedApp {
 
 impl MountedApp {
     fn mount(path: &str) -> MountedApp {
-        let window = web_sys::window().unwrap();
-        window
-            .history()
-            .unwrap()
-            .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
-            .unwrap();
-        let document = window.document().unwrap();
-        let root: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
-        document.body().unwrap().append_child(&root).unwrap();
+        let root = fresh_root_at(path);
         let owner = Owner::new();
         let handle = owner.with(|| mount_to(root.clone(), || view! { <App /> }.into_any()));
         MountedApp { root, owner, handle: Some(handle) }
