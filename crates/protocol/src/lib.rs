@@ -11,6 +11,7 @@
 mod assignment;
 mod client_message;
 mod decode_error;
+mod dispatch_feed;
 mod error_code;
 mod event;
 mod record;
@@ -21,6 +22,10 @@ mod server_message;
 pub use assignment::{Assignment, AssignmentStatus, DriverAction, Stop, TimeWindow};
 pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
 pub use decode_error::DecodeError;
+pub use dispatch_feed::{
+    ConsoleMessage, FeedChange, FeedDelta, FeedDriver, FeedJob, FeedMessage, FeedPosition, FeedSnapshot,
+    JobChange, Subscribe,
+};
 pub use error_code::{ALL_ERROR_CODES, ErrorCode};
 pub use event::{Event, EventPayload};
 pub use record::{DriverStatus, Fix, GapReason, PauseReason, Record, RecordId, RecordKind, SeqRange};

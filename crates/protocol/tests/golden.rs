@@ -405,6 +405,15 @@ fn every_golden_file_is_checked() {
             "client_records_live",
             "client_status_off_duty",
             "client_status_tracking_paused",
+            "console_subscribe",
+            "console_subscribe_resume",
+            "feed_delta_connected",
+            "feed_delta_job",
+            "feed_delta_message",
+            "feed_delta_position",
+            "feed_delta_status",
+            "feed_resumed",
+            "feed_snapshot",
             "server_ack",
             "server_ack_with_rejections",
             "server_error",
@@ -418,5 +427,128 @@ fn every_golden_file_is_checked() {
             "upload_receipt",
             "upload_records",
         ]
+    );
+}
+
+fn check_console(name: &str, message: ConsoleMessage) {
+    let encoded = message.encode();
+    check_golden(name, &encoded);
+    assert_eq!(ConsoleMessage::decode(&encoded).unwrap(), message, "round trip of `{name}`");
+}
+
+fn check_feed(name: &str, message: FeedMessage) {
+    let encoded = message.encode();
+    check_golden(name, &encoded);
+    assert_eq!(FeedMessage::decode(&encoded).unwrap(), message, "round trip of `{name}`");
+}
+
+#[test]
+fn console_subscribe() {
+    check_console("console_subscribe", ConsoleMessage::Subscribe(Subscribe { drivers: None, resume: None }));
+    check_console(
+        "console_subscribe_resume",
+        ConsoleMessage::Subscribe(Subscribe {
+            drivers: Some(vec!["driver-7".into(), "driver-9".into()]),
+            resume: Some(FeedPosition { feed_id: "3f9c2a71".into(), feed_seq: 4120 }),
+        }),
+    );
+}
+
+#[test]
+fn feed_snapshot_and_resumed() {
+    check_feed(
+        "feed_snapshot",
+        FeedMessage::Snapshot(FeedSnapshot {
+            feed_id: "3f9c2a71".into(),
+            feed_seq: 4120,
+            server_time_ms: 1_763_769_601_000,
+            drivers: vec![
+                FeedDriver {
+                    driver_id: "driver-7".into(),
+                    connected: true,
+                    duty: Some(DriverStatus::OnDuty),
+                    paused: Some(PauseReason::PageHidden),
+                    last_seen_ms: Some(1_763_769_600_500),
+                    waiting: 0,
+                    position: Some(sample_fix()),
+                },
+                FeedDriver {
+                    driver_id: "driver-9".into(),
+                    connected: false,
+                    duty: None,
+                    paused: None,
+                    last_seen_ms: None,
+                    waiting: 0,
+                    position: None,
+                },
+            ],
+            jobs: vec![FeedJob {
+                driver_id: "driver-7".into(),
+                assignment: sample_assignment(AssignmentStatus::Accepted),
+                history: vec![
+                    JobChange {
+                        at_ms: 1_763_769_500_000,
+                        status: AssignmentStatus::Offered,
+                        changed_by: "dispatcher".into(),
+                        record_seq: None,
+                    },
+                    JobChange {
+                        at_ms: 1_763_769_550_000,
+                        status: AssignmentStatus::Accepted,
+                        changed_by: "driver".into(),
+                        record_seq: Some(52),
+                    },
+                ],
+            }],
+        }),
+    );
+    check_feed(
+        "feed_resumed",
+        FeedMessage::Resumed(FeedPosition { feed_id: "3f9c2a71".into(), feed_seq: 4120 }),
+    );
+}
+
+#[test]
+fn feed_deltas() {
+    let delta =
+        |feed_seq, change| FeedMessage::Delta(FeedDelta { feed_seq, at_ms: 1_763_769_601_200, change });
+    check_feed(
+        "feed_delta_position",
+        delta(4121, FeedChange::Position { driver_id: "driver-7".into(), fix: sample_fix() }),
+    );
+    check_feed(
+        "feed_delta_status",
+        delta(
+            4122,
+            FeedChange::Status {
+                driver_id: "driver-7".into(),
+                status: DriverStatus::TrackingPaused,
+                reason: Some(PauseReason::PermissionDenied),
+            },
+        ),
+    );
+    check_feed("feed_delta_connected", delta(4123, FeedChange::Connected { driver_id: "driver-9".into() }));
+    check_feed(
+        "feed_delta_job",
+        delta(
+            4124,
+            FeedChange::Job {
+                driver_id: "driver-7".into(),
+                assignment: sample_assignment(AssignmentStatus::PickedUp),
+                latest: JobChange {
+                    at_ms: 1_763_769_601_100,
+                    status: AssignmentStatus::PickedUp,
+                    changed_by: "driver".into(),
+                    record_seq: Some(61),
+                },
+            },
+        ),
+    );
+    check_feed(
+        "feed_delta_message",
+        delta(
+            4125,
+            FeedChange::Message { driver_id: "driver-7".into(), event_id: 13, text: "Gate code 4711".into() },
+        ),
     );
 }
