@@ -56,7 +56,8 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     let connect_origins: Vec<String> = options.connect_origins.iter().flatten().cloned().collect();
     let state = AppState::with_token(store, &dispatcher_token)
         .with_limits(options.limits())
-        .with_connect_origins(&connect_origins);
+        .with_connect_origins(&connect_origins)
+        .with_tiles(options.tiles());
     tokio::spawn(expire_offers(state.clone()));
     if let Some(path) = &options.scenario {
         let scenario = scenario::Scenario::load(path).map_err(ServerError::Scenario)?;

@@ -48,6 +48,13 @@ pub struct Options {
     /// Connections from one IP address that have not signed in yet, at once.
     #[arg(long, default_value_t = Limits::default().max_unsigned_per_address)]
     pub max_unsigned_per_address: usize,
+    /// Map tiles for the dispatch console, as an `{z}/{x}/{y}` URL template (an `https://` or
+    /// `http://` URL). Without it the console draws a plain coordinate grid (works offline).
+    #[arg(long, value_name = "URL_TEMPLATE")]
+    pub tiles: Option<String>,
+    /// The attribution the tile server requires, shown on the console's map.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub tiles_attribution: String,
     /// Another dispatch server the app this server serves may connect to, as
     /// `wss://host[:port]` (repeatable): the driver's "Server address" setting can then name
     /// it. Without it the app's Content Security Policy allows only this server.
@@ -56,6 +63,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// The console's tile server, if `--tiles` names one.
+    pub fn tiles(&self) -> Option<crate::router::TileSource> {
+        self.tiles.as_ref().map(|url_template| crate::router::TileSource {
+            url_template: url_template.clone(),
+            attribution: self.tiles_attribution.clone(),
+        })
+    }
+
     /// The limits these options ask for.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -45,6 +45,17 @@ pub struct AppState {
     pub content_security_policy: Arc<str>,
     /// Connections not signed in yet, per address (`limits.max_unsigned_per_address`).
     pub unsigned_connections: UnsignedConnections,
+    /// Where the dispatch console's map gets its tiles (`--tiles`); none: a coordinate grid.
+    pub tiles: Option<Arc<TileSource>>,
+}
+
+/// A map tile server for the dispatch console.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TileSource {
+    /// An `{z}/{x}/{y}` URL template, as Leaflet takes it (`https://tile.example/{z}/{x}/{y}.png`).
+    pub url_template: String,
+    /// The attribution the tile server requires, shown on the map.
+    pub attribution: String,
 }
 
 /// Hears each group commit of the store: pushes the events it stored, in commit order, to their
@@ -82,6 +93,7 @@ impl AppState {
             connection_slots: Arc::new(Semaphore::new(limits.max_connections)),
             content_security_policy: crate::static_files::content_security_policy(&[]).into(),
             unsigned_connections: UnsignedConnections::default(),
+            tiles: None,
         }
     }
 
@@ -89,6 +101,12 @@ impl AppState {
     /// address" setting can then name them).
     pub fn with_connect_origins(mut self, origins: &[String]) -> AppState {
         self.content_security_policy = crate::static_files::content_security_policy(origins).into();
+        self
+    }
+
+    /// The same state, with the console's map drawn from `tiles`.
+    pub fn with_tiles(mut self, tiles: Option<TileSource>) -> AppState {
+        self.tiles = tiles.map(Arc::new);
         self
     }
 
