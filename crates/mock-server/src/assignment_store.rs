@@ -7,7 +7,8 @@
 use crate::store::{SqliteStore, StoreError};
 use enroute_core::workflow::{Change, TransitionError, next_status};
 use enroute_protocol::{
-    Assignment, AssignmentStatus, DriverStatus, Event, EventPayload, Record, RecordKind, Stop, TimeWindow,
+    Assignment, AssignmentStatus, DriverStatus, Event, EventPayload, FeedChange, JobChange, Record,
+    RecordKind, Stop, TimeWindow,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -165,19 +166,48 @@ fn save_assignment(
     Ok(())
 }
 
-/// Gives an applied record its effect: duty changes update the driver, job actions move the job
-/// on, or are refused with an event telling the driver why (the server wins).
+/// Gives an applied record its effect: duty and tracking changes update the driver, job actions
+/// move the job on, or are refused with an event telling the driver why (the server wins).
+/// What consoles show of it goes into `changes`.
 pub(crate) fn apply_record(
     transaction: &Connection,
     driver_id: &str,
     record: &Record,
     now_ms: i64,
+    changes: &mut Vec<FeedChange>,
 ) -> Result<Vec<Event>, StoreError> {
     match &record.kind {
-        RecordKind::Status { status: status @ (DriverStatus::OnDuty | DriverStatus::OffDuty), .. } => {
-            let duty = if *status == DriverStatus::OnDuty { "on_duty" } else { "off_duty" };
-            transaction
-                .execute("UPDATE drivers SET duty = ?2 WHERE driver_id = ?1", params![driver_id, duty])?;
+        RecordKind::Status { status, reason } => {
+            match status {
+                DriverStatus::OnDuty | DriverStatus::OffDuty => {
+                    let duty = if *status == DriverStatus::OnDuty { "on_duty" } else { "off_duty" };
+                    // A duty change ends any pause: the app starts or stops tracking afresh.
+                    transaction.execute(
+                        "UPDATE drivers SET duty = ?2, paused_reason = NULL WHERE driver_id = ?1",
+                        params![driver_id, duty],
+                    )?;
+                }
+                DriverStatus::TrackingPaused => {
+                    let reason = reason.map(|reason| {
+                        serde_json::to_value(reason).ok().and_then(|value| value.as_str().map(str::to_string))
+                    });
+                    transaction.execute(
+                        "UPDATE drivers SET paused_reason = ?2 WHERE driver_id = ?1",
+                        params![driver_id, reason.flatten()],
+                    )?;
+                }
+                DriverStatus::TrackingResumed => {
+                    transaction.execute(
+                        "UPDATE drivers SET paused_reason = NULL WHERE driver_id = ?1",
+                        [driver_id],
+                    )?;
+                }
+            }
+            changes.push(FeedChange::Status {
+                driver_id: driver_id.to_string(),
+                status: *status,
+                reason: *reason,
+            });
             Ok(Vec::new())
         }
         RecordKind::Assignment { assignment_id, action, reason } => {
@@ -197,6 +227,7 @@ pub(crate) fn apply_record(
                             Some(reason.clone().unwrap_or_else(|| "no reason given".into()));
                     }
                     save_assignment(transaction, &assignment, "driver", Some(record.seq), now_ms)?;
+                    changes.push(job_changed(driver_id, &assignment, "driver", Some(record.seq), now_ms));
                     Ok(Vec::new())
                 }
                 Err(error) => {
@@ -225,6 +256,26 @@ pub(crate) fn apply_record(
             }
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// What consoles are told when a job changes.
+fn job_changed(
+    driver_id: &str,
+    assignment: &Assignment,
+    changed_by: &str,
+    record_seq: Option<u64>,
+    now_ms: i64,
+) -> FeedChange {
+    FeedChange::Job {
+        driver_id: driver_id.to_string(),
+        assignment: assignment.clone(),
+        latest: JobChange {
+            at_ms: now_ms,
+            status: assignment.status,
+            changed_by: changed_by.into(),
+            record_seq,
+        },
     }
 }
 
@@ -281,6 +332,7 @@ impl SqliteStore {
             now_ms,
         )?;
         transaction.commit()?;
+        self.announce(vec![job_changed(&new.driver_id, &assignment, "dispatcher", None, now_ms)], now_ms);
         Ok(Ok((assignment, event)))
     }
 
@@ -311,6 +363,7 @@ impl SqliteStore {
             now_ms,
         )?;
         transaction.commit()?;
+        self.announce(vec![job_changed(&driver_id, &assignment, "dispatcher", None, now_ms)], now_ms);
         Ok(Ok((driver_id, assignment, event)))
     }
 
@@ -323,6 +376,7 @@ impl SqliteStore {
             statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?
         };
         let mut events = Vec::new();
+        let mut expired = Vec::new();
         for (driver_id, body) in offered {
             let mut assignment: Assignment =
                 serde_json::from_str(&body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -333,6 +387,7 @@ impl SqliteStore {
             }
             assignment.status = AssignmentStatus::Expired;
             save_assignment(&transaction, &assignment, "server", None, now_ms)?;
+            expired.push(job_changed(&driver_id, &assignment, "server", None, now_ms));
             let event = append_event(
                 &transaction,
                 &driver_id,
@@ -346,6 +401,7 @@ impl SqliteStore {
             events.push((driver_id, event));
         }
         transaction.commit()?;
+        self.announce(expired, now_ms);
         Ok(events)
     }
 
@@ -414,6 +470,12 @@ impl SqliteStore {
         let event =
             append_event(&transaction, driver_id, EventPayload::Message { text: text.to_string() }, now_ms)?;
         transaction.commit()?;
+        let message = FeedChange::Message {
+            driver_id: driver_id.to_string(),
+            event_id: event.event_id,
+            text: text.to_string(),
+        };
+        self.announce(vec![message], now_ms);
         Ok(event)
     }
 

@@ -5,6 +5,7 @@
 //! revoked (so the app can say so) until the dispatcher issues a new one.
 
 use crate::store::{SqliteStore, StoreError};
+use enroute_protocol::FeedChange;
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -85,6 +86,7 @@ impl SqliteStore {
         if inserted == 0 {
             return Err(RegistryError::AlreadyRegistered(driver_id.to_string()));
         }
+        self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }], now_ms);
         Ok(token)
     }
 
@@ -100,6 +102,7 @@ impl SqliteStore {
              ON CONFLICT (driver_id) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_ms = NULL",
             params![driver_id, token_hash(token), now_ms],
         )?;
+        self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }], now_ms);
         Ok(())
     }
 
@@ -123,6 +126,7 @@ impl SqliteStore {
         if changed == 0 {
             return Err(RegistryError::NotRegistered(driver_id.to_string()));
         }
+        self.announce(vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }], now_ms);
         Ok(())
     }
 

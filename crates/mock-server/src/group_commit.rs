@@ -13,7 +13,7 @@
 use crate::store::{
     RejectedRecord, SequenceState, StoreError, StoreInner, StoreOutcome, apply_batch, load_sequence,
 };
-use enroute_protocol::{Event, Record};
+use enroute_protocol::{Event, FeedChange, Record};
 use rusqlite::params;
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -24,11 +24,15 @@ use tokio::sync::oneshot;
 /// Most requests one commit takes: bounds how long the lock is held and one commit's size.
 const MAX_GROUP: usize = 4_096;
 
-/// Who hears what each group commit did. Called on the writer thread, after the commit and
-/// before any batch is answered: keep it short.
+/// Who hears what each commit did. Called while the store's lock is still held, after the
+/// commit and before any batch is answered, so what it hears is in commit order: keep it short,
+/// and never call the store from it.
 pub trait CommitListener: Send + Sync {
-    /// `events` (driver id, event) in the order they were committed.
-    fn committed(&self, commit: &CommitReport, events: &[(String, Event)]);
+    /// A group commit of drivers' records: the events it stored (driver id, event) and the
+    /// changes dispatch consoles show, each in commit order.
+    fn committed(&self, commit: &CommitReport, events: &[(String, Event)], changes: &[FeedChange]);
+    /// Any other commit (a dispatcher's action, an expiry, a registration): what consoles show.
+    fn announced(&self, changes: Vec<FeedChange>, at_ms: i64);
 }
 
 /// What one group commit held.
@@ -40,6 +44,8 @@ pub struct CommitReport {
     pub records: usize,
     /// From the transaction's start to the end of its commit.
     pub seconds: f64,
+    /// When it committed (server clock, milliseconds since the epoch).
+    pub at_ms: i64,
 }
 
 /// A change waiting for the writer.
@@ -83,6 +89,17 @@ impl GroupCommit {
 
     pub(crate) fn set_listener(&self, listener: Arc<dyn CommitListener>) {
         *self.listener.write().unwrap_or_else(PoisonError::into_inner) = Some(listener);
+    }
+
+    /// Tells the listener what a commit outside the writer changed. Call it while holding the
+    /// store's lock, right after the commit, so consoles hear changes in commit order.
+    pub(crate) fn announce(&self, changes: Vec<FeedChange>, at_ms: i64) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(listener) = self.listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            listener.announced(changes, at_ms);
+        }
     }
 
     /// Queues a batch and waits (without blocking a thread) until it is committed.
@@ -137,7 +154,7 @@ fn commit_group(
 ) {
     let started = Instant::now();
     let mut answers = Vec::new();
-    let mut report = CommitReport { batches: 0, records: 0, seconds: 0.0 };
+    let mut report = CommitReport { batches: 0, records: 0, seconds: 0.0, at_ms: 0 };
     let committed = {
         let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
         let StoreInner { connection, sequences } = &mut *guard;
@@ -201,12 +218,9 @@ fn commit_group(
         })();
         if result.is_ok() {
             sequences.extend(moved);
-        }
-        result
-    };
-    report.seconds = started.elapsed().as_secs_f64();
-    match committed {
-        Ok(()) => {
+            report.seconds = started.elapsed().as_secs_f64();
+            report.at_ms = crate::socket::unix_time_ms();
+            // Still under the lock: listeners hear commits in commit order.
             let events: Vec<(String, Event)> = answers
                 .iter()
                 .filter_map(|(driver_id, _, outcome)| {
@@ -216,9 +230,19 @@ fn commit_group(
                     outcome.events.iter().map(move |event| (driver_id.clone(), event.clone()))
                 })
                 .collect();
+            let changes: Vec<FeedChange> = answers
+                .iter()
+                .filter_map(|(_, _, outcome)| outcome.as_ref().ok())
+                .flat_map(|outcome| outcome.changes.iter().cloned())
+                .collect();
             if let Some(listener) = listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
-                listener.committed(&report, &events);
+                listener.committed(&report, &events, &changes);
             }
+        }
+        result
+    };
+    match committed {
+        Ok(()) => {
             for (_, answer, outcome) in answers {
                 let _ = answer.send(outcome);
             }

@@ -11,8 +11,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 pub mod assignment_store;
+pub mod checkpointer;
 pub mod dispatcher_api;
 pub mod driver_registry;
+pub mod feed;
+pub mod feed_socket;
+pub mod fleet_snapshot;
 pub mod group_commit;
 pub mod histogram;
 pub mod http_server;
@@ -20,6 +24,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod options;
+pub mod position_coalescer;
 pub mod rate_limit;
 pub mod record_intake;
 pub mod record_upload;

@@ -2,6 +2,7 @@
 //! the dispatcher token), and the app's files.
 
 use crate::dispatcher_api;
+use crate::feed::Feed;
 use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub hub: Hub,
+    /// Every change dispatch consoles show, numbered in commit order (`/dispatch/ws`).
+    pub feed: Feed,
     /// Required by the dispatcher API and page (`Authorization: Bearer …` or `?token=…`).
     pub dispatcher_token: Arc<str>,
     /// Which connection speaks for each driver.
@@ -62,16 +65,27 @@ pub struct TileSource {
 /// drivers' connections, and counts it.
 struct PublishCommits {
     hub: Hub,
+    feed: Feed,
     metrics: Arc<Metrics>,
 }
 
 impl CommitListener for PublishCommits {
-    fn committed(&self, commit: &CommitReport, events: &[(String, enroute_protocol::Event)]) {
+    fn committed(
+        &self,
+        commit: &CommitReport,
+        events: &[(String, enroute_protocol::Event)],
+        changes: &[enroute_protocol::FeedChange],
+    ) {
         self.metrics.commit_batches.observe(commit.batches as f64);
         self.metrics.commit_duration.observe(commit.seconds);
         for (driver_id, event) in events {
             self.hub.publish(driver_id, event);
         }
+        self.feed.publish(changes.iter().cloned(), commit.at_ms);
+    }
+
+    fn announced(&self, changes: Vec<enroute_protocol::FeedChange>, at_ms: i64) {
+        self.feed.publish(changes, at_ms);
     }
 }
 
@@ -82,13 +96,19 @@ impl AppState {
         let limits = Limits::default();
         let metrics = Arc::new(Metrics::default());
         let hub = Hub::default();
-        store.set_commit_listener(Arc::new(PublishCommits { hub: hub.clone(), metrics: metrics.clone() }));
+        let feed = Feed::default();
+        store.set_commit_listener(Arc::new(PublishCommits {
+            hub: hub.clone(),
+            feed: feed.clone(),
+            metrics: metrics.clone(),
+        }));
         AppState {
             store,
             metrics,
             hub,
             dispatcher_token: dispatcher_token.into(),
-            sign_ins: SignIns::default(),
+            sign_ins: SignIns::new(feed.clone()),
+            feed,
             limits,
             connection_slots: Arc::new(Semaphore::new(limits.max_connections)),
             content_security_policy: crate::static_files::content_security_policy(&[]).into(),
@@ -137,6 +157,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/dispatch", get(dispatcher_api::dispatcher_page))
+        .route("/dispatch/ws", get(feed_upgrade))
         .route("/api/drivers", get(dispatcher_api::list_drivers).post(dispatcher_api::register_driver))
         .route("/api/drivers/{driver_id}/token", post(dispatcher_api::rotate_driver_token))
         .route("/api/drivers/{driver_id}/revoke", post(dispatcher_api::revoke_driver))
@@ -213,6 +234,31 @@ async fn websocket_upgrade(
                 }
             }
         })
+}
+
+/// A dispatch console's feed (`docs/protocol.md`, "Dispatcher feed"), behind the dispatcher token.
+async fn feed_upgrade(
+    upgrade: WebSocketUpgrade,
+    State(state): State<AppState>,
+    _dispatcher: crate::dispatcher_api::Dispatcher,
+) -> impl IntoResponse {
+    let slot = state.connection_slots.clone().try_acquire_owned().ok();
+    upgrade.max_message_size(enroute_protocol::MAX_FRAME_BYTES).on_upgrade(move |socket| async move {
+        let (write, read) = socket.split();
+        match slot {
+            Some(slot) => {
+                crate::feed_socket::serve_feed(write, read, state).await;
+                drop(slot);
+            }
+            None => {
+                let message = format!(
+                    "the server has {} connections open; try again later",
+                    state.limits.max_connections
+                );
+                refuse_connection(write, read, &state, ErrorCode::ServerFull, message).await;
+            }
+        }
+    })
 }
 
 async fn health() -> &'static str {

@@ -1,9 +1,11 @@
 //! Which connection speaks for each driver. A driver has one: a new sign-in replaces the old
 //! connection, which is told why (`replaced`) and closed, so two phones (or a phone and a
 //! forgotten tab) cannot both send as the same driver unnoticed. Revoking a token ends the
-//! driver's connection the same way (`token_revoked`).
+//! driver's connection the same way (`token_revoked`). Dispatch consoles hear when a driver gets
+//! its first connection and loses its last.
 
-use enroute_protocol::ErrorCode;
+use crate::feed::Feed;
+use enroute_protocol::{ErrorCode, FeedChange};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +18,8 @@ type Connections = HashMap<String, (u64, oneshot::Sender<ErrorCode>)>;
 pub struct SignIns {
     connections: Arc<Mutex<Connections>>,
     next_id: Arc<AtomicU64>,
+    /// Where connects and disconnects are told (none in unit tests).
+    feed: Option<Feed>,
 }
 
 /// A connection's sign-in. Dropping it signs out (unless a newer connection replaced it).
@@ -26,21 +30,46 @@ pub struct SignIn {
 }
 
 impl SignIns {
+    /// Sign-ins that tell `feed` when a driver connects and disconnects.
+    pub fn new(feed: Feed) -> SignIns {
+        SignIns { feed: Some(feed), ..SignIns::default() }
+    }
+
+    /// Tells the feed, under the connections' lock so a driver's connects and disconnects keep
+    /// their order.
+    fn tell(&self, change: FeedChange) {
+        if let Some(feed) = &self.feed {
+            feed.publish([change], crate::socket::unix_time_ms());
+        }
+    }
+
+    /// The drivers with a signed-in connection.
+    pub fn signed_in(&self) -> std::collections::HashSet<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// Signs a connection in as `driver_id`, ending the driver's previous connection. The
     /// receiver fires if this connection must end in turn, with the reason.
     pub fn sign_in(&self, driver_id: &str) -> (SignIn, oneshot::Receiver<ErrorCode>) {
         let (sender, receiver) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Some((_, previous)) = self.lock().insert(driver_id.to_string(), (id, sender)) {
-            let _ = previous.send(ErrorCode::Replaced);
+        let mut connections = self.lock();
+        match connections.insert(driver_id.to_string(), (id, sender)) {
+            Some((_, previous)) => {
+                let _ = previous.send(ErrorCode::Replaced);
+            }
+            None => self.tell(FeedChange::Connected { driver_id: driver_id.to_string() }),
         }
+        drop(connections);
         (SignIn { sign_ins: self.clone(), driver_id: driver_id.to_string(), id }, receiver)
     }
 
     /// Ends the driver's connection, if any, telling it `code`.
     pub fn end(&self, driver_id: &str, code: ErrorCode) {
-        if let Some((_, connection)) = self.lock().remove(driver_id) {
+        let mut connections = self.lock();
+        if let Some((_, connection)) = connections.remove(driver_id) {
             let _ = connection.send(code);
+            self.tell(FeedChange::Disconnected { driver_id: driver_id.to_string() });
         }
     }
 
@@ -59,6 +88,7 @@ impl Drop for SignIn {
         let mut connections = self.sign_ins.lock();
         if connections.get(&self.driver_id).is_some_and(|(id, _)| *id == self.id) {
             connections.remove(&self.driver_id);
+            self.sign_ins.tell(FeedChange::Disconnected { driver_id: self.driver_id.clone() });
         }
     }
 }

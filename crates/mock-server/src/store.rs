@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::assignment_store::{AssignmentError, AssignmentRecord, NewAssignment};
+use crate::checkpointer::Checkpointer;
 use crate::driver_registry::{RegistryError, SignInRefusal};
 pub use crate::group_commit::CommitListener;
 use crate::group_commit::GroupCommit;
@@ -76,6 +77,9 @@ pub struct StoreOutcome {
     /// Records not kept because too many already wait behind a missing one (not acknowledged:
     /// the device sends them again).
     pub parked_refused: u64,
+    /// What dispatch consoles show of the batch: the driver's newer position, applied duty and
+    /// tracking changes, jobs its actions moved on.
+    pub changes: Vec<enroute_protocol::FeedChange>,
 }
 
 /// A record refused for good: why, and its text if it could be read.
@@ -152,6 +156,22 @@ impl SequenceState {
     }
 }
 
+/// Adds a column that databases made by an older version lack.
+fn add_column_if_missing(
+    connection: &Connection,
+    table: &str,
+    column: &str,
+    kind: &str,
+) -> rusqlite::Result<()> {
+    let present = connection
+        .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
+        .exists([column])?;
+    if !present {
+        connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+    }
+    Ok(())
+}
+
 /// Whether a gap record of the driver declared `seq` lost.
 fn settled_as_lost(transaction: &Connection, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
     let found: Option<i64> = transaction
@@ -170,6 +190,9 @@ fn settled_as_lost(transaction: &Connection, driver_id: &str, seq: u64) -> Resul
 pub struct SqliteStore {
     inner: Arc<Mutex<StoreInner>>,
     writer: GroupCommit,
+    /// Copies the write-ahead log into the database off the writer's path (SQLite's own
+    /// checkpoints are off: they would run inside a group commit). Stops with the last handle.
+    _checkpointer: Option<Arc<Checkpointer>>,
 }
 
 pub(crate) struct StoreInner {
@@ -193,6 +216,7 @@ impl SqliteStore {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA busy_timeout = 5000;
+                 PRAGMA wal_autocheckpoint = 0;
                  CREATE TABLE IF NOT EXISTS drivers (
                      driver_id TEXT PRIMARY KEY,
                      acked_seq INTEGER NOT NULL DEFAULT 0,
@@ -261,10 +285,14 @@ impl SqliteStore {
                  ) WITHOUT ROWID;",
             )
             .map_err(open_error)?;
+        add_column_if_missing(&connection, "drivers", "paused_reason", "TEXT").map_err(open_error)?;
         let inner = Arc::new(Mutex::new(StoreInner { connection, sequences: HashMap::new() }));
         let writer = GroupCommit::start(inner.clone(), max_parked)
             .map_err(|error| StoreError::Writer(error.to_string()))?;
-        Ok(SqliteStore { inner, writer })
+        let checkpointer = Checkpointer::start(path)
+            .map_err(|error| StoreError::Writer(format!("cannot start the checkpoint thread: {error}")))?
+            .map(Arc::new);
+        Ok(SqliteStore { inner, writer, _checkpointer: checkpointer })
     }
 
     /// A store that lives as long as the process.
@@ -325,6 +353,12 @@ impl SqliteStore {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(DriverHistory { driver_id: driver_id.to_string(), acked_seq, records, lost })
+    }
+
+    /// Tells consoles what a commit outside the writer changed: call it with the lock still
+    /// held, right after the commit.
+    pub(crate) fn announce(&self, changes: Vec<enroute_protocol::FeedChange>, at_ms: i64) {
+        self.writer.announce(changes, at_ms);
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, StoreInner> {
@@ -531,15 +565,21 @@ pub(crate) fn apply_batch(
             driver_id,
             &record,
             now_ms,
+            &mut outcome.changes,
         )?);
     }
     if let Some(fix) = newest_fix {
         let fix_json = serde_json::to_string(&fix).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        transaction.execute(
+        let moved = transaction.execute(
             "UPDATE drivers SET position = ?2, position_time_ms = ?3
                  WHERE driver_id = ?1 AND (position_time_ms IS NULL OR position_time_ms <= ?3)",
             params![driver_id, fix_json, fix.time_ms],
         )?;
+        if moved > 0 {
+            outcome
+                .changes
+                .push(enroute_protocol::FeedChange::Position { driver_id: driver_id.to_string(), fix });
+        }
     }
     if sequence.acked_seq > previous_acked {
         transaction.execute(
@@ -645,6 +685,9 @@ impl Store for SqliteStore {
     }
     fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError> {
         SqliteStore::history(self, driver_id)
+    }
+    fn fleet(&self) -> Result<crate::fleet_snapshot::Fleet, StoreError> {
+        SqliteStore::fleet(self)
     }
     fn create_assignment(
         &self,

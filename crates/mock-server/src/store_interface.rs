@@ -15,6 +15,7 @@
 
 use crate::assignment_store::{AssignmentError, AssignmentRecord, NewAssignment};
 use crate::driver_registry::{RegistryError, SignInRefusal};
+use crate::fleet_snapshot::Fleet;
 use crate::store::{DriverHistory, DriverSummary, RejectedRecord, StoreError, StoreOutcome};
 use enroute_protocol::{Assignment, Event, Record, RecordRejection};
 use std::future::Future;
@@ -59,6 +60,8 @@ pub trait Store: Send + Sync {
     fn driver(&self, driver_id: &str) -> Result<Option<DriverSummary>, StoreError>;
     /// A driver's applied records in sequence order, and the ranges declared lost.
     fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError>;
+    /// Every driver and job, for a dispatch console's snapshot (one consistent moment).
+    fn fleet(&self) -> Result<Fleet, StoreError>;
 
     // Jobs and events.
 

@@ -1,0 +1,245 @@
+//! Serves one dispatch console over `GET /dispatch/ws`: waits for its `subscribe`, sends a
+//! snapshot (or resumes where it left off), then every change it follows, positions paced by a
+//! [`PositionCoalescer`]. Generic over `Sink`/`Stream` like `socket.rs`. A console that cannot
+//! keep up (the feed's broadcast overtakes it) gets a fresh snapshot instead of a gap.
+
+use crate::position_coalescer::PositionCoalescer;
+use crate::router::AppState;
+use axum::extract::ws::{CloseFrame, Message};
+use enroute_protocol::{
+    ConsoleMessage, ErrorCode, ErrorMessage, FeedChange, FeedDelta, FeedMessage, FeedPosition, FeedSnapshot,
+    Pong, Subscribe,
+};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+
+/// How often a console gets a driver's position, at most.
+pub const POSITION_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often waiting positions are looked at.
+const PACING_TICK: Duration = Duration::from_millis(100);
+
+/// Serves one console until it closes or a send fails.
+pub async fn serve_feed<W, R>(mut write: W, mut read: R, state: AppState)
+where
+    W: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let subscribe = match tokio::time::timeout(state.limits.hello_timeout, first_text(&mut read)).await {
+        Err(_) => {
+            let message =
+                format!("no subscribe within {} s of connecting", state.limits.hello_timeout.as_secs());
+            return refuse(&mut write, ErrorCode::IdleTimeout, message).await;
+        }
+        Ok(None) => return,
+        Ok(Some(text)) => match ConsoleMessage::decode(&text) {
+            Ok(ConsoleMessage::Subscribe(subscribe)) => subscribe,
+            Ok(_) => {
+                return refuse(&mut write, ErrorCode::HelloRequired, "send subscribe first".into()).await;
+            }
+            Err(error) => {
+                return refuse(
+                    &mut write,
+                    ErrorCode::HelloRequired,
+                    format!("send subscribe first ({error})"),
+                )
+                .await;
+            }
+        },
+    };
+    let follows = Follows::new(&subscribe);
+    let mut pacing = PositionCoalescer::new(POSITION_INTERVAL);
+    let Some(mut live) = start(&mut write, &state, &subscribe, &follows, &mut pacing).await else { return };
+    let mut tick = tokio::time::interval(PACING_TICK);
+    loop {
+        tokio::select! {
+            delta = live.recv() => match delta {
+                Ok(delta) => {
+                    if !follows.change(&delta.change) {
+                        continue;
+                    }
+                    let now = Instant::now();
+                    let ready = if matches!(delta.change, FeedChange::Position { .. }) {
+                        pacing.offer(delta, now)
+                    } else {
+                        Some(delta)
+                    };
+                    if let Some(delta) = ready
+                        && send(&mut write, FeedMessage::Delta((*delta).clone())).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::warn!(skipped, "a console fell behind the feed; sending it a fresh snapshot");
+                    pacing.clear();
+                    let fresh = state.feed.subscribe();
+                    if send_snapshot(&mut write, &state, fresh.feed_seq, &follows).await.is_err() {
+                        return;
+                    }
+                    live = fresh.live;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                for delta in pacing.due(Instant::now()) {
+                    if send(&mut write, FeedMessage::Delta((*delta).clone())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            frame = read.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let answer = match ConsoleMessage::decode(&text) {
+                        Ok(ConsoleMessage::Ping(ping)) => FeedMessage::Pong(Pong { nonce: ping.nonce }),
+                        Ok(ConsoleMessage::Subscribe(_)) => FeedMessage::Error(ErrorMessage {
+                            code: ErrorCode::AlreadyGreeted,
+                            message: "this connection already subscribed; open a new one to change it".into(),
+                        }),
+                        Err(error) => FeedMessage::Error(ErrorMessage { code: ErrorCode::BadMessage, message: error.to_string() }),
+                    };
+                    if send(&mut write, answer).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            },
+        }
+    }
+}
+
+/// Resumes the console where it left off when the feed still holds what followed, else sends a
+/// snapshot; returns the live changes after what was sent.
+async fn start<W>(
+    write: &mut W,
+    state: &AppState,
+    subscribe: &Subscribe,
+    follows: &Follows,
+    pacing: &mut PositionCoalescer,
+) -> Option<tokio::sync::broadcast::Receiver<Arc<FeedDelta>>>
+where
+    W: Sink<Message> + Unpin,
+{
+    let resumed = subscribe.resume.as_ref().filter(|position| position.feed_id == state.feed.id()).and_then(
+        |position| state.feed.resume(position.feed_seq).map(|subscription| (position, subscription)),
+    );
+    match resumed {
+        Some((position, subscription)) => {
+            send(
+                write,
+                FeedMessage::Resumed(FeedPosition {
+                    feed_id: state.feed.id().to_string(),
+                    feed_seq: position.feed_seq,
+                }),
+            )
+            .await
+            .ok()?;
+            let now = Instant::now();
+            for delta in subscription.missed.into_iter().filter(|delta| follows.change(&delta.change)) {
+                let ready = if matches!(delta.change, FeedChange::Position { .. }) {
+                    pacing.offer(delta, now)
+                } else {
+                    Some(delta)
+                };
+                if let Some(delta) = ready {
+                    send(write, FeedMessage::Delta((*delta).clone())).await.ok()?;
+                }
+            }
+            Some(subscription.live)
+        }
+        None => {
+            // Subscribe first, then read: a change in between is in both, and deltas are
+            // idempotent (docs/protocol.md), so none falls between.
+            let subscription = state.feed.subscribe();
+            send_snapshot(write, state, subscription.feed_seq, follows).await.ok()?;
+            Some(subscription.live)
+        }
+    }
+}
+
+async fn send_snapshot<W>(write: &mut W, state: &AppState, feed_seq: u64, follows: &Follows) -> Result<(), ()>
+where
+    W: Sink<Message> + Unpin,
+{
+    let store = state.store.clone();
+    let fleet = match tokio::task::spawn_blocking(move || store.fleet()).await {
+        Ok(Ok(fleet)) => fleet,
+        Ok(Err(error)) => {
+            tracing::error!(%error, "cannot read the fleet for a console");
+            refuse(write, ErrorCode::Internal, "the server could not read the fleet; try again".into()).await;
+            return Err(());
+        }
+        Err(_) => return Err(()),
+    };
+    let connected = state.sign_ins.signed_in();
+    let drivers = fleet
+        .drivers
+        .into_iter()
+        .filter(|driver| follows.driver(&driver.driver_id))
+        .map(|mut driver| {
+            driver.connected = connected.contains(&driver.driver_id);
+            driver
+        })
+        .collect();
+    let jobs = fleet.jobs.into_iter().filter(|job| follows.driver(&job.driver_id)).collect();
+    let snapshot = FeedSnapshot {
+        feed_id: state.feed.id().to_string(),
+        feed_seq,
+        server_time_ms: crate::socket::unix_time_ms(),
+        drivers,
+        jobs,
+    };
+    send(write, FeedMessage::Snapshot(snapshot)).await
+}
+
+/// Which drivers a console follows.
+struct Follows(Option<HashSet<String>>);
+
+impl Follows {
+    fn new(subscribe: &Subscribe) -> Follows {
+        Follows(subscribe.drivers.as_ref().map(|drivers| drivers.iter().cloned().collect()))
+    }
+
+    fn driver(&self, driver_id: &str) -> bool {
+        self.0.as_ref().is_none_or(|drivers| drivers.contains(driver_id))
+    }
+
+    fn change(&self, change: &FeedChange) -> bool {
+        self.driver(change.driver_id())
+    }
+}
+
+async fn first_text<R>(read: &mut R) -> Option<String>
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    loop {
+        match read.next().await? {
+            Ok(Message::Text(text)) => return Some(text.to_string()),
+            Ok(Message::Binary(_)) => return Some("<binary frame>".into()),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) | Err(_) => return None,
+        }
+    }
+}
+
+async fn send<W>(write: &mut W, message: FeedMessage) -> Result<(), ()>
+where
+    W: Sink<Message> + Unpin,
+{
+    write.send(Message::Text(message.encode().into())).await.map_err(|_| ())
+}
+
+async fn refuse<W>(write: &mut W, code: ErrorCode, message: String)
+where
+    W: Sink<Message> + Unpin,
+{
+    let _ = send(write, FeedMessage::Error(ErrorMessage { code, message })).await;
+    let _ = write
+        .send(Message::Close(Some(CloseFrame { code: code.close_code(), reason: code.as_str().into() })))
+        .await;
+}
