@@ -16,10 +16,13 @@ fn main() {
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let leaflet = manifest.join("../../node_modules/leaflet");
-    // Rebuilt when the package is installed, upgraded or removed (a missing path is always
-    // "changed", so a clone without it checks again at every build until `npm ci` ran).
+    // Rebuilt when the package is installed, upgraded or removed. npm gives the files it
+    // unpacks old times, so they alone would not tell: `node_modules/.package-lock.json` is
+    // written at every install. A missing path is always "changed", so a clone without
+    // node_modules checks again at every build until `npm ci` ran.
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", manifest.join("../../package-lock.json").display());
+    println!("cargo:rerun-if-changed={}", manifest.join("../../node_modules/.package-lock.json").display());
     println!("cargo:rerun-if-changed={}", leaflet.join("package.json").display());
     let mut missing = false;
     for (source, target) in FILES {

@@ -176,6 +176,8 @@
       const root = document.createElement('div');
       root.className = 'grid-map';
       root.tabIndex = 0;
+      root.setAttribute('role', 'application');
+      root.setAttribute('aria-roledescription', 'map');
       root.setAttribute('aria-label', 'Coordinate grid map: drag or use the arrow keys to move, + and − to zoom');
       this.canvas = document.createElement('canvas');
       this.pins = document.createElement('div');

@@ -102,9 +102,16 @@ fn etag(index: usize) -> &'static str {
 /// What the console needs to know besides the feed: `{"tiles": null}` (draw a coordinate grid)
 /// or `{"tiles": {"url_template": …, "attribution": …}}`.
 async fn config(State(state): State<AppState>, headers: HeaderMap, _dispatcher: Dispatcher) -> Response {
-    let mut response = Json(serde_json::json!({ "tiles": state.tiles.as_deref() })).into_response();
+    let mut response = Json(ConsoleConfig { tiles: state.tiles.as_deref() }).into_response();
     secure(&mut response, &state, &headers, "no-store");
     response
+}
+
+/// The answer of `GET /dispatch/config`.
+#[derive(serde::Serialize)]
+struct ConsoleConfig<'a> {
+    /// `null`: the console draws a coordinate grid.
+    tiles: Option<&'a TileSource>,
 }
 
 /// Adds the console's security headers and `cache_control`.

@@ -1,6 +1,6 @@
 //! The dispatcher's side: a JSON API to create and cancel jobs, message drivers and see
-//! drivers and jobs, and a small page that uses it. Everything here requires the dispatcher
-//! token, as `Authorization: Bearer <token>` or `?token=<token>`.
+//! drivers and jobs, which the dispatch console (`console_files`) uses. Everything here requires
+//! the dispatcher token, as `Authorization: Bearer <token>` or `?token=<token>`.
 
 use crate::assignment_store::{AssignmentError, NewAssignment};
 use crate::router::AppState;
@@ -9,12 +9,9 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::HashMap;
-
-/// The dispatcher page (`/dispatch?token=…`).
-const DISPATCHER_PAGE: &str = include_str!("dispatcher_page.html");
 
 /// Proof that a request carries the dispatcher token; every handler here takes one, so a
 /// request without the token is answered 401 before the handler runs.
@@ -68,18 +65,6 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "request panicked\n").into_response())
-}
-
-/// The page answers a missing token with a page saying how to open it, not with plain 401 text.
-pub async fn dispatcher_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if !authorized(&state, &headers, &query) {
-        return (StatusCode::UNAUTHORIZED, Html("<!doctype html><title>Enroute dispatch</title><p>Open this page with <code>?token=</code> and the dispatcher token the server printed at start.</p>")).into_response();
-    }
-    ([(header::CACHE_CONTROL, "no-store")], Html(DISPATCHER_PAGE)).into_response()
 }
 
 pub async fn list_drivers(State(state): State<AppState>, _dispatcher: Dispatcher) -> Response {

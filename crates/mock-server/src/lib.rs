@@ -12,6 +12,7 @@
 
 pub mod assignment_store;
 pub mod checkpointer;
+pub mod console_files;
 pub mod dispatcher_api;
 pub mod driver_registry;
 pub mod feed;

@@ -156,7 +156,7 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         )
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .route("/dispatch", get(dispatcher_api::dispatcher_page))
+        .merge(crate::console_files::routes())
         .route("/dispatch/ws", get(feed_upgrade))
         .route("/api/drivers", get(dispatcher_api::list_drivers).post(dispatcher_api::register_driver))
         .route("/api/drivers/{driver_id}/token", post(dispatcher_api::rotate_driver_token))
