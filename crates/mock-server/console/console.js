@@ -70,6 +70,36 @@
   const changed = { drivers: new Set(), jobs: new Set(), flash: new Set(), messages: false };
   let snapshotsApplied = 0;
 
+  /**
+   * Latency measurement for benchmarks (bench/console.js), only with `?measure` in the page's
+   * address: for every delta applied, commit (`at_ms`, the server's clock) to shown. `drawn_ms`
+   * is taken right after the render that wrote it into the DOM; `latency_ms` in the first
+   * animation frame after that render (the frame that lays it out and paints it). Both clocks
+   * are the machine's when the server runs on it. Bounded: the first 200,000 deltas.
+   */
+  const measure = params.has('measure') ? { pending: [], cap: 200000 } : null;
+  if (measure) window.enrouteConsoleLatency = [];
+
+  function noteApplied(delta) {
+    if (measure.pending.length + window.enrouteConsoleLatency.length >= measure.cap) return;
+    measure.pending.push({ change: delta.change, feed_seq: delta.feed_seq, at_ms: delta.at_ms });
+  }
+
+  function noteDrawn() {
+    if (measure.pending.length === 0) return;
+    const drawn = measure.pending;
+    measure.pending = [];
+    const drawnAt = Date.now();
+    requestAnimationFrame(() => {
+      const shownAt = Date.now();
+      const into = window.enrouteConsoleLatency;
+      for (const delta of drawn) {
+        if (into.length >= measure.cap) break;
+        into.push({ ...delta, drawn_ms: drawnAt - delta.at_ms, latency_ms: shownAt - delta.at_ms });
+      }
+    });
+  }
+
   const serverNow = () => Date.now() + (model.clockOffset ?? 0);
 
   /** A server time that was in the past when it arrived: the offset is at least this. */
@@ -390,6 +420,7 @@
     byId('drivers-empty').hidden = model.drivers.size > 0;
     byId('jobs-empty').hidden = model.jobs.size > 0;
     renderUpdated();
+    if (measure) noteDrawn();
   }
 
   function relative(ms) {
@@ -683,9 +714,13 @@
         }
         live();
         break;
-      case 'delta':
+      case 'delta': {
+        // A repeat (an ordered change at or below what was applied) changes nothing to measure.
+        const fresh = message.change === 'position' || message.feed_seq > model.orderedSeq;
         applyDelta(message);
+        if (measure && fresh) noteApplied(message);
         break;
+      }
       case 'error':
         if (message.code === 'unauthorized' || message.code === 'token_revoked') {
           link.refused = true;
