@@ -76,7 +76,13 @@ pub async fn serve(
     Ok(())
 }
 
-/// The peer address a test or tool serving without [`serve`] can pretend to have.
-pub fn with_peer(app: Router, peer: SocketAddr) -> Router {
-    app.layer(axum::Extension(ConnectInfo(peer)))
+/// Serves `state` (with no app files) on a free port of 127.0.0.1 until the process ends, with
+/// the same accept loop and limits as the real server; returns the address. For tests and tools.
+pub async fn serve_on_loopback(state: crate::AppState) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let header_timeout = state.limits.http_header_timeout;
+    let app = crate::router(state, std::path::Path::new("no-such-dist"));
+    tokio::spawn(serve(listener, app, header_timeout, std::future::pending()));
+    Ok(address)
 }

@@ -4,26 +4,17 @@
 
 use enroute_core::geo::LocalFrame;
 use enroute_core::{Fix, ThrottlePolicy};
+use enroute_mock_server::AppState;
 use enroute_mock_server::store::SqliteStore;
-use enroute_mock_server::{AppState, router};
 use enroute_replay::drive::{DriveOptions, drive};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_drivers_deliver_every_record_and_the_server_holds_them_in_order() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let state = AppState::new(SqliteStore::in_memory());
     let ids = enroute_replay::drive::driver_ids("sim-", 5);
     // Registered through the dispatcher API, as the command line does (one exists already).
     state.store.register_driver("sim-3", 0).unwrap();
-    let app = router(state.clone(), std::path::Path::new("no-such-dist"));
-    let header_timeout = enroute_mock_server::limits::Limits::default().http_header_timeout;
-    tokio::spawn(enroute_mock_server::http_server::serve(
-        listener,
-        app,
-        header_timeout,
-        std::future::pending(),
-    ));
+    let address = enroute_mock_server::http_server::serve_on_loopback(state.clone()).await.unwrap();
     let server = format!("ws://{address}/ws");
     let tokens =
         enroute_replay::drive::register_drivers(&server, "test-dispatcher-token", &ids).await.unwrap();

@@ -3,23 +3,14 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use enroute_mock_server::AppState;
 use enroute_mock_server::store::SqliteStore;
-use enroute_mock_server::{AppState, router};
 use enroute_replay::load::{LoadError, LoadOptions, run};
 
 /// Serves a fresh in-memory mock server; returns its address and state.
 async fn start_server() -> (std::net::SocketAddr, AppState) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let state = AppState::new(SqliteStore::in_memory());
-    let app = router(state.clone(), std::path::Path::new("no-such-dist"));
-    let header_timeout = enroute_mock_server::limits::Limits::default().http_header_timeout;
-    tokio::spawn(enroute_mock_server::http_server::serve(
-        listener,
-        app,
-        header_timeout,
-        std::future::pending(),
-    ));
+    let address = enroute_mock_server::http_server::serve_on_loopback(state.clone()).await.unwrap();
     (address, state)
 }
 

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+use enroute_mock_server::AppState;
 use enroute_mock_server::store::SqliteStore;
-use enroute_mock_server::{AppState, router};
 
 /// A WebSocket client of the test server.
 pub type Client =
@@ -12,17 +12,7 @@ pub type Client =
 
 /// Serves `state` (and no app files) on a free port of 127.0.0.1; returns the address.
 pub async fn start_server(state: AppState) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let header_timeout = state.limits.http_header_timeout;
-    let app = router(state, std::path::Path::new("no-such-dist"));
-    tokio::spawn(enroute_mock_server::http_server::serve(
-        listener,
-        app,
-        header_timeout,
-        std::future::pending(),
-    ));
-    address
+    enroute_mock_server::http_server::serve_on_loopback(state).await.unwrap()
 }
 
 /// Opens a WebSocket to the server at `address` (nothing sent yet).
