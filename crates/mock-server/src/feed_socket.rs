@@ -5,7 +5,7 @@
 
 use crate::position_coalescer::PositionCoalescer;
 use crate::router::AppState;
-use axum::extract::ws::{CloseFrame, Message};
+use axum::extract::ws::Message;
 use enroute_protocol::{
     ConsoleMessage, ErrorCode, ErrorMessage, FeedChange, FeedDelta, FeedMessage, FeedPosition, FeedSnapshot,
     Pong, Subscribe,
@@ -61,13 +61,7 @@ where
                     if !follows.change(&delta.change) {
                         continue;
                     }
-                    let now = Instant::now();
-                    let ready = if matches!(delta.change, FeedChange::Position { .. }) {
-                        pacing.offer(delta, now)
-                    } else {
-                        Some(delta)
-                    };
-                    if let Some(delta) = ready
+                    if let Some(delta) = pacing.pass(delta, Instant::now())
                         && send(&mut write, FeedMessage::Delta((*delta).clone())).await.is_err()
                     {
                         return;
@@ -140,12 +134,7 @@ where
             .ok()?;
             let now = Instant::now();
             for delta in subscription.missed.into_iter().filter(|delta| follows.change(&delta.change)) {
-                let ready = if matches!(delta.change, FeedChange::Position { .. }) {
-                    pacing.offer(delta, now)
-                } else {
-                    Some(delta)
-                };
-                if let Some(delta) = ready {
+                if let Some(delta) = pacing.pass(delta, now) {
                     send(write, FeedMessage::Delta((*delta).clone())).await.ok()?;
                 }
             }
@@ -239,7 +228,5 @@ where
     W: Sink<Message> + Unpin,
 {
     let _ = send(write, FeedMessage::Error(ErrorMessage { code, message })).await;
-    let _ = write
-        .send(Message::Close(Some(CloseFrame { code: code.close_code(), reason: code.as_str().into() })))
-        .await;
+    let _ = write.send(crate::socket::close_message(code)).await;
 }

@@ -21,6 +21,16 @@ impl PositionCoalescer {
         PositionCoalescer { interval, last_sent: HashMap::new(), waiting: HashMap::new() }
     }
 
+    /// Any change for the console: returned if it may go now. Only positions are ever held (and
+    /// replaced by a newer one); every other change passes at once.
+    pub fn pass(&mut self, delta: Arc<FeedDelta>, now: Instant) -> Option<Arc<FeedDelta>> {
+        if matches!(delta.change, enroute_protocol::FeedChange::Position { .. }) {
+            self.offer(delta, now)
+        } else {
+            Some(delta)
+        }
+    }
+
     /// A position for the console: returned if it may go now, else kept (replacing an older one).
     pub fn offer(&mut self, delta: Arc<FeedDelta>, now: Instant) -> Option<Arc<FeedDelta>> {
         let driver_id = delta.change.driver_id().to_string();
@@ -104,6 +114,12 @@ mod tests {
             assert!(coalescer.offer(position(seq, "a", seq as f64), at).is_none());
         }
         assert_eq!(coalescer.waiting(), 1, "only the newest waits");
+        let message = Arc::new(FeedDelta {
+            feed_seq: 99,
+            at_ms: 0,
+            change: FeedChange::Message { driver_id: "a".into(), event_id: 1, text: "hi".into() },
+        });
+        assert!(coalescer.pass(message, start).is_some(), "other changes are never held");
         assert!(coalescer.due(start + Duration::from_millis(900)).is_empty());
         let due = coalescer.due(start + Duration::from_millis(1_000));
         assert_eq!(due.iter().map(|delta| delta.feed_seq).collect::<Vec<_>>(), vec![12]);

@@ -273,7 +273,7 @@ fn too_large(error: &axum::Error) -> Option<String> {
 }
 
 /// A close frame with the code `docs/security.md` documents for `code`.
-fn close_message(code: ErrorCode) -> Message {
+pub(crate) fn close_message(code: ErrorCode) -> Message {
     Message::Close(Some(CloseFrame { code: code.close_code(), reason: code.as_str().into() }))
 }
 
