@@ -11,7 +11,9 @@
 //!   and the position the server predicts by dead reckoning from the last sent fix (its speed and
 //!   heading, or the velocity between the last two sent fixes) is within the bound of every fix
 //!   when it happens. Held fixes are kept until one of them has to be sent: when the next fix
-//!   would break the first promise, the last held fix (which kept it) is sent.
+//!   would break the first promise, the held fix a straight segment reaches furthest within the
+//!   bound is sent, and the rest are held again from there. Every position sent is one that was
+//!   measured (a heartbeat repeats the last one, restamped): the throttle never computes one.
 //! - **Traccar-style**: send when the vehicle moved `min_distance_m`, or its heading changed by
 //!   `min_heading_change_deg`, at most once per `min_interval_s` — the filter common trackers use.
 //!
@@ -319,8 +321,7 @@ impl Throttle {
         if teleported {
             // The vehicle really is elsewhere now. End the old track where it was last seen,
             // then start a new one here: nothing is predicted or interpolated across the jump.
-            let mut send: Vec<Fix> = self.flush().into_iter().collect();
-            self.stats.sent -= send.len() as u64; // counted below with the rest
+            let mut send = self.close_held();
             self.sent_before_last = None;
             self.current_course = None;
             self.update_course(&fix);
@@ -344,44 +345,78 @@ impl Throttle {
         step
     }
 
-    /// Sends the last held fix, if any, so the track ends where the vehicle is (going off duty,
-    /// tracking paused, end of a replay).
-    pub fn flush(&mut self) -> Option<Fix> {
-        let end = self.end_of_held()?;
-        self.mark_sent(end);
-        self.stats.sent += 1;
-        Some(end)
+    /// Sends what is held, ending with the last held fix, so the track ends where the vehicle
+    /// is (going off duty, tracking paused, end of a replay). Empty when nothing is held.
+    pub fn flush(&mut self) -> Vec<Fix> {
+        let send = self.close_held();
+        self.stats.sent += send.len() as u64;
+        send
     }
 
-    /// The fix that ends the segment through every held fix: the last held fix itself when the
-    /// segment to it keeps the bound for the others, otherwise the point at its time on a
-    /// segment that does (within the bound of it too). `None` when nothing is held.
-    fn end_of_held(&self) -> Option<Fix> {
+    /// Sends what is held, through to the last held fix (see [`Throttle::send_through`]).
+    fn close_held(&mut self) -> Vec<Fix> {
         if let ThrottleMode::Traccar { .. } = self.policy.mode {
-            return self.last_accepted.filter(|fix| Some(*fix) != self.last_sent);
+            let last = self.last_accepted.filter(|fix| Some(*fix) != self.last_sent);
+            if let Some(fix) = last {
+                self.mark_sent(fix);
+            }
+            return last.into_iter().collect();
         }
-        let last_held = *self.held.last()?;
-        let (Some(anchor), Some(region)) = (self.last_sent, self.feasible_velocities.as_ref()) else {
-            return Some(last_held);
+        match self.held.pop() {
+            Some(last) => self.send_through(last),
+            None => Vec::new(),
+        }
+    }
+
+    /// Sends `end` (a measured fix after every held one) and before it as few held fixes as keep
+    /// the bound for every held fix, each segment a straight line between two measured fixes.
+    /// Marks them sent.
+    ///
+    /// Regression (Firefox e2e, "fixes in the order driven"): a segment's end used to be a point
+    /// computed beside the last held fix when the segment to it broke the bound for the others;
+    /// such a point was never measured, and could lie behind the fix sent next.
+    fn send_through(&mut self, end: Fix) -> Vec<Fix> {
+        let ThrottleMode::ErrorBounded { max_error_m, .. } = self.policy.mode else {
+            self.mark_sent(end);
+            return vec![end];
         };
-        let frame = LocalFrame::around(anchor.lat, anchor.lon);
-        let seconds = (last_held.time_ms - anchor.time_ms) as f64 / 1000.0;
-        let (east, north) = frame.to_local(last_held.lat, last_held.lon);
-        let own_velocity = (east / seconds, north / seconds);
-        if polygon_contains(region, own_velocity) {
-            return Some(last_held);
+        let held = std::mem::take(&mut self.held);
+        let mut send = Vec::new();
+        let mut start = 0;
+        while let Some(anchor) = self.last_sent
+            && !interpolation_keeps_bound(&anchor, &held[start..], &end, max_error_m)
+        {
+            let reach = furthest_reach(&anchor, &held[start..], max_error_m) + start;
+            self.mark_sent(held[reach]);
+            send.push(held[reach]);
+            start = reach + 1;
         }
-        let velocity = polygon_centre(region);
-        let (lat, lon) = frame.to_degrees(velocity.0 * seconds, velocity.1 * seconds);
-        let speed = (velocity.0 * velocity.0 + velocity.1 * velocity.1).sqrt();
-        Some(Fix {
-            lat,
-            lon,
-            speed_mps: Some((speed * 100.0).round() / 100.0),
-            heading_deg: (speed >= 0.5)
-                .then(|| (velocity.0.atan2(velocity.1).to_degrees().rem_euclid(360.0) * 10.0).round() / 10.0),
-            ..last_held
-        })
+        self.mark_sent(end);
+        send.push(end);
+        send
+    }
+
+    /// Holds `fix` (a sane fix after every held one). When no straight segment from the last sent
+    /// fix passes within the bound of every held fix and this one, first sends the held fix the
+    /// segment reaches furthest, and holds the rest again from there. Returns what was sent.
+    fn hold(&mut self, fix: Fix, max_error_m: f64) -> Vec<Fix> {
+        let mut send = Vec::new();
+        loop {
+            let Some(anchor) = self.last_sent else { return send };
+            let region = self.region_with(&anchor, &fix, max_error_m);
+            if !region.is_empty() || self.held.is_empty() {
+                self.held.push(fix);
+                self.feasible_velocities = Some(region);
+                return send;
+            }
+            let held = std::mem::take(&mut self.held);
+            let reach = furthest_reach(&anchor, &held, max_error_m);
+            self.mark_sent(held[reach]);
+            send.push(held[reach]);
+            for later in &held[reach + 1..] {
+                send.extend(self.hold(*later, max_error_m));
+            }
+        }
     }
 
     /// When a heartbeat is due, in fix time (Unix milliseconds), if anything was sent yet.
@@ -392,18 +427,20 @@ impl Throttle {
     /// No fix arrived for a while (browsers deliver none while the phone stands still). If a
     /// heartbeat is due at `now_ms`, returns the fix to send: the last held fix if there is one,
     /// or else the last sent position restamped to `now_ms` (no new fix means no movement).
-    pub fn handle_heartbeat(&mut self, now_ms: i64) -> Option<Fix> {
+    pub fn handle_heartbeat(&mut self, now_ms: i64) -> Vec<Fix> {
         if self.heartbeat_due_ms().is_none_or(|due| now_ms < due) {
-            return None;
+            return Vec::new();
         }
-        let fix = match self.end_of_held() {
-            Some(end) => end,
-            None => Fix { time_ms: now_ms, speed_mps: Some(0.0), heading_deg: None, ..self.last_sent? },
-        };
-        self.last_accepted = Some(fix);
-        self.mark_sent(fix);
-        self.stats.sent += 1;
-        Some(fix)
+        let mut send = self.close_held();
+        if send.is_empty() {
+            let Some(last_sent) = self.last_sent else { return Vec::new() };
+            let fix = Fix { time_ms: now_ms, speed_mps: Some(0.0), heading_deg: None, ..last_sent };
+            self.last_accepted = Some(fix);
+            self.mark_sent(fix);
+            send.push(fix);
+        }
+        self.stats.sent += send.len() as u64;
+        send
     }
 
     /// `Ok(true)` when the fix is accepted as a real jump after consistent suspects.
@@ -527,44 +564,23 @@ impl Throttle {
     }
 
     fn error_bounded(&mut self, fix: Fix, max_error_m: f64, live_error_m: Option<f64>) -> ThrottleStep {
-        let Some(anchor) = self.last_sent else {
+        if self.last_sent.is_none() {
             self.mark_sent(fix);
             return ThrottleStep { decision: Decision::Send, send: vec![fix] };
-        };
-        let mut send = Vec::new();
-        let mut new_region = self.region_with(&anchor, &fix, max_error_m);
-        if new_region.is_empty() {
-            // No straight segment from the last sent fix passes within the bound of every held
-            // fix and this one: end the segment at the last held fix (or at a point beside it
-            // on a segment that keeps the bound), and start a new one from there.
-            if let Some(end) = self.end_of_held() {
-                self.mark_sent(end);
-                send.push(end);
-                new_region = self.region_with(&end, &fix, max_error_m);
-            }
         }
-        let anchor = self.last_sent.unwrap_or(anchor);
+        let mut send = self.hold(fix, max_error_m);
+        let anchor = self.last_sent.expect("a fix was sent before");
         let live_violated = live_error_m.is_some_and(|live_error_m| {
             let predicted =
                 predict(&anchor, self.sent_before_last.as_ref(), fix.time_ms, self.policy.max_interval_s);
             distance_m(predicted.0, predicted.1, fix.lat, fix.lon) > live_error_m
         });
         if live_violated || self.heartbeat_due(&fix) {
-            // This fix goes now. The segment to it must keep the bound for the held fixes; if
-            // its own velocity is not one the held fixes allow, end their segment first.
-            if !self.held.is_empty()
-                && !self.ends_segment_within_bound(&anchor, &fix)
-                && let Some(end) = self.end_of_held()
-            {
-                self.mark_sent(end);
-                send.push(end);
-            }
-            self.mark_sent(fix);
-            send.push(fix);
+            // This fix goes now, with the held fixes its segment needs to keep the bound.
+            self.held.pop();
+            send.extend(self.send_through(fix));
             return ThrottleStep { decision: Decision::Send, send };
         }
-        self.held.push(fix);
-        self.feasible_velocities = Some(new_region);
         ThrottleStep { decision: Decision::Hold, send }
     }
 
@@ -575,15 +591,6 @@ impl Throttle {
             Some(region) if self.last_sent.as_ref() == Some(anchor) => clip_to_disc(region, centre, radius),
             _ => disc_polygon(centre, radius),
         }
-    }
-
-    /// Whether a segment from `anchor` straight to `fix` keeps the bound for every held fix.
-    fn ends_segment_within_bound(&self, anchor: &Fix, fix: &Fix) -> bool {
-        let Some(region) = &self.feasible_velocities else { return true };
-        let frame = LocalFrame::around(anchor.lat, anchor.lon);
-        let seconds = (fix.time_ms - anchor.time_ms) as f64 / 1000.0;
-        let (east, north) = frame.to_local(fix.lat, fix.lon);
-        polygon_contains(region, (east / seconds, north / seconds))
     }
 }
 
@@ -653,22 +660,6 @@ fn polygon_area(polygon: &[(f64, f64)]) -> f64 {
     twice_area.abs() / 2.0
 }
 
-fn polygon_contains(polygon: &[(f64, f64)], point: (f64, f64)) -> bool {
-    if polygon.len() < 3 {
-        return false;
-    }
-    polygon.iter().enumerate().all(|(index, current)| {
-        let next = polygon[(index + 1) % polygon.len()];
-        (next.0 - current.0) * (point.1 - current.1) - (next.1 - current.1) * (point.0 - current.0) >= -1e-12
-    })
-}
-
-fn polygon_centre(polygon: &[(f64, f64)]) -> (f64, f64) {
-    let count = polygon.len().max(1) as f64;
-    let sum = polygon.iter().fold((0.0, 0.0), |sum, point| (sum.0 + point.0, sum.1 + point.1));
-    (sum.0 / count, sum.1 / count)
-}
-
 /// Metres per second from `from` to `to`, less both accuracy radii (two honest but inaccurate
 /// fixes can be that far apart without anyone moving).
 fn implied_speed_mps(from: &Fix, to: &Fix) -> f64 {
@@ -678,6 +669,15 @@ fn implied_speed_mps(from: &Fix, to: &Fix) -> f64 {
     }
     let distance = distance_m(from.lat, from.lon, to.lat, to.lon);
     (distance - from.accuracy_m - to.accuracy_m).max(0.0) / seconds
+}
+
+/// The index of the furthest of `held` that a straight segment from `anchor` reaches within
+/// `max_error_m` of every held fix before it (0 at least: nothing lies before the first).
+fn furthest_reach(anchor: &Fix, held: &[Fix], max_error_m: f64) -> usize {
+    (1..held.len())
+        .rev()
+        .find(|&end| interpolation_keeps_bound(anchor, &held[..end], &held[end], max_error_m))
+        .unwrap_or(0)
 }
 
 /// Whether joining `start` to `end` with a straight line at constant speed passes within

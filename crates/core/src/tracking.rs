@@ -311,7 +311,7 @@ impl Tracker {
             self.unavailable_since_ms = None;
             return self.pause(PauseReason::PositionUnavailable);
         }
-        self.throttle.handle_heartbeat(now_ms).map(|fix| self.sent(fix)).into_iter().collect()
+        self.throttle.handle_heartbeat(now_ms).into_iter().map(|fix| self.sent(fix)).collect()
     }
 
     /// A new throttle policy (from the settings page). The current track ends first.
@@ -364,11 +364,11 @@ impl Tracker {
         records
     }
 
-    /// Sends the last held fix so the track ends where the vehicle was last seen, and forgets
+    /// Sends what is held so the track ends where the vehicle was last seen, and forgets
     /// it: what comes after a stop is a new segment, and the old position is never sent again
     /// as if it were current (regression: a heartbeat after a resume did that).
     fn end_track(&mut self) -> Vec<RecordKind> {
-        let records = self.throttle.flush().map(|fix| self.sent(fix)).into_iter().collect();
+        let records = self.throttle.flush().into_iter().map(|fix| self.sent(fix)).collect();
         self.throttle.start_new_segment();
         records
     }

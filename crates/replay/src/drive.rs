@@ -329,7 +329,7 @@ async fn simulate_driver(
             }
             next_fix += 1;
             if next_fix == fixes.len() {
-                if let Some(last) = throttle.flush() {
+                for last in throttle.flush() {
                     engine.record(current, RecordKind::Location { fix: last });
                     outcome.records += 1;
                 }

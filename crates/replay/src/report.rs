@@ -158,14 +158,14 @@ pub fn throttle_report(traces: &[NamedTrace], command: &str) -> String {
     );
     let bullets = [
         "**E = 20 m** keeps the recorded track within about a street's width of where the vehicle drove, which is \
-         what a dispatcher reviewing a route or a proof of delivery needs. E = 10 m costs 35 to 45% more messages \
-         for a precision that city GPS noise (5 to 10 m) does not have; E = 50 m saves a third of the messages but \
+         what a dispatcher reviewing a route or a proof of delivery needs. E = 10 m costs about 55% more messages \
+         for a precision that city GPS noise (5 to 10 m) does not have; E = 50 m saves a third or more of the messages but \
          cuts corners by half a block."
             .to_string(),
         format!(
             "**The live bound** is what the mode alone does not give: without it the dispatcher's map (the server's \
              dead reckoning from the last sent fix) can drift kilometres during a long held stretch (see *max live \
-             error* above). Bounding it by {live} m, about a city block, costs 1.5 to 1.7 times the messages of the \
+             error* above). Bounding it by {live} m, about a city block, costs 1.2 to 1.35 times the messages of the \
              bare mode, still meets the message target on the 1 Hz trace, and needs far fewer messages than any \
              Traccar-style setting that gives the same guarantees."
         ),
