@@ -7,9 +7,9 @@
 // is stopped at the end. Writes the `console` section of docs/benchmarks.md.
 //
 // The consoles are opened with `?measure`: console.js then notes, for every delta it applies,
-// `latency_ms` = (the first animation frame after the render that wrote it into the DOM) − the
-// delta's `at_ms` (the server clock at commit; same machine, same clock), in
-// `window.enrouteConsoleLatency`.
+// `latency_ms` = (a task posted from the animation frame that wrote it into the DOM and the map,
+// which runs once that frame is laid out and painted) − the delta's `at_ms` (the server clock at
+// commit; same machine, same clock), in `window.enrouteConsoleLatency`.
 //
 // ENROUTE_BENCH_CONSOLE_DRIVERS (default 1000), ENROUTE_BENCH_CONSOLE_PAGES (5),
 // ENROUTE_BENCH_CONSOLE_DURATION_S (60, the measurement window), ENROUTE_BENCH_CONSOLE_ACTION_MS
@@ -44,22 +44,21 @@ const TARGET_MS = 100;
 const ONE_BROWSER = process.env.ENROUTE_BENCH_CONSOLE_ONE_BROWSER === '1';
 /**
  * Where a console's time goes at 1,000 drivers: from DevTools profiles taken by hand (November
- * 2026; not measured by this script), printed with a run that misses the target.
+ * 2026, after the canvas driver layer and `deltas` frames; not measured by this script),
+ * printed with a run that misses the target.
  */
-const WHY_SLOW = `Where the time goes (DevTools profiles of one console with 1,000 drivers, taken by hand, not by
-this run): the server is not the limit (single-digit CPU); each console's main thread is. One
-console alone on this machine was 64 % busy at 22 frames a second, with jobs and messages at
-p50 about 100 ms and p95 300–430 ms; five share 2 cores with the server and the drive, fall
-behind during the sign-in burst and were still catching up at the end of the window. Most of it
-is drawing the map: every marker glides for 1 s after each fix, and each driver gets a fix about
-every second, so all 1,000 Leaflet markers (each its own composited layer) move in every frame
-— pre-paint, paint, layerize and commit of about 900 layers a frame; the 1,000 trails are SVG
-polylines re-projected on every fix. Then the table: 1,000 rows whose "last seen" cells are
-rewritten every second (a layout of the whole table), the driver list for the forms' datalist
-rebuilt (1,000 \`<option>\`s) on every render, and one WebSocket message (a JSON parse and a
-task) per delta, about 1,000 a second. The grid map (the console's fallback without Leaflet) is
-far worse at this size: its \`point()\` reads the container's size after each marker's transform
-was written, a forced layout per marker (15 of 16 s in a profile).`;
+const WHY_SLOW = `Where the time goes (CDP profiles and traces of one console with 1,000 drivers, taken by hand,
+not by this run): the server is not the limit (single-digit CPU); the consoles are, and five
+Chromiums rendering without a GPU share 2 cores with the drive. One console alone: main thread
+busy 34 % (script 10 %), positions at p50 28 ms. Most of what is left is outside script: each
+drawing of the markers' canvas is a new bitmap that Chromium commits and composites in
+software (Commit and LayerTreeHost::DoUpdateLayers, about a third of a busy frame); markers are
+drawn at most 25 times a second once more than 100 are in view. Before this version a console
+got one WebSocket message per delta (about 1,000 a second; now about ten \`deltas\` frames),
+drew 1,000 Leaflet marker elements, each its own composited layer (now sprites copied onto one
+canvas), and rewrote every driver row, scrolled away or not (now only the rows in view): p95
+15.9 s. At 3 to 9 frames a second, five consoles still queue changes for more than a second.
+Not tried yet: drawing only when a marker moved a whole pixel, an OffscreenCanvas in a worker.`;
 const DESK = { credentials: null, viewport: { width: 1440, height: 900 }, isMobile: false, hasTouch: false };
 
 for (const binary of [process.env.ENROUTE_SERVER_BIN, REPLAY]) {
@@ -401,11 +400,11 @@ Everything on one 2-core machine, loopback; load average ${loadBefore.toFixed(1)
 
 **Measured**: every delta a console applies, from its \`at_ms\` (the server's clock right after
 the commit that made the change) to when it is visible. Only with \`?measure\`, console.js notes
-the time in the first animation frame after the render that wrote the change into the DOM: that
-frame's style, layout and paint follow on the main thread with no other task between, so this
-is when it is drawn, short of the paint itself. "At DOM write" is the same up to the end of the
-render. Both clocks are this machine's. The console batches DOM writes (a render at most 40 ms
-after the first delta not shown yet), so even an idle console adds 0–40 ms plus up to a frame.
+the time in a task it posts from the animation frame that wrote the change into the DOM and the
+map: that task runs once the frame's style, layout and paint are done, so this is when it is
+drawn, short of compositing. "At DOM write" is when that frame's render ended. Both clocks are
+this machine's. The console renders what the feed changed once per animation frame, so even an
+idle console adds up to a frame (about 17 ms).
 ${ONE_BROWSER ? '' : `Each console has a browser of its own, as each dispatcher does: with several pages in one
 headless Chromium only the page in front drew 60 frames a second, the others 1–2 as soon as
 their text changed (\`ENROUTE_BENCH_CONSOLE_ONE_BROWSER=1\` runs that setup).

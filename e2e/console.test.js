@@ -41,8 +41,22 @@ async function openPhone(server) {
 }
 
 const linkState = (page) => page.getByTestId('console-link').textContent();
-const marker = (page, driverId) => page.locator(`[data-testid=console-map] [data-driver="${driverId}"]`);
-const fixLatitude = async (page, driverId) => Number(await marker(page, driverId).getAttribute('data-fix-lat'));
+/** What the console's map drew for a driver in its last frame (console.js `mapDriver`), or null. */
+const mapDriver = (page, driverId) => page.evaluate((id) => window.enrouteConsole.mapDriver(id), driverId);
+/**
+ * The colour the markers' canvas shows at the centre of a driver's marker, as `#rrggbb`: the map
+ * draws drivers on a canvas, so this is how a test sees that one is really there.
+ */
+const markerColour = (page, driverId) =>
+  page.evaluate((id) => {
+    const drawn = window.enrouteConsole.mapDriver(id);
+    const canvas = document.querySelector('[data-testid=console-map] canvas.driver-markers');
+    if (!drawn || !canvas) return null;
+    const ratio = canvas.width / canvas.clientWidth;
+    const [r, g, b] = canvas.getContext('2d').getImageData(Math.round(drawn.x * ratio), Math.round(drawn.y * ratio), 1, 1).data;
+    return `#${[r, g, b].map((value) => value.toString(16).padStart(2, '0')).join('')}`;
+  }, driverId);
+const LIVE_COLOUR = '#1b6b2a';
 const jobRow = (page, jobId) => page.locator(`#jobs tr[data-job="${jobId}"]`);
 const jobStatus = async (page, jobId) => ((await jobRow(page, jobId).count()) === 1 ? jobRow(page, jobId).locator('.status').textContent() : null);
 
@@ -59,14 +73,15 @@ test('two consoles follow the phone live: its position, a job offered in one, ac
 
   // The phone's position shows on both maps, and follows it.
   for (const { page } of [a, b]) {
-    await eventually(async () => (await marker(page, 'demo-driver').count()) === 1, { message: 'the driver on the map' });
+    await eventually(async () => (await mapDriver(page, 'demo-driver'))?.inView === true, { message: 'the driver on the map' });
     await eventually(async () => /connected/.test(await page.locator('#drivers tr[data-driver=demo-driver]').textContent()), {
       message: 'the driver listed as connected',
     });
-    assert.equal(await marker(page, 'demo-driver').getAttribute('data-state'), 'live');
+    assert.equal((await mapDriver(page, 'demo-driver')).state, 'live');
+    assert.equal(await markerColour(page, 'demo-driver'), LIVE_COLOUR, 'a live marker drawn where the driver is');
   }
-  const before = await fixLatitude(a.page, 'demo-driver');
-  const placedBefore = await marker(a.page, 'demo-driver').boundingBox();
+  const before = (await mapDriver(a.page, 'demo-driver')).fix_lat;
+  const placedBefore = await mapDriver(a.page, 'demo-driver');
   let position = START;
   for (let leg = 1; leg <= 4; leg += 1) {
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -74,13 +89,14 @@ test('two consoles follow the phone live: its position, a job offered in one, ac
     await phone.browser.context.setGeolocation(position);
   }
   for (const { page } of [a, b]) {
-    await eventually(async () => (await fixLatitude(page, 'demo-driver')) > before + 0.0009, {
+    await eventually(async () => (await mapDriver(page, 'demo-driver')).fix_lat > before + 0.0009, {
       timeoutMs: 20000,
       message: 'the driver moved north on the map',
     });
   }
-  const placedAfter = await marker(a.page, 'demo-driver').boundingBox();
+  const placedAfter = await mapDriver(a.page, 'demo-driver');
   assert.ok(placedAfter.y < placedBefore.y, `the marker moved up the map (${placedBefore.y} → ${placedAfter.y})`);
+  assert.equal(await markerColour(a.page, 'demo-driver'), LIVE_COLOUR, 'drawn where it moved to');
 
   // Offered in console A, with notes that must stay text.
   const notes = '<img src=x onerror="window.hacked=1">Ring twice';
@@ -107,7 +123,7 @@ test('two consoles follow the phone live: its position, a job offered in one, ac
   // The room saw none of it.
   assert.equal(await elsewhere.locator('#jobs tr').count(), 0);
   assert.equal(await elsewhere.locator('#drivers tr').count(), 0);
-  assert.equal(await marker(elsewhere, 'demo-driver').count(), 0);
+  assert.equal(await mapDriver(elsewhere, 'demo-driver'), null);
 
   // Readable at a desk and on a tablet.
   assert.deepEqual(await seriousAccessibilityViolations(a.page), []);

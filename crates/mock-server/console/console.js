@@ -39,6 +39,11 @@
 
   const byId = (id) => document.getElementById(id);
 
+  /** Sets a node's text only when it differs: the same text set again still repaints. */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   /** An element with `className` and `text` (as text), plus attributes. */
   function element(tag, { className, text, attributes } = {}, ...children) {
     const node = document.createElement(tag);
@@ -68,14 +73,17 @@
 
   /** What changed since the tables and the map were last drawn. */
   const changed = { drivers: new Set(), jobs: new Set(), flash: new Set(), messages: false };
+  /** A driver came or went: the forms' list of driver ids is rebuilt. */
+  let driverIdsChanged = false;
   let snapshotsApplied = 0;
 
   /**
    * Latency measurement for benchmarks (bench/console.js), only with `?measure` in the page's
    * address: for every delta applied, commit (`at_ms`, the server's clock) to shown. `drawn_ms`
-   * is taken right after the render that wrote it into the DOM; `latency_ms` in the first
-   * animation frame after that render (the frame that lays it out and paints it). Both clocks
-   * are the machine's when the server runs on it. Bounded: the first 200,000 deltas.
+   * is taken right after the render that wrote it into the DOM and the map (in an animation
+   * frame); `latency_ms` in a task posted from there, which runs once that frame's style,
+   * layout and paint are done. Both clocks are the machine's when the server runs on it.
+   * Bounded: the first 200,000 deltas.
    */
   const measure = params.has('measure') ? { pending: [], cap: 200000 } : null;
   if (measure) window.enrouteConsoleLatency = [];
@@ -90,14 +98,17 @@
     const drawn = measure.pending;
     measure.pending = [];
     const drawnAt = Date.now();
-    requestAnimationFrame(() => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
       const shownAt = Date.now();
       const into = window.enrouteConsoleLatency;
       for (const delta of drawn) {
         if (into.length >= measure.cap) break;
         into.push({ ...delta, drawn_ms: drawnAt - delta.at_ms, latency_ms: shownAt - delta.at_ms });
       }
-    });
+      channel.port1.close();
+    };
+    channel.port2.postMessage(null);
   }
 
   const serverNow = () => Date.now() + (model.clockOffset ?? 0);
@@ -127,6 +138,7 @@
       };
       model.drivers.set(driverId, driver);
       changed.drivers.add(driverId);
+      driverIdsChanged = true;
     }
     return driver;
   }
@@ -228,6 +240,7 @@
       if (!present.has(driverId)) {
         model.drivers.delete(driverId);
         changed.drivers.add(driverId);
+        driverIdsChanged = true;
       }
     }
     const jobs = new Map(snapshot.jobs.map((job) => [job.assignment.id, { driver_id: job.driver_id, assignment: job.assignment, history: [...job.history] }]));
@@ -351,13 +364,7 @@
     const at = displayed(driver, serverNow());
     driver.shown = at;
     view.upsertDriver(driverId, { ...looks, lat: at.lat, lon: at.lon, heading: driver.position.heading_deg });
-    const marker = view.markerOf(driverId);
-    if (marker) {
-      marker.dataset.fixLat = String(driver.position.lat);
-      marker.dataset.fixLon = String(driver.position.lon);
-      marker.dataset.fixTime = String(driver.position.time_ms);
-    }
-    view.setTrail(driverId, driver.trail.map((fix) => [fix.lat, fix.lon]), looks.state !== 'live');
+    view.setTrail(driverId, driver.trail, looks.state !== 'live');
   }
 
   function syncMapJob(jobId) {
@@ -366,10 +373,8 @@
     else view.removeJob(jobId);
   }
 
-  /** Moves every marker to where dead reckoning puts it now. */
-  let lastFrame = 0;
+  /** Moves every marker to where dead reckoning puts it now, and draws the map's drivers. */
   function animate() {
-    lastFrame = performance.now();
     const now = serverNow();
     for (const driver of model.drivers.values()) {
       if (!driver.position) continue;
@@ -378,34 +383,46 @@
       driver.shown = at;
       view.moveDriver(driver.driver_id, at.lat, at.lon);
     }
+    view.drawDrivers();
   }
-  const frame = () => {
+
+  /**
+   * Every animation frame: what the feed changed goes into the tables and the map, then the
+   * markers move. Where frames are not drawn (a page in the background), four times a second.
+   */
+  let lastFrame = 0;
+  function frame() {
+    lastFrame = performance.now();
+    if (renderWanted) render();
     animate();
-    requestAnimationFrame(frame);
+  }
+  const everyFrame = () => {
+    frame();
+    requestAnimationFrame(everyFrame);
   };
-  requestAnimationFrame(frame);
-  // Where frames are not drawn (a page in the background), still four times a second.
+  requestAnimationFrame(everyFrame);
   setInterval(() => {
-    if (performance.now() - lastFrame > 240) animate();
+    if (performance.now() - lastFrame > 240) frame();
   }, 250);
 
   // ---------------------------------------------------------------------------------------
   // The tables, updated in place so buttons stay put under the pointer.
 
-  let renderTimer = null;
+  let renderWanted = false;
   let lastUpdateMs = null;
 
+  /** The next frame renders what changed (the feed may bring hundreds of changes a frame). */
   function scheduleRender() {
-    if (renderTimer === null) renderTimer = setTimeout(render, 40);
+    renderWanted = true;
   }
 
   function render() {
-    renderTimer = null;
+    renderWanted = false;
     for (const driverId of changed.drivers) {
       renderDriver(driverId);
       syncMapDriver(driverId);
     }
-    if (changed.drivers.size > 0) renderDriverIds();
+    if (driverIdsChanged) renderDriverIds();
     for (const jobId of changed.jobs) {
       renderJob(jobId, changed.flash.has(jobId));
       syncMapJob(jobId);
@@ -415,8 +432,8 @@
     changed.jobs.clear();
     changed.flash.clear();
     changed.messages = false;
-    byId('driver-count').textContent = `(${model.drivers.size})`;
-    byId('job-count').textContent = `(${model.jobs.size})`;
+    setText(byId('driver-count'), `(${model.drivers.size})`);
+    setText(byId('job-count'), `(${model.jobs.size})`);
     byId('drivers-empty').hidden = model.drivers.size > 0;
     byId('jobs-empty').hidden = model.jobs.size > 0;
     renderUpdated();
@@ -441,22 +458,70 @@
 
   /** The table rows shown, by driver id and by job id. */
   const rows = { drivers: new Map(), jobs: new Map() };
+  /** The drivers' ids in the table's order (sorted), for placing a new row. */
+  const driverOrder = [];
+
+  /**
+   * Driver rows scrolled out of the table's box are not updated (with 1,000 drivers sending a
+   * fix a second, that was most of a frame); they are marked and brought up to date when they
+   * come into view. A new row counts as in view until the observer says otherwise.
+   */
+  const driverRowsInView = new Set();
+  const staleDriverRows = new Set();
+  const driverRowObserver = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        const driverId = entry.target.dataset.driver;
+        if (entry.isIntersecting) {
+          driverRowsInView.add(driverId);
+          if (staleDriverRows.delete(driverId)) renderDriver(driverId);
+        } else {
+          driverRowsInView.delete(driverId);
+        }
+      }
+    },
+    { root: byId('drivers-scroll') },
+  );
+
+  function insertionIndex(sorted, value) {
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (sorted[middle] < value) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
 
   function renderDriver(driverId) {
     const tbody = byId('drivers');
     let row = rows.drivers.get(driverId);
     const driver = model.drivers.get(driverId);
     if (!driver) {
-      if (row) row.remove();
+      if (row) {
+        driverRowObserver.unobserve(row);
+        row.remove();
+        driverOrder.splice(insertionIndex(driverOrder, driverId), 1);
+      }
       rows.drivers.delete(driverId);
+      driverRowsInView.delete(driverId);
+      staleDriverRows.delete(driverId);
       return;
     }
     if (!row) {
       row = newDriverRow(driverId);
       rows.drivers.set(driverId, row);
       // Sorted by id.
-      const after = [...tbody.children].find((other) => other.dataset.driver > driverId);
-      tbody.insertBefore(row, after || null);
+      const index = insertionIndex(driverOrder, driverId);
+      const after = index < driverOrder.length ? rows.drivers.get(driverOrder[index]) : null;
+      driverOrder.splice(index, 0, driverId);
+      tbody.insertBefore(row, after);
+      driverRowsInView.add(driverId);
+      driverRowObserver.observe(row);
+    } else if (!driverRowsInView.has(driverId)) {
+      staleDriverRows.add(driverId);
+      return;
     }
     // Cells are updated in place: a button must not be replaced under the pointer.
     const cells = row.cells;
@@ -468,15 +533,7 @@
     if (driver.paused) tracking = badge(`paused: ${PAUSE_TEXT[driver.paused] || driver.paused}`, 'warn', 'badge-wrap');
     else if (driver.duty === 'on_duty' && driver.connected) tracking = driver.position ? 'tracking' : 'no position yet';
     setCell(cells[3], tracking);
-    const seen = cells[4];
-    seen.textContent = relative(driver.last_seen_ms);
-    if (driver.last_seen_ms) {
-      seen.title = new Date(driver.last_seen_ms).toLocaleString();
-      seen.dataset.ms = String(driver.last_seen_ms);
-    } else {
-      seen.removeAttribute('title');
-      delete seen.dataset.ms;
-    }
+    showLastSeen(cells[4], driver.last_seen_ms);
     setCell(cells[5], driver.waiting > 0 ? badge(String(driver.waiting), 'warn') : '0');
     cells[6].querySelector('[data-action=locate]').disabled = !driver.position;
   }
@@ -528,14 +585,30 @@
     return row;
   }
 
+  /** A "last seen" cell: the text changes at most once a second, the title only with the time. */
+  function showLastSeen(cell, ms) {
+    const text = relative(ms);
+    if (cell.textContent !== text) cell.textContent = text;
+    const key = String(ms ?? '');
+    if (cell.dataset.ms === key) return;
+    cell.dataset.ms = key;
+    if (ms) cell.title = new Date(ms).toLocaleString();
+    else cell.removeAttribute('title');
+  }
+
   function renderDriverIds() {
+    driverIdsChanged = false;
     const list = byId('driver-ids');
     list.replaceChildren(...[...model.drivers.keys()].sort().map((driverId) => element('option', { attributes: { value: driverId } })));
   }
 
-  /** Every second: the "last seen" times move on. */
+  /** Every second: the "last seen" times in view move on. */
   setInterval(() => {
-    for (const cell of document.querySelectorAll('#drivers td.seen[data-ms]')) cell.textContent = relative(Number(cell.dataset.ms));
+    for (const driverId of driverRowsInView) {
+      const row = rows.drivers.get(driverId);
+      const driver = model.drivers.get(driverId);
+      if (row && driver) showLastSeen(row.cells[4], driver.last_seen_ms);
+    }
     renderUpdated();
   }, 1000);
 
@@ -615,7 +688,7 @@
   function renderUpdated() {
     const updated = byId('updated');
     if (lastUpdateMs === null) return;
-    updated.textContent = clock(lastUpdateMs);
+    setText(updated, clock(lastUpdateMs));
     updated.dateTime = new Date(lastUpdateMs).toISOString();
     updated.dataset.ms = String(lastUpdateMs);
     const seconds = Math.round((Date.now() - lastUpdateMs) / 1000);
@@ -714,13 +787,12 @@
         }
         live();
         break;
-      case 'delta': {
-        // A repeat (an ordered change at or below what was applied) changes nothing to measure.
-        const fresh = message.change === 'position' || message.feed_seq > model.orderedSeq;
-        applyDelta(message);
-        if (measure && fresh) noteApplied(message);
+      case 'delta':
+        takeDelta(message);
         break;
-      }
+      case 'deltas':
+        for (const delta of Array.isArray(message.deltas) ? message.deltas : []) takeDelta(delta);
+        break;
       case 'error':
         if (message.code === 'unauthorized' || message.code === 'token_revoked') {
           link.refused = true;
@@ -733,6 +805,13 @@
     }
     lastUpdateMs = Date.now();
     scheduleRender();
+  }
+
+  function takeDelta(delta) {
+    // A repeat (an ordered change at or below what was applied) changes nothing to measure.
+    const fresh = delta.change === 'position' || delta.feed_seq > model.orderedSeq;
+    applyDelta(delta);
+    if (measure && fresh) noteApplied(delta);
   }
 
   function live() {
@@ -911,6 +990,12 @@
     model,
     link,
     snapshots: () => snapshotsApplied,
+    /** What the map drew for a driver in the last frame ({x, y, lat, lon, state, reason, inView}), and the fix it reckons from. */
+    mapDriver: (driverId) => {
+      const drawn = view.drawnDriver(driverId);
+      const fix = model.drivers.get(driverId)?.position;
+      return drawn && fix ? { ...drawn, fix_lat: fix.lat, fix_lon: fix.lon, fix_time_ms: fix.time_ms } : null;
+    },
     dropConnection: () => drop('asked to'),
   };
 

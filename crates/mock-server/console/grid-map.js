@@ -1,8 +1,9 @@
-// The console's map pieces shared by both maps (the coordinate grid, driver markers, job pins),
-// and GridMap: the console's own map for when Leaflet is not bundled (a build without
-// node_modules/leaflet). Both maps offer the same methods, which console.js calls:
-//   setTiles(tiles), upsertDriver(id, look), moveDriver(id, lat, lon), removeDriver(id),
-//   setTrail(id, points, grey), setJob(id, job), removeJob(id), fit(points), focus(lat, lon).
+// The console's map pieces shared by both maps (the coordinate grid, job pins), and GridMap: the
+// console's own map for when Leaflet is not bundled (a build without node_modules/leaflet).
+// Drivers are drawn by DriverLayer (driver-layer.js). Both maps offer the same methods, which
+// console.js calls: setTiles(tiles), upsertDriver(id, look), moveDriver(id, lat, lon),
+// removeDriver(id), setTrail(id, points, grey), drawDrivers(), drawnDriver(id), setJob(id, job),
+// removeJob(id), fit(points), focus(lat, lon).
 // Plain script (no modules): everything hangs on window.EnrouteMap.
 
 'use strict';
@@ -91,44 +92,6 @@
   };
 
   /**
-   * A driver's marker element: a dot, an arrow for the heading, and a tag with the driver's id
-   * and, when it is not tracking, why. `data-driver` names the driver (the tests find it so).
-   */
-  EnrouteMap.createDriverMarker = function createDriverMarker(driverId) {
-    const marker = document.createElement('div');
-    marker.className = 'driver-marker';
-    marker.dataset.driver = driverId;
-    marker.setAttribute('data-testid', 'driver-marker');
-    marker.setAttribute('role', 'img');
-    const arrow = document.createElement('div');
-    arrow.className = 'arrow';
-    arrow.hidden = true;
-    const dot = document.createElement('div');
-    dot.className = 'dot';
-    const tag = document.createElement('div');
-    tag.className = 'tag';
-    const name = document.createElement('span');
-    name.textContent = driverId;
-    const reason = document.createElement('span');
-    reason.className = 'reason';
-    tag.append(name, reason);
-    marker.append(arrow, dot, tag);
-    return marker;
-  };
-
-  /** Shows `look` ({state, reason, heading}) on a marker from createDriverMarker. */
-  EnrouteMap.updateDriverMarker = function updateDriverMarker(marker, look) {
-    marker.dataset.state = look.state;
-    const arrow = marker.querySelector('.arrow');
-    const moving = typeof look.heading === 'number' && look.state === 'live';
-    arrow.hidden = !moving;
-    if (moving) arrow.style.transform = `rotate(${look.heading}deg)`;
-    marker.querySelector('.reason').textContent = look.reason ? ` · ${look.reason}` : '';
-    marker.setAttribute('aria-label', `${marker.dataset.driver}${look.reason ? `, ${look.reason}` : ', tracking'}`);
-    marker.title = marker.getAttribute('aria-label');
-  };
-
-  /**
    * A job's pickup or drop-off pin (`kind`): a holder at the point (the maps move it) with the
    * pin drawn above it; `data-job` names the job.
    */
@@ -149,29 +112,14 @@
     return holder;
   };
 
-  // Web Mercator, in pixels of a 256-pixel world at `zoom`.
-  const TILE = 256;
-  const project = (lat, lon, zoom) => {
-    const scale = TILE * 2 ** zoom;
-    const clamped = Math.max(-85.05112878, Math.min(85.05112878, lat));
-    const sin = Math.sin((clamped * Math.PI) / 180);
-    return { x: ((lon + 180) / 360) * scale, y: (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI)) * scale };
-  };
-  const unproject = (x, y, zoom) => {
-    const scale = TILE * 2 ** zoom;
-    const lon = (x / scale) * 360 - 180;
-    const n = Math.PI - (2 * Math.PI * y) / scale;
-    return { lat: (180 / Math.PI) * Math.atan(Math.sinh(n)), lon };
-  };
+  const { project, unproject } = EnrouteMap;
 
-  /** The console's own map: a grid, trails, pins and markers, with drag, wheel and +/- zoom. */
+  /** The console's own map: a grid, drivers, trails and pins, with drag, wheel and +/- zoom. */
   class GridMap {
     constructor(container) {
       this.container = container;
       this.zoom = 2;
       this.center = { lat: 20, lon: 0 };
-      this.drivers = new Map();
-      this.trails = new Map();
       this.jobs = new Map();
       const root = document.createElement('div');
       root.className = 'grid-map';
@@ -182,8 +130,6 @@
       this.canvas = document.createElement('canvas');
       this.pins = document.createElement('div');
       this.pins.className = 'grid-layer';
-      this.markers = document.createElement('div');
-      this.markers.className = 'grid-layer';
       const zoom = document.createElement('div');
       zoom.className = 'grid-zoom';
       const button = (label, text, delta) => {
@@ -199,7 +145,9 @@
       const note = document.createElement('p');
       note.className = 'grid-note';
       note.textContent = 'Coordinate grid';
-      root.append(this.canvas, this.pins, this.markers);
+      root.append(this.canvas);
+      this.driverLayer = new EnrouteMap.DriverLayer(root);
+      root.append(this.pins);
       container.append(root, zoom, note);
       this.root = root;
       this.listen();
@@ -283,42 +231,28 @@
     }
 
     upsertDriver(id, look) {
-      let entry = this.drivers.get(id);
-      if (!entry) {
-        const element = EnrouteMap.createDriverMarker(id);
-        this.markers.append(element);
-        entry = { element, lat: look.lat, lon: look.lon };
-        this.drivers.set(id, entry);
-      }
-      EnrouteMap.updateDriverMarker(entry.element, look);
-      this.moveDriver(id, look.lat, look.lon);
-    }
-
-    /** The marker element of a driver, if it is on the map. */
-    markerOf(id) {
-      return this.drivers.get(id)?.element;
+      this.driverLayer.upsert(id, look);
     }
 
     moveDriver(id, lat, lon) {
-      const entry = this.drivers.get(id);
-      if (!entry) return;
-      entry.lat = lat;
-      entry.lon = lon;
-      this.place(entry.element, lat, lon);
-      this.drawSoon();
+      this.driverLayer.move(id, lat, lon);
     }
 
     removeDriver(id) {
-      const entry = this.drivers.get(id);
-      if (entry) entry.element.remove();
-      this.drivers.delete(id);
-      this.trails.delete(id);
-      this.drawSoon();
+      this.driverLayer.remove(id);
     }
 
     setTrail(id, points, grey) {
-      this.trails.set(id, { points, grey });
-      this.drawSoon();
+      this.driverLayer.setTrail(id, points, grey);
+    }
+
+    /** Draws the drivers that moved (every animation frame). */
+    drawDrivers() {
+      this.driverLayer.draw();
+    }
+
+    drawnDriver(id) {
+      return this.driverLayer.drawn(id);
     }
 
     setJob(id, job) {
@@ -390,7 +324,8 @@
 
     /** Redraws everything after the view changed. */
     draw() {
-      for (const entry of this.drivers.values()) this.place(entry.element, entry.lat, entry.lon);
+      const { width, height } = this.size();
+      this.driverLayer.setView(width, height, this.zoom, project(this.center.lat, this.center.lon, this.zoom));
       for (const entry of this.jobs.values()) {
         this.place(entry.pickup, entry.job.pickup.lat, entry.job.pickup.lon);
         this.place(entry.dropoff, entry.job.dropoff.lat, entry.job.dropoff.lon);
@@ -415,23 +350,6 @@
         context.stroke();
       }
       context.setLineDash([]);
-      context.lineWidth = 3;
-      for (const [id, trail] of this.trails) {
-        const points = [...trail.points];
-        const marker = this.drivers.get(id);
-        if (marker) points.push([marker.lat, marker.lon]);
-        if (points.length < 2) continue;
-        context.strokeStyle = trail.grey ? COLORS.grey : COLORS.live;
-        context.globalAlpha = 0.6;
-        context.beginPath();
-        points.forEach(([lat, lon], index) => {
-          const at = this.point(lat, lon);
-          if (index === 0) context.moveTo(at.x, at.y);
-          else context.lineTo(at.x, at.y);
-        });
-        context.stroke();
-        context.globalAlpha = 1;
-      }
     }
   }
 

@@ -1,6 +1,8 @@
 // The console's map on Leaflet (bundled from npm into the server, never from a CDN): the tile
 // server's layer when the server names one (`--tiles`), else a labelled coordinate grid drawn
-// on a canvas under Leaflet's panes. Same methods as GridMap (grid-map.js).
+// on a canvas under Leaflet's panes. Drivers are drawn by DriverLayer (driver-layer.js) in a
+// pane of their own, over the job lines and under the pins. Same methods as GridMap
+// (grid-map.js).
 
 'use strict';
 
@@ -55,10 +57,35 @@
       L.control.zoom({ position: 'topright' }).addTo(this.map);
       this.map.setView([20, 0], 2);
       this.grid = new GridLayer().addTo(this.map);
-      this.drivers = new Map();
-      this.trails = new Map();
       this.jobs = new Map();
+      // The drivers' pane moves with the map while it is dragged; the layer's canvases are put
+      // back at the view's top left corner and redrawn on every move. Hidden while a zoom
+      // animates (Leaflet scales the other panes meanwhile), redrawn at its end.
+      const pane = this.map.createPane('enroute-drivers');
+      pane.style.zIndex = 450;
+      pane.style.pointerEvents = 'none';
+      this.driverLayer = new EnrouteMap.DriverLayer(pane);
+      this.pane = pane;
+      this.map.on('move zoom viewreset resize', () => this.placeDrivers());
+      this.map.on('zoomanim', () => {
+        pane.style.visibility = 'hidden';
+      });
+      this.map.on('zoomend', () => {
+        pane.style.visibility = '';
+        this.placeDrivers();
+      });
+      this.placeDrivers();
       new ResizeObserver(() => this.map.invalidateSize()).observe(container);
+    }
+
+    placeDrivers() {
+      const map = this.map;
+      const size = map.getSize();
+      const topLeft = map.containerPointToLayerPoint([0, 0]);
+      for (const canvas of [this.driverLayer.trailCanvas, this.driverLayer.markerCanvas]) L.DomUtil.setPosition(canvas, topLeft);
+      const zoom = map.getZoom();
+      const centre = map.getCenter();
+      this.driverLayer.setView(size.x, size.y, zoom, EnrouteMap.project(centre.lat, centre.lng, zoom));
     }
 
     /** Shows the tile server's map instead of the grid (`tiles`: {url_template, attribution}). */
@@ -73,46 +100,28 @@
     }
 
     upsertDriver(id, look) {
-      let entry = this.drivers.get(id);
-      if (!entry) {
-        const element = EnrouteMap.createDriverMarker(id);
-        const icon = L.divIcon({ html: element, className: 'driver-icon', iconSize: null });
-        const marker = L.marker([look.lat, look.lon], { icon, interactive: false, keyboard: false }).addTo(this.map);
-        entry = { element, marker };
-        this.drivers.set(id, entry);
-      }
-      EnrouteMap.updateDriverMarker(entry.element, look);
-      entry.marker.setZIndexOffset(look.state === 'live' ? 1000 : 0);
-      this.moveDriver(id, look.lat, look.lon);
-    }
-
-    /** The marker element of a driver, if it is on the map. */
-    markerOf(id) {
-      return this.drivers.get(id)?.element;
+      this.driverLayer.upsert(id, look);
     }
 
     moveDriver(id, lat, lon) {
-      const entry = this.drivers.get(id);
-      if (entry) entry.marker.setLatLng([lat, lon]);
+      this.driverLayer.move(id, lat, lon);
     }
 
     removeDriver(id) {
-      const entry = this.drivers.get(id);
-      if (entry) entry.marker.remove();
-      this.drivers.delete(id);
-      const trail = this.trails.get(id);
-      if (trail) trail.remove();
-      this.trails.delete(id);
+      this.driverLayer.remove(id);
     }
 
     setTrail(id, points, grey) {
-      let trail = this.trails.get(id);
-      if (!trail) {
-        trail = L.polyline([], { interactive: false, weight: 3, opacity: 0.6 }).addTo(this.map);
-        this.trails.set(id, trail);
-      }
-      trail.setStyle({ color: grey ? COLORS.grey : COLORS.live });
-      trail.setLatLngs(points);
+      this.driverLayer.setTrail(id, points, grey);
+    }
+
+    /** Draws the drivers that moved (every animation frame). */
+    drawDrivers() {
+      this.driverLayer.draw();
+    }
+
+    drawnDriver(id) {
+      return this.driverLayer.drawn(id);
     }
 
     setJob(id, job) {

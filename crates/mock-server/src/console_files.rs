@@ -22,9 +22,10 @@ use std::sync::OnceLock;
 const PAGE: &str = include_str!("../console/console.html");
 
 /// The files under `/dispatch/assets/`: name, content type, content.
-const ASSETS: [(&str, &str, &[u8]); 6] = [
+const ASSETS: [(&str, &str, &[u8]); 7] = [
     ("console.js", "text/javascript; charset=utf-8", include_bytes!("../console/console.js")),
     ("console.css", "text/css; charset=utf-8", include_bytes!("../console/console.css")),
+    ("driver-layer.js", "text/javascript; charset=utf-8", include_bytes!("../console/driver-layer.js")),
     ("grid-map.js", "text/javascript; charset=utf-8", include_bytes!("../console/grid-map.js")),
     ("leaflet-view.js", "text/javascript; charset=utf-8", include_bytes!("../console/leaflet-view.js")),
     ("leaflet.js", "text/javascript; charset=utf-8", include_bytes!(concat!(env!("OUT_DIR"), "/leaflet.js"))),

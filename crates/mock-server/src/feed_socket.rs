@@ -1,23 +1,27 @@
 //! Serves one dispatch console over `GET /dispatch/ws`: waits for its `subscribe`, sends a
 //! snapshot (or resumes where it left off), then every change it follows, positions paced by a
-//! [`PositionCoalescer`]. Generic over `Sink`/`Stream` like `socket.rs`. A console that cannot
+//! [`PositionCoalescer`]. Changes that are ready together go in one `deltas` frame (at most
+//! [`MAX_DELTAS_PER_FRAME`]). Generic over `Sink`/`Stream` like `socket.rs`. A console that cannot
 //! keep up (the feed's broadcast overtakes it) gets a fresh snapshot instead of a gap.
 
 use crate::position_coalescer::PositionCoalescer;
 use crate::router::AppState;
 use axum::extract::ws::Message;
 use enroute_protocol::{
-    ConsoleMessage, ErrorCode, ErrorMessage, FeedChange, FeedDelta, FeedMessage, FeedPosition, FeedSnapshot,
-    Pong, Subscribe,
+    ConsoleMessage, ErrorCode, ErrorMessage, FeedChange, FeedDelta, FeedDeltas, FeedMessage, FeedPosition,
+    FeedSnapshot, Pong, Subscribe,
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// How often a console gets a driver's position, at most.
 pub const POSITION_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The most changes one `deltas` frame carries (about 25 KB of positions).
+pub const MAX_DELTAS_PER_FRAME: usize = 128;
 
 /// How often waiting positions are looked at.
 const PACING_TICK: Duration = Duration::from_millis(100);
@@ -56,33 +60,32 @@ where
     let mut tick = tokio::time::interval(PACING_TICK);
     loop {
         tokio::select! {
-            delta = live.recv() => match delta {
-                Ok(delta) => {
-                    if !follows.change(&delta.change) {
-                        continue;
-                    }
-                    if let Some(delta) = pacing.pass(delta, Instant::now())
-                        && send(&mut write, FeedMessage::Delta((*delta).clone())).await.is_err()
-                    {
-                        return;
-                    }
+            delta = live.recv() => {
+                // This change and the others already waiting go out together.
+                let (ready, stopped) = match delta {
+                    Ok(delta) => ready_with(delta, &mut live, &follows, &mut pacing),
+                    Err(error) => (Vec::new(), Some(error)),
+                };
+                if send_deltas(&mut write, ready).await.is_err() {
+                    return;
                 }
-                Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "a console fell behind the feed; sending it a fresh snapshot");
-                    pacing.clear();
-                    let fresh = state.feed.subscribe();
-                    if send_snapshot(&mut write, &state, fresh.feed_seq, &follows).await.is_err() {
-                        return;
+                match stopped {
+                    None => {}
+                    Some(RecvError::Lagged(skipped)) => {
+                        tracing::warn!(skipped, "a console fell behind the feed; sending it a fresh snapshot");
+                        pacing.clear();
+                        let fresh = state.feed.subscribe();
+                        if send_snapshot(&mut write, &state, fresh.feed_seq, &follows).await.is_err() {
+                            return;
+                        }
+                        live = fresh.live;
                     }
-                    live = fresh.live;
+                    Some(RecvError::Closed) => return,
                 }
-                Err(RecvError::Closed) => return,
-            },
+            }
             _ = tick.tick() => {
-                for delta in pacing.due(Instant::now()) {
-                    if send(&mut write, FeedMessage::Delta((*delta).clone())).await.is_err() {
-                        return;
-                    }
+                if send_deltas(&mut write, pacing.due(Instant::now())).await.is_err() {
+                    return;
                 }
             }
             frame = read.next() => match frame {
@@ -133,11 +136,13 @@ where
             .await
             .ok()?;
             let now = Instant::now();
-            for delta in subscription.missed.into_iter().filter(|delta| follows.change(&delta.change)) {
-                if let Some(delta) = pacing.pass(delta, now) {
-                    send(write, FeedMessage::Delta((*delta).clone())).await.ok()?;
-                }
-            }
+            let missed: Vec<Arc<FeedDelta>> = subscription
+                .missed
+                .into_iter()
+                .filter(|delta| follows.change(&delta.change))
+                .filter_map(|delta| pacing.pass(delta, now))
+                .collect();
+            send_deltas(write, missed).await.ok()?;
             Some(subscription.live)
         }
         None => {
@@ -214,6 +219,53 @@ where
             Ok(Message::Close(_)) | Err(_) => return None,
         }
     }
+}
+
+/// `first` and the changes already waiting behind it (up to a frame's worth) that the console
+/// follows and the pacing lets through now; and why the feed stopped, if it did.
+fn ready_with(
+    first: Arc<FeedDelta>,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<FeedDelta>>,
+    follows: &Follows,
+    pacing: &mut PositionCoalescer,
+) -> (Vec<Arc<FeedDelta>>, Option<RecvError>) {
+    let now = Instant::now();
+    let mut ready = Vec::new();
+    let mut next = first;
+    loop {
+        if follows.change(&next.change)
+            && let Some(delta) = pacing.pass(next, now)
+        {
+            ready.push(delta);
+        }
+        if ready.len() >= MAX_DELTAS_PER_FRAME {
+            return (ready, None);
+        }
+        next = match live.try_recv() {
+            Ok(delta) => delta,
+            Err(TryRecvError::Empty) => return (ready, None),
+            Err(TryRecvError::Lagged(skipped)) => return (ready, Some(RecvError::Lagged(skipped))),
+            Err(TryRecvError::Closed) => return (ready, Some(RecvError::Closed)),
+        };
+    }
+}
+
+/// Sends changes in feed order: none, one `delta`, or `deltas` frames of at most
+/// [`MAX_DELTAS_PER_FRAME`].
+async fn send_deltas<W>(write: &mut W, deltas: Vec<Arc<FeedDelta>>) -> Result<(), ()>
+where
+    W: Sink<Message> + Unpin,
+{
+    for chunk in deltas.chunks(MAX_DELTAS_PER_FRAME) {
+        let message = match chunk {
+            [one] => FeedMessage::Delta((**one).clone()),
+            several => FeedMessage::Deltas(FeedDeltas {
+                deltas: several.iter().map(|delta| (**delta).clone()).collect(),
+            }),
+        };
+        send(write, message).await?;
+    }
+    Ok(())
 }
 
 async fn send<W>(write: &mut W, message: FeedMessage) -> Result<(), ()>

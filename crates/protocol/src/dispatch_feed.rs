@@ -61,6 +61,10 @@ pub enum FeedMessage {
     Resumed(FeedPosition),
     /// One change.
     Delta(FeedDelta),
+    /// Changes that were ready together, in feed order: the same as that many `delta` frames,
+    /// in one (a console following a thousand drivers would otherwise get a thousand frames a
+    /// second).
+    Deltas(FeedDeltas),
     /// Answer to `ping`.
     Pong(crate::Pong),
     /// The server refused the console (bad first frame, deadline); the socket closes.
@@ -141,6 +145,12 @@ pub struct FeedDelta {
     pub at_ms: i64,
     #[serde(flatten)]
     pub change: FeedChange,
+}
+
+/// Several changes in one frame (`{"type":"deltas","deltas":[…]}`), in the order they happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedDeltas {
+    pub deltas: Vec<FeedDelta>,
 }
 
 /// What changed, tagged on the wire by its `change` field.

@@ -23,8 +23,8 @@ pub use assignment::{Assignment, AssignmentStatus, DriverAction, Stop, TimeWindo
 pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
 pub use decode_error::DecodeError;
 pub use dispatch_feed::{
-    ConsoleMessage, FeedChange, FeedDelta, FeedDriver, FeedJob, FeedMessage, FeedPosition, FeedSnapshot,
-    JobChange, Subscribe,
+    ConsoleMessage, FeedChange, FeedDelta, FeedDeltas, FeedDriver, FeedJob, FeedMessage, FeedPosition,
+    FeedSnapshot, JobChange, Subscribe,
 };
 pub use error_code::{ALL_ERROR_CODES, ErrorCode};
 pub use event::{Event, EventPayload};

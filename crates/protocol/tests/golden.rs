@@ -412,6 +412,7 @@ fn every_golden_file_is_checked() {
             "feed_delta_message",
             "feed_delta_position",
             "feed_delta_status",
+            "feed_deltas",
             "feed_resumed",
             "feed_snapshot",
             "server_ack",
@@ -505,6 +506,34 @@ fn feed_snapshot_and_resumed() {
     check_feed(
         "feed_resumed",
         FeedMessage::Resumed(FeedPosition { feed_id: "3f9c2a71".into(), feed_seq: 4120 }),
+    );
+}
+
+#[test]
+fn feed_several_deltas_in_one_frame() {
+    let fix =
+        |seconds: i64, lat: f64| Fix { time_ms: 1_763_769_600_000 + seconds * 1000, lat, ..sample_fix() };
+    check_feed(
+        "feed_deltas",
+        FeedMessage::Deltas(FeedDeltas {
+            deltas: vec![
+                FeedDelta {
+                    feed_seq: 4125,
+                    at_ms: 1_763_769_601_300,
+                    change: FeedChange::Position { driver_id: "driver-7".into(), fix: fix(1, 48.1372) },
+                },
+                FeedDelta {
+                    feed_seq: 4126,
+                    at_ms: 1_763_769_601_310,
+                    change: FeedChange::Position { driver_id: "driver-9".into(), fix: fix(1, 48.1401) },
+                },
+                FeedDelta {
+                    feed_seq: 4127,
+                    at_ms: 1_763_769_601_320,
+                    change: FeedChange::Disconnected { driver_id: "driver-9".into() },
+                },
+            ],
+        }),
     );
 }
 
