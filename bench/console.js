@@ -7,9 +7,9 @@
 // is stopped at the end. Writes the `console` section of docs/benchmarks.md.
 //
 // The consoles are opened with `?measure`: console.js then notes, for every delta it applies,
-// `latency_ms` = (a task posted from the animation frame that wrote it into the DOM and the map,
-// which runs once that frame is laid out and painted) − the delta's `at_ms` (the server clock at
-// commit; same machine, same clock), in `window.enrouteConsoleLatency`.
+// `latency_ms` = (the start of the animation frame after the one that wrote it into the DOM and
+// the map) − the delta's `at_ms` (the server clock at commit; same machine, same clock), in
+// `window.enrouteConsoleLatency`.
 //
 // ENROUTE_BENCH_CONSOLE_DRIVERS (default 1000), ENROUTE_BENCH_CONSOLE_PAGES (5),
 // ENROUTE_BENCH_CONSOLE_DURATION_S (60, the measurement window), ENROUTE_BENCH_CONSOLE_ACTION_MS
@@ -48,17 +48,20 @@ const ONE_BROWSER = process.env.ENROUTE_BENCH_CONSOLE_ONE_BROWSER === '1';
  * printed with a run that misses the target.
  */
 const WHY_SLOW = `Where the time goes (CDP profiles and traces of one console with 1,000 drivers, taken by hand,
-not by this run): the server is not the limit (single-digit CPU); the consoles are, and five
-Chromiums rendering without a GPU share 2 cores with the drive. One console alone: main thread
-busy 34 % (script 10 %), positions at p50 28 ms. Most of what is left is outside script: each
-drawing of the markers' canvas is a new bitmap that Chromium commits and composites in
-software (Commit and LayerTreeHost::DoUpdateLayers, about a third of a busy frame); markers are
-drawn at most 25 times a second once more than 100 are in view. Before this version a console
-got one WebSocket message per delta (about 1,000 a second; now about ten \`deltas\` frames),
-drew 1,000 Leaflet marker elements, each its own composited layer (now sprites copied onto one
-canvas), and rewrote every driver row, scrolled away or not (now only the rows in view): p95
-15.9 s. At 3 to 9 frames a second, five consoles still queue changes for more than a second.
-Not tried yet: drawing only when a marker moved a whole pixel, an OffscreenCanvas in a worker.`;
+not by this run): the server is not the limit (single-digit CPU). One console alone: its
+renderer uses about 30 % of a core (main thread busy about 25 %, script under 10 %), and jobs
+and messages show at p50 35 ms, p95 55 ms. Five consoles on 2 cores share them with five
+software compositors (no GPU here), the server and the drive: the DOM is written about 20 ms
+after the commit (p50), but the frame that shows it completes about 60 ms later, as every
+page's commit, raster and draw queue behind the others'. Positions wait up to a second in the
+server's pacing by design (the issue's own limit of about one a second per driver), and the
+last 10 s of the window hold the end of the drive (all 1,000 drivers flush and go off duty at
+once). What the first version did instead (p95 15.9 s): one WebSocket message per delta (now
+about ten \`deltas\` frames a second), a Leaflet marker element per driver, each its own
+composited layer, gliding in every frame (now sprites on one canvas, drawn at most ten times a
+second with more than 100 drivers), every trail redrawn at once (now off screen, 150 a frame,
+once a second), every driver row rewritten, scrolled away or not (now only rows in view), and
+a frame requested every vsync (now only when something is to be drawn).`;
 const DESK = { credentials: null, viewport: { width: 1440, height: 900 }, isMobile: false, hasTouch: false };
 
 for (const binary of [process.env.ENROUTE_SERVER_BIN, REPLAY]) {
@@ -400,11 +403,11 @@ Everything on one 2-core machine, loopback; load average ${loadBefore.toFixed(1)
 
 **Measured**: every delta a console applies, from its \`at_ms\` (the server's clock right after
 the commit that made the change) to when it is visible. Only with \`?measure\`, console.js notes
-the time in a task it posts from the animation frame that wrote the change into the DOM and the
-map: that task runs once the frame's style, layout and paint are done, so this is when it is
-drawn, short of compositing. "At DOM write" is when that frame's render ended. Both clocks are
-this machine's. The console renders what the feed changed once per animation frame, so even an
-idle console adds up to a frame (about 17 ms).
+the time at the start of the animation frame after the one that wrote the change into the DOM
+and the map (the "double requestAnimationFrame" measure): by then the frame that drew it was
+laid out, painted and handed to the compositor. "At DOM write" is when that frame's render
+ended. Both clocks are this machine's. The console renders what the feed changed in the next
+animation frame, so even an idle console adds up to two frames (about 33 ms).
 ${ONE_BROWSER ? '' : `Each console has a browser of its own, as each dispatcher does: with several pages in one
 headless Chromium only the page in front drew 60 frames a second, the others 1–2 as soon as
 their text changed (\`ENROUTE_BENCH_CONSOLE_ONE_BROWSER=1\` runs that setup).

@@ -81,9 +81,10 @@
    * Latency measurement for benchmarks (bench/console.js), only with `?measure` in the page's
    * address: for every delta applied, commit (`at_ms`, the server's clock) to shown. `drawn_ms`
    * is taken right after the render that wrote it into the DOM and the map (in an animation
-   * frame); `latency_ms` in a task posted from there, which runs once that frame's style,
-   * layout and paint are done. Both clocks are the machine's when the server runs on it.
-   * Bounded: the first 200,000 deltas.
+   * frame); `latency_ms` at the start of the next animation frame, by when the frame that drew
+   * it was laid out, painted and handed to the compositor (the "double requestAnimationFrame"
+   * measure). Both clocks are the machine's when the server runs on it. Bounded: the first
+   * 200,000 deltas.
    */
   const measure = params.has('measure') ? { pending: [], cap: 200000 } : null;
   if (measure) window.enrouteConsoleLatency = [];
@@ -98,17 +99,14 @@
     const drawn = measure.pending;
     measure.pending = [];
     const drawnAt = Date.now();
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
+    requestAnimationFrame(() => {
       const shownAt = Date.now();
       const into = window.enrouteConsoleLatency;
       for (const delta of drawn) {
         if (into.length >= measure.cap) break;
         into.push({ ...delta, drawn_ms: drawnAt - delta.at_ms, latency_ms: shownAt - delta.at_ms });
       }
-      channel.port1.close();
-    };
-    channel.port2.postMessage(null);
+    });
   }
 
   const serverNow = () => Date.now() + (model.clockOffset ?? 0);
@@ -373,36 +371,69 @@
     else view.removeJob(jobId);
   }
 
-  /** Moves every marker to where dead reckoning puts it now, and draws the map's drivers. */
+  /**
+   * Moves every marker to where dead reckoning puts it now, and draws the map's drivers: only
+   * when the map would draw them (with many drivers in view, not in every frame).
+   */
+  /** Whether a marker moved when they were last placed: then they will move again. */
+  let markersMoving = false;
+
   function animate() {
+    if (!view.driversDue()) {
+      view.drawDrivers();
+      return;
+    }
     const now = serverNow();
+    markersMoving = false;
     for (const driver of model.drivers.values()) {
       if (!driver.position) continue;
       const at = displayed(driver, now);
       if (driver.shown && Math.abs(at.lat - driver.shown.lat) < 1e-8 && Math.abs(at.lon - driver.shown.lon) < 1e-8) continue;
       driver.shown = at;
+      markersMoving = true;
       view.moveDriver(driver.driver_id, at.lat, at.lon);
     }
     view.drawDrivers();
   }
 
   /**
-   * Every animation frame: what the feed changed goes into the tables and the map, then the
-   * markers move. Where frames are not drawn (a page in the background), four times a second.
+   * Frames are asked for only when there is something to draw: changes from the feed, markers
+   * that glide (every frame, or with many drivers when the map may draw them again), a trail
+   * redraw under way. An idle console draws nothing, and a busy one no more than it shows
+   * (each frame is work for the browser even when it changes nothing). Where frames are not
+   * drawn (a page in the background), four times a second.
    */
   let lastFrame = 0;
+  let frameRequested = false;
+  let frameTimer = null;
+
   function frame() {
     lastFrame = performance.now();
+    frameRequested = false;
     if (renderWanted) render();
     animate();
+    if (view.driversPending()) wantFrame(0);
+    else if (markersMoving) wantFrame(view.driversDueIn());
   }
-  const everyFrame = () => {
-    frame();
-    requestAnimationFrame(everyFrame);
-  };
-  requestAnimationFrame(everyFrame);
+
+  /** Asks for a frame in `delayMs` (0: the next one). */
+  function wantFrame(delayMs) {
+    if (frameRequested) return;
+    if (delayMs > 0) {
+      if (frameTimer === null) {
+        frameTimer = setTimeout(() => {
+          frameTimer = null;
+          wantFrame(0);
+        }, delayMs);
+      }
+      return;
+    }
+    frameRequested = true;
+    requestAnimationFrame(frame);
+  }
+
   setInterval(() => {
-    if (performance.now() - lastFrame > 240) frame();
+    if (frameRequested && performance.now() - lastFrame > 240) frame();
   }, 250);
 
   // ---------------------------------------------------------------------------------------
@@ -414,6 +445,7 @@
   /** The next frame renders what changed (the feed may bring hundreds of changes a frame). */
   function scheduleRender() {
     renderWanted = true;
+    wantFrame(0);
   }
 
   function render() {

@@ -1,13 +1,14 @@
 // The drivers on the console's map, drawn on two canvases that both maps (grid-map.js,
 // leaflet-view.js) put over their own drawing: one with every driver's trail, redrawn when a
-// trail changes (at most four times a second) or the view moves, and one with the markers,
-// redrawn in every animation frame while any moves, only those in view. A canvas instead of an
-// element per driver because with 1,000 drivers gliding every frame the elements were the
-// console's whole cost (docs/benchmarks.md, "Console"): style, layout, paint and compositing of
-// a thousand layers a frame, where a canvas draws a thousand dots in about a millisecond.
+// trail changed (at most once a second, off screen a few trails a frame, then shown at once) or
+// at once when the view moves; one with the markers (copies of pre-drawn sprites), redrawn when
+// they moved, in every frame for a small fleet and at most ten times a second for a large one.
+// A canvas instead of an element per driver because with 1,000 drivers gliding every frame the
+// elements were the console's whole cost (docs/benchmarks.md, "Console"): style, layout, paint
+// and compositing of a thousand layers a frame.
 //
-// The drivers table is the accessible list of the drivers; the map is a picture of it (the
-// map's region says so). Tests read what was drawn through `drawn(id)`.
+// The drivers table is the accessible list of the drivers; the map is a picture of it (its
+// canvases are hidden from assistive technology). Tests read what was drawn through `drawn(id)`.
 // Plain script (no modules): hangs on window.EnrouteMap.
 
 'use strict';
@@ -15,10 +16,21 @@
 (() => {
   const EnrouteMap = (window.EnrouteMap = window.EnrouteMap || {});
 
-  const TRAIL_REDRAW_MS = 250;
-  /** Markers in view beyond which they are drawn at most every BUSY_FRAME_MS. */
-  const MANY_IN_VIEW = 100;
-  const BUSY_FRAME_MS = 40;
+  const TRAIL_REDRAW_MS = 1000;
+  /** Trails drawn per frame while they are redrawn off screen. */
+  const TRAIL_CHUNK = 150;
+  /** The fixes of a trail drawn: the last half minute or so. */
+  const TRAIL_POINTS = 30;
+  /** The trail colours (the marker colours lightened: opaque lines draw faster than translucent ones). */
+  const TRAIL_LIVE = '#76a681';
+  const TRAIL_GREY = '#a6abb3';
+  /**
+   * Drivers beyond which markers are drawn at most every BUSY_FRAME_MS. Counted over the whole
+   * fleet, not the view: each drawing is a whole new bitmap for the browser to commit and
+   * composite, however few markers are in it.
+   */
+  const MANY_DRIVERS = 100;
+  const BUSY_FRAME_MS = 100;
   /** Labels (id, and why a driver is greyed) are drawn while at most this many are in view. */
   const LABELS_UP_TO = 150;
   const DOT_RADIUS = 8;
@@ -118,8 +130,9 @@
       this.trailsChanged = true;
       this.markersChanged = true;
       this.trailsDrawnAt = -Infinity;
+      this.trailPass = null;
+      this.trailBuffer = null;
       this.markersDrawnAt = -Infinity;
-      this.shownCount = 0;
       this.labelWidths = new Map();
     }
 
@@ -168,6 +181,28 @@
       this.trailsChanged = true;
     }
 
+    /**
+     * Whether markers would be drawn at `now` (performance.now()) if they moved: in every frame,
+     * or with many drivers at most every BUSY_FRAME_MS, since each drawing is a new bitmap the
+     * browser composites, and at city zoom a marker moves a pixel or two between them. The
+     * console computes where markers are only when it is.
+     */
+    markersDue(now = performance.now()) {
+      const interval = this.drivers.size > MANY_DRIVERS ? BUSY_FRAME_MS : 0;
+      return now - this.markersDrawnAt >= interval;
+    }
+
+    /** Milliseconds until markers may be drawn again (0: in the next frame). */
+    markersDueIn(now = performance.now()) {
+      const interval = this.drivers.size > MANY_DRIVERS ? BUSY_FRAME_MS : 0;
+      return Math.max(0, this.markersDrawnAt + interval - now);
+    }
+
+    /** Whether drawing is under way or waiting: a trail redraw in progress or queued, or markers that moved. */
+    pending() {
+      return this.trailPass !== null || this.trailsChanged || this.markersChanged;
+    }
+
     /** What the last frame drew for a driver: {x, y, lat, lon, state, reason, inView}, or null. */
     drawn(id) {
       const entry = this.drivers.get(id);
@@ -182,45 +217,79 @@
     }
 
     /**
-     * Draws what changed: trails at most every 250 ms, markers in every call (every frame) or,
-     * with many in view, at most every 40 ms; both at once when `force` (the view moved).
+     * Draws what changed: trails at most every TRAIL_REDRAW_MS, markers when `markersDue`; both
+     * at once when `force` (the view moved).
      */
     draw(force = false) {
       if (!this.view || this.view.width === 0 || this.view.height === 0) return;
       const now = performance.now();
-      if (this.trailsChanged && (force || now - this.trailsDrawnAt >= TRAIL_REDRAW_MS)) {
+      if (force && (this.trailsChanged || this.trailPass)) {
+        // The view moved: the trails must follow in the same frame.
+        this.trailPass = null;
         this.trailsChanged = false;
         this.trailsDrawnAt = now;
         this.drawTrails();
+      } else if (this.trailPass) {
+        this.continueTrailPass();
+      } else if (this.trailsChanged && now - this.trailsDrawnAt >= TRAIL_REDRAW_MS) {
+        this.trailsChanged = false;
+        this.trailsDrawnAt = now;
+        this.startTrailPass();
       }
-      // With many markers in view, at most 25 frames a second: each drawing is a new bitmap the
-      // browser composites, and at city zoom a marker moves a pixel or two between them.
-      const interval = this.shownCount > MANY_IN_VIEW ? BUSY_FRAME_MS : 0;
-      if (this.markersChanged && (force || now - this.markersDrawnAt >= interval)) {
+      if (this.markersChanged && (force || this.markersDue(now))) {
         this.markersChanged = false;
         this.markersDrawnAt = now;
         this.drawMarkers();
       }
     }
 
+    /** Draws every trail now (the view moved). */
     drawTrails() {
       const { width, height } = this.view;
       const context = EnrouteMap.sizeCanvas(this.trailCanvas, width, height);
-      context.lineWidth = 3;
-      context.lineJoin = 'round';
-      context.globalAlpha = 0.6;
-      // One path per colour: a thousand strokes would cost more than the lines.
+      this.strokeTrails(context, [...this.drivers.values()]);
+    }
+
+    /**
+     * Starts redrawing the trails off screen, TRAIL_CHUNK drivers a frame, shown when all are
+     * drawn: with a thousand drivers, all their trails at once took long enough to hold up the
+     * changes waiting behind them.
+     */
+    startTrailPass() {
+      const { width, height } = this.view;
+      if (!this.trailBuffer) this.trailBuffer = document.createElement('canvas');
+      const context = EnrouteMap.sizeCanvas(this.trailBuffer, width, height);
+      this.trailPass = { context, entries: [...this.drivers.values()], next: 0 };
+      this.continueTrailPass();
+    }
+
+    continueTrailPass() {
+      const pass = this.trailPass;
+      const chunk = pass.entries.slice(pass.next, pass.next + TRAIL_CHUNK);
+      pass.next += chunk.length;
+      this.strokeTrails(pass.context, chunk);
+      if (pass.next < pass.entries.length) return;
+      this.trailPass = null;
+      const { width, height } = this.view;
+      const context = EnrouteMap.sizeCanvas(this.trailCanvas, width, height);
+      context.drawImage(this.trailBuffer, 0, 0, width, height);
+    }
+
+    /** Strokes the trails of `entries` (their last TRAIL_POINTS fixes), one path per colour. */
+    strokeTrails(context, entries) {
+      context.lineWidth = 2;
       for (const grey of [true, false]) {
         context.beginPath();
-        for (const entry of this.drivers.values()) {
-          if (entry.grey !== grey || entry.trail.length < 2) continue;
-          entry.trail.forEach((fix, index) => {
+        for (const entry of entries) {
+          const trail = entry.trail.length > TRAIL_POINTS ? entry.trail.slice(-TRAIL_POINTS) : entry.trail;
+          if (entry.grey !== grey || trail.length < 2) continue;
+          trail.forEach((fix, index) => {
             const at = this.point(fix.lat, fix.lon);
             if (index === 0) context.moveTo(at.x, at.y);
             else context.lineTo(at.x, at.y);
           });
         }
-        context.strokeStyle = grey ? EnrouteMap.COLORS.grey : EnrouteMap.COLORS.live;
+        context.strokeStyle = grey ? TRAIL_GREY : TRAIL_LIVE;
         context.stroke();
       }
     }
@@ -239,7 +308,6 @@
       // Greyed drivers first: the ones tracking are drawn over them. Each marker is a copy of a
       // drawn-once sprite at whole pixels: a thousand anti-aliased paths a frame cost several
       // times more where the canvas is drawn without a GPU.
-      this.shownCount = shown.length;
       const greyed = shown.filter((entry) => entry.state !== 'live');
       const live = shown.filter((entry) => entry.state === 'live');
       const sprites = this.sprites();

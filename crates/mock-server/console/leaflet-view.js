@@ -120,6 +120,21 @@
       this.driverLayer.draw();
     }
 
+    /** Whether drawDrivers would draw markers now (DriverLayer.markersDue). */
+    driversDue() {
+      return this.driverLayer.markersDue();
+    }
+
+    /** Milliseconds until drawDrivers may draw markers again (DriverLayer.markersDueIn). */
+    driversDueIn() {
+      return this.driverLayer.markersDueIn();
+    }
+
+    /** Whether drawDrivers has drawing left to do (DriverLayer.pending). */
+    driversPending() {
+      return this.driverLayer.pending();
+    }
+
     drawnDriver(id) {
       return this.driverLayer.drawn(id);
     }
