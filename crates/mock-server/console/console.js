@@ -336,6 +336,8 @@
   const EnrouteMap = window.EnrouteMap;
   const view = EnrouteMap.LeafletMap ? new EnrouteMap.LeafletMap(mapContainer) : new EnrouteMap.GridMap(mapContainer);
   mapContainer.dataset.map = EnrouteMap.LeafletMap ? 'leaflet' : 'grid';
+  /** The map's drivers and trails (driver-layer.js). */
+  const drivers = view.drivers;
   let fitted = false;
 
   /** Fits the map to the drivers and open jobs once, on the first snapshot that has any. */
@@ -355,14 +357,14 @@
   function syncMapDriver(driverId) {
     const driver = model.drivers.get(driverId);
     if (!driver || !driver.position) {
-      view.removeDriver(driverId);
+      drivers.remove(driverId);
       return;
     }
     const looks = look(driver);
     const at = displayed(driver, serverNow());
     driver.shown = at;
-    view.upsertDriver(driverId, { ...looks, lat: at.lat, lon: at.lon, heading: driver.position.heading_deg });
-    view.setTrail(driverId, driver.trail, looks.state !== 'live');
+    drivers.upsert(driverId, { ...looks, lat: at.lat, lon: at.lon, heading: driver.position.heading_deg });
+    drivers.setTrail(driverId, driver.trail, looks.state !== 'live');
   }
 
   function syncMapJob(jobId) {
@@ -379,8 +381,8 @@
   let markersMoving = false;
 
   function animate() {
-    if (!view.driversDue()) {
-      view.drawDrivers();
+    if (!drivers.markersDue()) {
+      drivers.draw();
       return;
     }
     const now = serverNow();
@@ -391,9 +393,9 @@
       if (driver.shown && Math.abs(at.lat - driver.shown.lat) < 1e-8 && Math.abs(at.lon - driver.shown.lon) < 1e-8) continue;
       driver.shown = at;
       markersMoving = true;
-      view.moveDriver(driver.driver_id, at.lat, at.lon);
+      drivers.move(driver.driver_id, at.lat, at.lon);
     }
-    view.drawDrivers();
+    drivers.draw();
   }
 
   /**
@@ -412,8 +414,8 @@
     frameRequested = false;
     if (renderWanted) render();
     animate();
-    if (view.driversPending()) wantFrame(0);
-    else if (markersMoving) wantFrame(view.driversDueIn());
+    if (drivers.pending()) wantFrame(0);
+    else if (markersMoving) wantFrame(drivers.markersDueIn());
   }
 
   /** Asks for a frame in `delayMs` (0: the next one). */
@@ -1024,7 +1026,7 @@
     snapshots: () => snapshotsApplied,
     /** What the map drew for a driver in the last frame ({x, y, lat, lon, state, reason, inView}), and the fix it reckons from. */
     mapDriver: (driverId) => {
-      const drawn = view.drawnDriver(driverId);
+      const drawn = drivers.drawn(driverId);
       const fix = model.drivers.get(driverId)?.position;
       return drawn && fix ? { ...drawn, fix_lat: fix.lat, fix_lon: fix.lon, fix_time_ms: fix.time_ms } : null;
     },

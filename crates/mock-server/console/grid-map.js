@@ -1,9 +1,8 @@
 // The console's map pieces shared by both maps (the coordinate grid, job pins), and GridMap: the
 // console's own map for when Leaflet is not bundled (a build without node_modules/leaflet).
-// Drivers are drawn by DriverLayer (driver-layer.js). Both maps offer the same methods, which
-// console.js calls: setTiles(tiles), upsertDriver(id, look), moveDriver(id, lat, lon),
-// removeDriver(id), setTrail(id, points, grey), drawDrivers(), drawnDriver(id), setJob(id, job),
-// removeJob(id), fit(points), focus(lat, lon).
+// Both maps offer the same methods, which console.js calls: setTiles(tiles), setJob(id, job),
+// removeJob(id), fit(points), focus(lat, lon); and the same `drivers`, the DriverLayer
+// (driver-layer.js) that draws the drivers and trails over them.
 // Plain script (no modules): everything hangs on window.EnrouteMap.
 
 'use strict';
@@ -146,7 +145,7 @@
       note.className = 'grid-note';
       note.textContent = 'Coordinate grid';
       root.append(this.canvas);
-      this.driverLayer = new EnrouteMap.DriverLayer(root);
+      this.drivers = new EnrouteMap.DriverLayer(root);
       root.append(this.pins);
       container.append(root, zoom, note);
       this.root = root;
@@ -230,46 +229,6 @@
       // Tiles need Leaflet; the grid stays.
     }
 
-    upsertDriver(id, look) {
-      this.driverLayer.upsert(id, look);
-    }
-
-    moveDriver(id, lat, lon) {
-      this.driverLayer.move(id, lat, lon);
-    }
-
-    removeDriver(id) {
-      this.driverLayer.remove(id);
-    }
-
-    setTrail(id, points, grey) {
-      this.driverLayer.setTrail(id, points, grey);
-    }
-
-    /** Draws the drivers that moved (every animation frame). */
-    drawDrivers() {
-      this.driverLayer.draw();
-    }
-
-    /** Whether drawDrivers would draw markers now (DriverLayer.markersDue). */
-    driversDue() {
-      return this.driverLayer.markersDue();
-    }
-
-    /** Milliseconds until drawDrivers may draw markers again (DriverLayer.markersDueIn). */
-    driversDueIn() {
-      return this.driverLayer.markersDueIn();
-    }
-
-    /** Whether drawDrivers has drawing left to do (DriverLayer.pending). */
-    driversPending() {
-      return this.driverLayer.pending();
-    }
-
-    drawnDriver(id) {
-      return this.driverLayer.drawn(id);
-    }
-
     setJob(id, job) {
       let entry = this.jobs.get(id);
       if (!entry) {
@@ -340,7 +299,7 @@
     /** Redraws everything after the view changed. */
     draw() {
       const { width, height } = this.size();
-      this.driverLayer.setView(width, height, this.zoom, project(this.center.lat, this.center.lon, this.zoom));
+      this.drivers.setView(width, height, this.zoom, project(this.center.lat, this.center.lon, this.zoom));
       for (const entry of this.jobs.values()) {
         this.place(entry.pickup, entry.job.pickup.lat, entry.job.pickup.lon);
         this.place(entry.dropoff, entry.job.dropoff.lat, entry.job.dropoff.lon);

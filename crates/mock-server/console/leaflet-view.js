@@ -64,7 +64,7 @@
       const pane = this.map.createPane('enroute-drivers');
       pane.style.zIndex = 450;
       pane.style.pointerEvents = 'none';
-      this.driverLayer = new EnrouteMap.DriverLayer(pane);
+      this.drivers = new EnrouteMap.DriverLayer(pane);
       this.pane = pane;
       this.map.on('move zoom viewreset resize', () => this.placeDrivers());
       this.map.on('zoomanim', () => {
@@ -82,10 +82,10 @@
       const map = this.map;
       const size = map.getSize();
       const topLeft = map.containerPointToLayerPoint([0, 0]);
-      for (const canvas of [this.driverLayer.trailCanvas, this.driverLayer.markerCanvas]) L.DomUtil.setPosition(canvas, topLeft);
+      for (const canvas of [this.drivers.trailCanvas, this.drivers.markerCanvas]) L.DomUtil.setPosition(canvas, topLeft);
       const zoom = map.getZoom();
       const centre = map.getCenter();
-      this.driverLayer.setView(size.x, size.y, zoom, EnrouteMap.project(centre.lat, centre.lng, zoom));
+      this.drivers.setView(size.x, size.y, zoom, EnrouteMap.project(centre.lat, centre.lng, zoom));
     }
 
     /** Shows the tile server's map instead of the grid (`tiles`: {url_template, attribution}). */
@@ -97,46 +97,6 @@
         crossOrigin: false,
       }).addTo(this.map);
       this.grid.remove();
-    }
-
-    upsertDriver(id, look) {
-      this.driverLayer.upsert(id, look);
-    }
-
-    moveDriver(id, lat, lon) {
-      this.driverLayer.move(id, lat, lon);
-    }
-
-    removeDriver(id) {
-      this.driverLayer.remove(id);
-    }
-
-    setTrail(id, points, grey) {
-      this.driverLayer.setTrail(id, points, grey);
-    }
-
-    /** Draws the drivers that moved (every animation frame). */
-    drawDrivers() {
-      this.driverLayer.draw();
-    }
-
-    /** Whether drawDrivers would draw markers now (DriverLayer.markersDue). */
-    driversDue() {
-      return this.driverLayer.markersDue();
-    }
-
-    /** Milliseconds until drawDrivers may draw markers again (DriverLayer.markersDueIn). */
-    driversDueIn() {
-      return this.driverLayer.markersDueIn();
-    }
-
-    /** Whether drawDrivers has drawing left to do (DriverLayer.pending). */
-    driversPending() {
-      return this.driverLayer.pending();
-    }
-
-    drawnDriver(id) {
-      return this.driverLayer.drawn(id);
     }
 
     setJob(id, job) {
