@@ -34,6 +34,7 @@ pub mod scenario;
 pub mod session;
 pub mod sign_ins;
 pub mod socket;
+pub mod sqlite_schema;
 pub mod static_files;
 pub mod store;
 pub mod store_interface;

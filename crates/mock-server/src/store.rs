@@ -29,6 +29,8 @@ pub const DEFAULT_MAX_PARKED_RECORDS: usize = 5_000;
 pub enum StoreError {
     /// The database could not be opened or created.
     Open { path: String, source: rusqlite::Error },
+    /// The database's schema could not be brought up to this server's version.
+    Schema { path: String, source: crate::sqlite_schema::SchemaError },
     /// A query failed (disk full, file removed, corruption).
     Query(rusqlite::Error),
     /// A stored value could not be read back.
@@ -43,6 +45,7 @@ impl std::fmt::Display for StoreError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::Open { path, source } => write!(formatter, "cannot open database {path}: {source}"),
+            StoreError::Schema { path, source } => write!(formatter, "cannot open database {path}: {source}"),
             StoreError::Query(source) => write!(formatter, "database query failed: {source}"),
             StoreError::Corrupt(detail) => write!(formatter, "database holds unreadable data: {detail}"),
             StoreError::Commit(detail) => write!(formatter, "the commit failed: {detail}"),
@@ -156,22 +159,6 @@ impl SequenceState {
     }
 }
 
-/// Adds a column that databases made by an older version lack.
-fn add_column_if_missing(
-    connection: &Connection,
-    table: &str,
-    column: &str,
-    kind: &str,
-) -> rusqlite::Result<()> {
-    let present = connection
-        .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
-        .exists([column])?;
-    if !present {
-        connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
-    }
-    Ok(())
-}
-
 /// Whether a gap record of the driver declared `seq` lost.
 fn settled_as_lost(transaction: &Connection, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
     let found: Option<i64> = transaction
@@ -210,82 +197,23 @@ impl SqliteStore {
     /// one (more are let go unacknowledged).
     pub fn open_with_max_parked(path: &Path, max_parked: usize) -> Result<SqliteStore, StoreError> {
         let open_error = |source| StoreError::Open { path: path.display().to_string(), source };
-        let connection = Connection::open(path).map_err(open_error)?;
+        let mut connection = Connection::open(path).map_err(open_error)?;
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA busy_timeout = 5000;
-                 PRAGMA wal_autocheckpoint = 0;
-                 CREATE TABLE IF NOT EXISTS drivers (
-                     driver_id TEXT PRIMARY KEY,
-                     acked_seq INTEGER NOT NULL DEFAULT 0,
-                     position TEXT,
-                     position_time_ms INTEGER,
-                     last_seen_ms INTEGER,
-                     last_delivery_lag_ms INTEGER,
-                     duty TEXT,
-                     acked_event_id INTEGER NOT NULL DEFAULT 0
-                 );
-                 CREATE TABLE IF NOT EXISTS records (
-                     driver_id TEXT NOT NULL,
-                     seq INTEGER NOT NULL,
-                     record_id TEXT NOT NULL,
-                     kind TEXT NOT NULL,
-                     created_at_ms INTEGER NOT NULL,
-                     received_at_ms INTEGER NOT NULL,
-                     body TEXT NOT NULL,
-                     PRIMARY KEY (driver_id, seq)
-                 ) WITHOUT ROWID;
-                 CREATE TABLE IF NOT EXISTS assignments (
-                     id TEXT PRIMARY KEY,
-                     driver_id TEXT NOT NULL,
-                     body TEXT NOT NULL,
-                     created_at_ms INTEGER NOT NULL,
-                     updated_at_ms INTEGER NOT NULL
-                 );
-                 CREATE INDEX IF NOT EXISTS assignments_by_driver ON assignments (driver_id);
-                 CREATE TABLE IF NOT EXISTS assignment_history (
-                     assignment_id TEXT NOT NULL,
-                     at_ms INTEGER NOT NULL,
-                     status TEXT NOT NULL,
-                     changed_by TEXT NOT NULL,
-                     record_seq INTEGER
-                 );
-                 CREATE TABLE IF NOT EXISTS events (
-                     driver_id TEXT NOT NULL,
-                     event_id INTEGER NOT NULL,
-                     created_at_ms INTEGER NOT NULL,
-                     body TEXT NOT NULL,
-                     PRIMARY KEY (driver_id, event_id)
-                 ) WITHOUT ROWID;
-                 CREATE TABLE IF NOT EXISTS settings (
-                     name TEXT PRIMARY KEY,
-                     value TEXT NOT NULL
-                 );
-                 CREATE TABLE IF NOT EXISTS driver_accounts (
-                     driver_id TEXT PRIMARY KEY,
-                     token_sha256 TEXT NOT NULL,
-                     created_ms INTEGER NOT NULL,
-                     revoked_ms INTEGER
-                 );
-                 CREATE TABLE IF NOT EXISTS rejected_records (
-                     driver_id TEXT NOT NULL,
-                     seq INTEGER NOT NULL,
-                     reason TEXT NOT NULL,
-                     received_at_ms INTEGER NOT NULL,
-                     body TEXT,
-                     PRIMARY KEY (driver_id, seq)
-                 ) WITHOUT ROWID;
-                 CREATE TABLE IF NOT EXISTS lost_ranges (
-                     driver_id TEXT NOT NULL,
-                     first_seq INTEGER NOT NULL,
-                     last_seq INTEGER NOT NULL,
-                     PRIMARY KEY (driver_id, first_seq, last_seq)
-                 ) WITHOUT ROWID;",
+                 PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(open_error)?;
-        add_column_if_missing(&connection, "drivers", "paused_reason", "TEXT").map_err(open_error)?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
+        let applied = crate::sqlite_schema::migrate(&mut connection, now_ms)
+            .map_err(|source| StoreError::Schema { path: path.display().to_string(), source })?;
+        if !applied.is_empty() {
+            tracing::info!(database = %path.display(), ?applied, "schema migrations applied");
+        }
         let inner = Arc::new(Mutex::new(StoreInner { connection, sequences: HashMap::new() }));
         let writer = GroupCommit::start(inner.clone(), max_parked)
             .map_err(|error| StoreError::Writer(error.to_string()))?;
