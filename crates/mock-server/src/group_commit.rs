@@ -213,7 +213,13 @@ fn commit_group(
                     }
                 }
             }
+            if report.batches > 0 {
+                crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
+            }
             transaction.commit()?;
+            if report.batches > 0 {
+                crate::crash_points::reached(crate::crash_points::CrashPoint::AfterCommit);
+            }
             Ok(())
         })();
         if result.is_ok() {

@@ -13,6 +13,7 @@
 pub mod assignment_store;
 pub mod checkpointer;
 pub mod console_files;
+pub mod crash_points;
 pub mod dispatcher_api;
 pub mod driver_registry;
 pub mod feed;
@@ -52,6 +53,9 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .await
         .map_err(|source| ServerError::Bind { addr: options.addr, source })?;
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
+    if let Some(plan) = options.crash_at {
+        crash_points::arm(plan);
+    }
     let store = store::SqliteStore::open(&options.db).map_err(ServerError::Store)?;
     let dispatcher_token =
         dispatcher_token(&store, options.dispatcher_token.as_deref()).map_err(ServerError::Store)?;

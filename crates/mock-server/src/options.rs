@@ -15,6 +15,11 @@ pub struct Options {
     /// SQLite database file; created if missing. `:memory:` keeps everything in memory.
     #[arg(long, default_value = "enroute.db")]
     pub db: PathBuf,
+    /// For tests of crashes only: abort the process at `POINT` of the `N`th group commit of
+    /// drivers' records, `POINT:N`, POINT `before-commit` or `after-commit` (committed, not yet
+    /// answered). Hidden from `--help`.
+    #[arg(long, hide = true, value_name = "POINT:N", value_parser = crate::crash_points::parse_crash_plan)]
+    pub crash_at: Option<crate::crash_points::CrashPlan>,
     /// Token the dispatcher API and page require. Default: one generated on first start and
     /// kept in the database; printed at every start.
     #[arg(long, env = "ENROUTE_DISPATCHER_TOKEN")]

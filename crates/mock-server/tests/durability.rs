@@ -1,5 +1,7 @@
-//! The real server binary, killed with SIGKILL and restarted on the same database: nothing it
-//! acknowledged is lost and its `welcome` still says what it holds.
+//! The real server binary, killed with SIGKILL (or aborting at a crash point of a group commit)
+//! and restarted on the same database: nothing it acknowledged is lost, its `welcome` still says
+//! what it holds, and a batch it died before answering is applied once when the phone sends it
+//! again.
 
 #![cfg(unix)]
 
@@ -18,9 +20,16 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(database: &std::path::Path) -> ServerProcess {
+        ServerProcess::start_with(database, &[])
+    }
+
+    fn start_with(database: &std::path::Path, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_enroute-mock-server"))
             .args(["--addr", "127.0.0.1:0", "--dist", "no-such-dist", "--db"])
             .arg(database)
+            .args(extra)
+            // A core file, where they are on, lands beside the database and goes with it.
+            .current_dir(database.parent().unwrap())
             .args(["--driver", &format!("driver-1:{}", support::token_of("driver-1"))])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -30,6 +39,11 @@ impl ServerProcess {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let address = line.trim().rsplit("http://").next().unwrap().to_string();
         ServerProcess { child, address }
+    }
+
+    /// Waits for the process to end by itself (at its crash point); its exit status.
+    fn wait_for_crash(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     fn kill(mut self) {
@@ -114,4 +128,90 @@ async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
         (1..=500).collect::<Vec<_>>()
     );
     let _ = std::fs::remove_dir_all(&directory);
+}
+
+fn status_batch(seqs: std::ops::RangeInclusive<u64>) -> ClientMessage {
+    let records = seqs
+        .map(|seq| Record {
+            seq,
+            id: RecordId::from_random_bits(seq as u128),
+            created_at_ms: 1_700_000_000_000,
+            kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
+        })
+        .collect();
+    ClientMessage::Records(RecordBatch::new(records))
+}
+
+/// Sends a batch to a server that dies at its commit: no ack comes, the socket just ends.
+async fn send_into_crash(
+    client: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    message: ClientMessage,
+) {
+    client.send(Message::text(message.encode())).await.unwrap();
+    while let Some(frame) = client.next().await {
+        match frame {
+            Ok(Message::Text(text)) => {
+                let answer = ServerMessage::decode(&text).unwrap();
+                assert!(
+                    !matches!(answer, ServerMessage::Ack(_)),
+                    "a batch was acked by a server that died at its commit: {answer:?}"
+                );
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// The two crash points of a group commit: before it commits (nothing of the batch is kept)
+/// and after it committed but before the ack (the batch is kept, the phone does not know). In
+/// both, the phone sends the batch again to the restarted server, which applies it exactly once.
+#[tokio::test]
+async fn a_crash_at_either_side_of_a_commit_acks_nothing_and_the_batch_sent_again_is_applied_once() {
+    for (point, kept_by_crash) in [("before-commit", 100), ("after-commit", 150)] {
+        let directory = std::env::temp_dir().join(format!("enroute-crash-{point}-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let database = directory.join("enroute.db");
+        let _ = std::fs::remove_file(&database);
+
+        // Group commits of records: batch 1 and batch 2 commit, the third dies.
+        let server = ServerProcess::start_with(&database, &["--crash-at", &format!("{point}:3")]);
+        let (mut client, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws", server.address)).await.unwrap();
+        assert!(matches!(exchange(&mut client, hello()).await, ServerMessage::Welcome(_)));
+        for (first, last) in [(1, 50), (51, 100)] {
+            match exchange(&mut client, status_batch(first..=last)).await {
+                ServerMessage::Ack(ack) => assert_eq!(ack.acked_seq, last, "{point}"),
+                other => panic!("{point}: expected ack, got {other:?}"),
+            }
+        }
+        send_into_crash(&mut client, status_batch(101..=150)).await;
+        let status = server.wait_for_crash();
+        assert!(!status.success(), "{point}: the server should have aborted, it exited with {status}");
+
+        // The restarted server holds what the crash left; the phone, which had no ack for
+        // 101–150, sends them again, then goes on.
+        let restarted = ServerProcess::start(&database);
+        let (mut client, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws", restarted.address)).await.unwrap();
+        match exchange(&mut client, hello()).await {
+            ServerMessage::Welcome(welcome) => assert_eq!(welcome.acked_seq, kept_by_crash, "{point}"),
+            other => panic!("{point}: expected welcome, got {other:?}"),
+        }
+        for (first, last) in [(101, 150), (151, 200)] {
+            match exchange(&mut client, status_batch(first..=last)).await {
+                ServerMessage::Ack(ack) => assert_eq!(ack.acked_seq, last, "{point}"),
+                other => panic!("{point}: expected ack, got {other:?}"),
+            }
+        }
+        restarted.kill();
+        let history =
+            enroute_mock_server::store::SqliteStore::open(&database).unwrap().history("driver-1").unwrap();
+        assert_eq!(
+            history.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
+            (1..=200).collect::<Vec<_>>(),
+            "{point}: every record once, in order"
+        );
+        let _ = std::fs::remove_dir_all(&directory);
+    }
 }
