@@ -4,13 +4,14 @@
 //! change that caused it, before anyone pushes it: a driver who was offline gets every event
 //! after the last one it has, however long ago, by asking in `hello`.
 
+use crate::sql::{SqlConnection, SqliteSql};
+use crate::sql_params;
 use crate::store::{SqliteStore, StoreError};
 use enroute_core::workflow::{Change, TransitionError, next_status};
 use enroute_protocol::{
     Assignment, AssignmentStatus, DriverStatus, Event, EventPayload, FeedChange, JobChange, Record,
     RecordKind, Stop, TimeWindow,
 };
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -114,31 +115,33 @@ impl NewAssignment {
 
 /// Stores an event for a driver with the next event id and returns it.
 pub(crate) fn append_event(
-    transaction: &Connection,
+    db: &mut dyn SqlConnection,
     driver_id: &str,
     payload: EventPayload,
     now_ms: i64,
 ) -> Result<Event, StoreError> {
-    let last: i64 = transaction.query_row(
-        "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE driver_id = ?1",
-        [driver_id],
-        |row| row.get(0),
-    )?;
+    let last = db
+        .query_one(
+            "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE driver_id = ?1",
+            sql_params![driver_id],
+        )?
+        .int(0)?;
     let event = Event { event_id: last as u64 + 1, created_at_ms: now_ms, payload };
     let body = serde_json::to_string(&event).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    transaction.execute(
+    db.execute(
         "INSERT INTO events (driver_id, event_id, created_at_ms, body) VALUES (?1, ?2, ?3, ?4)",
-        params![driver_id, event.event_id as i64, now_ms, body],
+        sql_params![driver_id, event.event_id, now_ms, body],
     )?;
     Ok(event)
 }
 
-fn load_assignment(transaction: &Connection, id: &str) -> Result<Option<(String, Assignment)>, StoreError> {
-    let row: Option<(String, String)> = transaction
-        .query_row("SELECT driver_id, body FROM assignments WHERE id = ?1", [id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
+fn load_assignment(db: &mut dyn SqlConnection, id: &str) -> Result<Option<(String, Assignment)>, StoreError> {
+    let for_update = db.dialect().for_update();
+    let row = db.query_opt(
+        &format!("SELECT driver_id, body FROM assignments WHERE id = ?1{for_update}"),
+        sql_params![id],
+    )?;
+    let row = row.map(|row| Ok::<_, StoreError>((row.text(0)?, row.text(1)?))).transpose()?;
     row.map(|(driver_id, body)| {
         serde_json::from_str(&body)
             .map(|assignment| (driver_id, assignment))
@@ -148,20 +151,20 @@ fn load_assignment(transaction: &Connection, id: &str) -> Result<Option<(String,
 }
 
 fn save_assignment(
-    transaction: &Connection,
+    db: &mut dyn SqlConnection,
     assignment: &Assignment,
     changed_by: &str,
     record_seq: Option<u64>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_string(assignment).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    transaction.execute(
+    db.execute(
         "UPDATE assignments SET body = ?2, updated_at_ms = ?3 WHERE id = ?1",
-        params![assignment.id, body, now_ms],
+        sql_params![&assignment.id, body, now_ms],
     )?;
-    transaction.execute(
+    db.execute(
         "INSERT INTO assignment_history (assignment_id, at_ms, status, changed_by, record_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![assignment.id, now_ms, assignment.status.as_str(), changed_by, record_seq.map(|seq| seq as i64)],
+        sql_params![&assignment.id, now_ms, assignment.status.as_str(), changed_by, record_seq],
     )?;
     Ok(())
 }
@@ -170,7 +173,7 @@ fn save_assignment(
 /// move the job on, or are refused with an event telling the driver why (the server wins).
 /// What consoles show of it goes into `changes`.
 pub(crate) fn apply_record(
-    transaction: &Connection,
+    db: &mut dyn SqlConnection,
     driver_id: &str,
     record: &Record,
     now_ms: i64,
@@ -182,24 +185,24 @@ pub(crate) fn apply_record(
                 DriverStatus::OnDuty | DriverStatus::OffDuty => {
                     let duty = if *status == DriverStatus::OnDuty { "on_duty" } else { "off_duty" };
                     // A duty change ends any pause: the app starts or stops tracking afresh.
-                    transaction.execute(
+                    db.execute(
                         "UPDATE drivers SET duty = ?2, paused_reason = NULL WHERE driver_id = ?1",
-                        params![driver_id, duty],
+                        sql_params![driver_id, duty],
                     )?;
                 }
                 DriverStatus::TrackingPaused => {
                     let reason = reason.map(|reason| {
                         serde_json::to_value(reason).ok().and_then(|value| value.as_str().map(str::to_string))
                     });
-                    transaction.execute(
+                    db.execute(
                         "UPDATE drivers SET paused_reason = ?2 WHERE driver_id = ?1",
-                        params![driver_id, reason.flatten()],
+                        sql_params![driver_id, reason.flatten()],
                     )?;
                 }
                 DriverStatus::TrackingResumed => {
-                    transaction.execute(
+                    db.execute(
                         "UPDATE drivers SET paused_reason = NULL WHERE driver_id = ?1",
-                        [driver_id],
+                        sql_params![driver_id],
                     )?;
                 }
             }
@@ -211,7 +214,7 @@ pub(crate) fn apply_record(
             Ok(Vec::new())
         }
         RecordKind::Assignment { assignment_id, action, reason } => {
-            let Some((owner, mut assignment)) = load_assignment(transaction, assignment_id)? else {
+            let Some((owner, mut assignment)) = load_assignment(db, assignment_id)? else {
                 tracing::warn!(driver = driver_id, assignment_id, "action on an unknown job ignored");
                 return Ok(Vec::new());
             };
@@ -226,7 +229,7 @@ pub(crate) fn apply_record(
                         assignment.failure_reason =
                             Some(reason.clone().unwrap_or_else(|| "no reason given".into()));
                     }
-                    save_assignment(transaction, &assignment, "driver", Some(record.seq), now_ms)?;
+                    save_assignment(db, &assignment, "driver", Some(record.seq), now_ms)?;
                     changes.push(job_changed(driver_id, &assignment, "driver", Some(record.seq), now_ms));
                     Ok(Vec::new())
                 }
@@ -242,7 +245,7 @@ pub(crate) fn apply_record(
                         _ => format!("The server did not accept “{}”: {error}.", action.label()),
                     };
                     let event = append_event(
-                        transaction,
+                        db,
                         driver_id,
                         EventPayload::Assignment {
                             assignment,
@@ -289,6 +292,205 @@ fn random_id() -> String {
     format!("job-{now:x}-{count}")
 }
 
+/// Creates and offers a job inside the open transaction; the job, the event for its driver and
+/// what consoles are told.
+pub(crate) fn create_assignment_in(
+    db: &mut dyn SqlConnection,
+    new: NewAssignment,
+    now_ms: i64,
+) -> Result<Result<(Assignment, Event, FeedChange), AssignmentError>, StoreError> {
+    if let Some(problem) = new.problem() {
+        return Ok(Err(AssignmentError::Invalid(problem)));
+    }
+    let id = new.id.clone().unwrap_or_else(random_id);
+    if load_assignment(db, &id)?.is_some() {
+        return Ok(Err(AssignmentError::AlreadyExists(id)));
+    }
+    let assignment = Assignment {
+        id,
+        pickup: new.pickup,
+        dropoff: new.dropoff,
+        window: new.window,
+        notes: new.notes,
+        accept_by_ms: new.accept_by_ms,
+        status: AssignmentStatus::Offered,
+        failure_reason: None,
+    };
+    let body = serde_json::to_string(&assignment).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    db.execute(
+        "INSERT INTO assignments (id, driver_id, body, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+        sql_params![&assignment.id, &new.driver_id, body, now_ms],
+    )?;
+    db.execute(
+        "INSERT INTO assignment_history (assignment_id, at_ms, status, changed_by) VALUES (?1, ?2, 'offered', 'dispatcher')",
+        sql_params![&assignment.id, now_ms],
+    )?;
+    let event = append_event(
+        db,
+        &new.driver_id,
+        EventPayload::Assignment { assignment: assignment.clone(), notice: None, refused_seq: None },
+        now_ms,
+    )?;
+    let change = job_changed(&new.driver_id, &assignment, "dispatcher", None, now_ms);
+    Ok(Ok((assignment, event, change)))
+}
+
+/// Cancels a job that is not over, inside the open transaction; its driver, the job, the event
+/// to push and what consoles are told.
+pub(crate) fn cancel_assignment_in(
+    db: &mut dyn SqlConnection,
+    id: &str,
+    now_ms: i64,
+) -> Result<Result<(String, Assignment, Event, FeedChange), AssignmentError>, StoreError> {
+    let Some((driver_id, mut assignment)) = load_assignment(db, id)? else {
+        return Ok(Err(AssignmentError::NotFound(id.to_string())));
+    };
+    match next_status(assignment.status, Change::Cancel) {
+        Ok(status) => assignment.status = status,
+        Err(error) => return Ok(Err(AssignmentError::Refused(error))),
+    }
+    save_assignment(db, &assignment, "dispatcher", None, now_ms)?;
+    let event = append_event(
+        db,
+        &driver_id,
+        EventPayload::Assignment {
+            assignment: assignment.clone(),
+            notice: Some("The dispatcher cancelled this job.".into()),
+            refused_seq: None,
+        },
+        now_ms,
+    )?;
+    let change = job_changed(&driver_id, &assignment, "dispatcher", None, now_ms);
+    Ok(Ok((driver_id, assignment, event, change)))
+}
+
+/// Expires, inside the open transaction, every offer whose accept deadline has passed; the
+/// events to push and what consoles are told.
+pub(crate) fn expire_due_in(
+    db: &mut dyn SqlConnection,
+    now_ms: i64,
+) -> Result<(Vec<(String, Event)>, Vec<FeedChange>), StoreError> {
+    let for_update = db.dialect().for_update();
+    let offered = db.query(&format!("SELECT driver_id, body FROM assignments{for_update}"), &[])?;
+    let mut events = Vec::new();
+    let mut expired = Vec::new();
+    for row in offered {
+        let (driver_id, body) = (row.text(0)?, row.text(1)?);
+        let mut assignment: Assignment =
+            serde_json::from_str(&body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let due = assignment.status == AssignmentStatus::Offered
+            && assignment.accept_by_ms.is_some_and(|deadline| now_ms > deadline);
+        if !due {
+            continue;
+        }
+        assignment.status = AssignmentStatus::Expired;
+        save_assignment(db, &assignment, "server", None, now_ms)?;
+        expired.push(job_changed(&driver_id, &assignment, "server", None, now_ms));
+        let event = append_event(
+            db,
+            &driver_id,
+            EventPayload::Assignment {
+                assignment,
+                notice: Some("This offer expired: it was not accepted in time.".into()),
+                refused_seq: None,
+            },
+            now_ms,
+        )?;
+        events.push((driver_id, event));
+    }
+    Ok((events, expired))
+}
+
+/// Every job (of one driver when given), newest first, with its history.
+pub(crate) fn assignments_in(
+    db: &mut dyn SqlConnection,
+    driver_id: Option<&str>,
+) -> Result<Vec<AssignmentRecord>, StoreError> {
+    let rows = match driver_id {
+        Some(driver_id) => db.query(
+            "SELECT driver_id, body FROM assignments WHERE driver_id = ?1 ORDER BY created_at_ms DESC, id",
+            sql_params![driver_id],
+        )?,
+        None => db.query("SELECT driver_id, body FROM assignments ORDER BY created_at_ms DESC, id", &[])?,
+    };
+    let in_order = db.dialect().insertion_order();
+    let history_sql = format!(
+        "SELECT at_ms, status, changed_by, record_seq FROM assignment_history WHERE assignment_id = ?1 ORDER BY {in_order}"
+    );
+    rows.into_iter()
+        .map(|row| {
+            let driver_id = row.text(0)?;
+            let assignment: Assignment = serde_json::from_str(&row.text(1)?)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let history = db
+                .query(&history_sql, sql_params![&assignment.id])?
+                .iter()
+                .map(|entry| {
+                    let status = serde_json::from_value(serde_json::Value::String(entry.text(1)?))
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                    Ok(HistoryEntry {
+                        at_ms: entry.int(0)?,
+                        status,
+                        changed_by: entry.text(2)?,
+                        record_seq: entry.opt_int(3)?.map(|seq| seq as u64),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(AssignmentRecord { driver_id, assignment, history })
+        })
+        .collect()
+}
+
+/// Events for a driver after `after_event_id`, oldest first.
+pub(crate) fn events_after_in(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    after_event_id: u64,
+) -> Result<Vec<Event>, StoreError> {
+    db.query(
+        "SELECT body FROM events WHERE driver_id = ?1 AND event_id > ?2 ORDER BY event_id",
+        sql_params![driver_id, after_event_id],
+    )?
+    .iter()
+    .map(|row| serde_json::from_str(&row.text(0)?).map_err(|error| StoreError::Corrupt(error.to_string())))
+    .collect()
+}
+
+/// Stores a message for a driver inside the open transaction; the event to push and what
+/// consoles are told.
+pub(crate) fn send_message_in(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    text: &str,
+    now_ms: i64,
+) -> Result<(Event, FeedChange), StoreError> {
+    let event = append_event(db, driver_id, EventPayload::Message { text: text.to_string() }, now_ms)?;
+    let message = FeedChange::Message {
+        driver_id: driver_id.to_string(),
+        event_id: event.event_id,
+        text: text.to_string(),
+    };
+    Ok((event, message))
+}
+
+/// A server setting stored in the database (the dispatcher token), if set.
+pub(crate) fn setting_in(db: &mut dyn SqlConnection, name: &str) -> Result<Option<String>, StoreError> {
+    db.query_opt("SELECT value FROM settings WHERE name = ?1", sql_params![name])?
+        .map(|row| row.text(0))
+        .transpose()
+}
+
+/// Stores a server setting.
+pub(crate) fn set_setting_in(db: &mut dyn SqlConnection, name: &str, value: &str) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        sql_params![name, value],
+    )?;
+    Ok(())
+}
+
+/// Each method: one transaction under the store's lock, then the consoles are told (with the
+/// lock still held, so they hear commits in commit order).
 impl SqliteStore {
     /// Creates and offers a job; returns it and the event to push to its driver.
     pub fn create_assignment(
@@ -296,43 +498,15 @@ impl SqliteStore {
         new: NewAssignment,
         now_ms: i64,
     ) -> Result<Result<(Assignment, Event), AssignmentError>, StoreError> {
-        if let Some(problem) = new.problem() {
-            return Ok(Err(AssignmentError::Invalid(problem)));
-        }
         let mut inner = self.lock();
         let transaction = inner.connection.transaction()?;
-        let id = new.id.clone().unwrap_or_else(random_id);
-        if load_assignment(&transaction, &id)?.is_some() {
-            return Ok(Err(AssignmentError::AlreadyExists(id)));
-        }
-        let assignment = Assignment {
-            id,
-            pickup: new.pickup,
-            dropoff: new.dropoff,
-            window: new.window,
-            notes: new.notes,
-            accept_by_ms: new.accept_by_ms,
-            status: AssignmentStatus::Offered,
-            failure_reason: None,
-        };
-        let body =
-            serde_json::to_string(&assignment).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        transaction.execute(
-            "INSERT INTO assignments (id, driver_id, body, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![assignment.id, new.driver_id, body, now_ms],
-        )?;
-        transaction.execute(
-            "INSERT INTO assignment_history (assignment_id, at_ms, status, changed_by) VALUES (?1, ?2, 'offered', 'dispatcher')",
-            params![assignment.id, now_ms],
-        )?;
-        let event = append_event(
-            &transaction,
-            &new.driver_id,
-            EventPayload::Assignment { assignment: assignment.clone(), notice: None, refused_seq: None },
-            now_ms,
-        )?;
+        let (assignment, event, change) =
+            match create_assignment_in(&mut SqliteSql(&transaction), new, now_ms)? {
+                Ok(created) => created,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
         transaction.commit()?;
-        self.announce(vec![job_changed(&new.driver_id, &assignment, "dispatcher", None, now_ms)], now_ms);
+        self.announce(vec![change], now_ms);
         Ok(Ok((assignment, event)))
     }
 
@@ -344,26 +518,13 @@ impl SqliteStore {
     ) -> Result<Result<(String, Assignment, Event), AssignmentError>, StoreError> {
         let mut inner = self.lock();
         let transaction = inner.connection.transaction()?;
-        let Some((driver_id, mut assignment)) = load_assignment(&transaction, id)? else {
-            return Ok(Err(AssignmentError::NotFound(id.to_string())));
-        };
-        match next_status(assignment.status, Change::Cancel) {
-            Ok(status) => assignment.status = status,
-            Err(error) => return Ok(Err(AssignmentError::Refused(error))),
-        }
-        save_assignment(&transaction, &assignment, "dispatcher", None, now_ms)?;
-        let event = append_event(
-            &transaction,
-            &driver_id,
-            EventPayload::Assignment {
-                assignment: assignment.clone(),
-                notice: Some("The dispatcher cancelled this job.".into()),
-                refused_seq: None,
-            },
-            now_ms,
-        )?;
+        let (driver_id, assignment, event, change) =
+            match cancel_assignment_in(&mut SqliteSql(&transaction), id, now_ms)? {
+                Ok(cancelled) => cancelled,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
         transaction.commit()?;
-        self.announce(vec![job_changed(&driver_id, &assignment, "dispatcher", None, now_ms)], now_ms);
+        self.announce(vec![change], now_ms);
         Ok(Ok((driver_id, assignment, event)))
     }
 
@@ -371,35 +532,7 @@ impl SqliteStore {
     pub fn expire_due(&self, now_ms: i64) -> Result<Vec<(String, Event)>, StoreError> {
         let mut inner = self.lock();
         let transaction = inner.connection.transaction()?;
-        let offered: Vec<(String, String)> = {
-            let mut statement = transaction.prepare("SELECT driver_id, body FROM assignments")?;
-            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?
-        };
-        let mut events = Vec::new();
-        let mut expired = Vec::new();
-        for (driver_id, body) in offered {
-            let mut assignment: Assignment =
-                serde_json::from_str(&body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            let due = assignment.status == AssignmentStatus::Offered
-                && assignment.accept_by_ms.is_some_and(|deadline| now_ms > deadline);
-            if !due {
-                continue;
-            }
-            assignment.status = AssignmentStatus::Expired;
-            save_assignment(&transaction, &assignment, "server", None, now_ms)?;
-            expired.push(job_changed(&driver_id, &assignment, "server", None, now_ms));
-            let event = append_event(
-                &transaction,
-                &driver_id,
-                EventPayload::Assignment {
-                    assignment,
-                    notice: Some("This offer expired: it was not accepted in time.".into()),
-                    refused_seq: None,
-                },
-                now_ms,
-            )?;
-            events.push((driver_id, event));
-        }
+        let (events, expired) = expire_due_in(&mut SqliteSql(&transaction), now_ms)?;
         transaction.commit()?;
         self.announce(expired, now_ms);
         Ok(events)
@@ -408,73 +541,21 @@ impl SqliteStore {
     /// Every job (of one driver when given), newest first, with its history.
     pub fn assignments(&self, driver_id: Option<&str>) -> Result<Vec<AssignmentRecord>, StoreError> {
         let inner = self.lock();
-        let mut statement = inner.connection.prepare(
-            "SELECT driver_id, body FROM assignments WHERE (?1 IS NULL OR driver_id = ?1) ORDER BY created_at_ms DESC, id",
-        )?;
-        let rows: Vec<(String, String)> = statement
-            .query_map([driver_id], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let mut history_statement = inner.connection.prepare(
-            "SELECT at_ms, status, changed_by, record_seq FROM assignment_history WHERE assignment_id = ?1 ORDER BY rowid",
-        )?;
-        rows.into_iter()
-            .map(|(driver_id, body)| {
-                let assignment: Assignment =
-                    serde_json::from_str(&body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-                let history = history_statement
-                    .query_map([&assignment.id], |row| {
-                        let status: String = row.get(1)?;
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            status,
-                            row.get::<_, String>(2)?,
-                            row.get::<_, Option<i64>>(3)?,
-                        ))
-                    })?
-                    .map(|row| {
-                        let (at_ms, status, changed_by, record_seq) = row?;
-                        let status = serde_json::from_value(serde_json::Value::String(status))
-                            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-                        Ok(HistoryEntry {
-                            at_ms,
-                            status,
-                            changed_by,
-                            record_seq: record_seq.map(|seq| seq as u64),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok(AssignmentRecord { driver_id, assignment, history })
-            })
-            .collect()
+        assignments_in(&mut SqliteSql(&inner.connection), driver_id)
     }
 
     /// Events for a driver after `after_event_id`, oldest first.
     pub fn events_after(&self, driver_id: &str, after_event_id: u64) -> Result<Vec<Event>, StoreError> {
         let inner = self.lock();
-        let mut statement = inner
-            .connection
-            .prepare("SELECT body FROM events WHERE driver_id = ?1 AND event_id > ?2 ORDER BY event_id")?;
-        let bodies: Vec<String> = statement
-            .query_map(params![driver_id, after_event_id as i64], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        bodies
-            .iter()
-            .map(|body| serde_json::from_str(body).map_err(|error| StoreError::Corrupt(error.to_string())))
-            .collect()
+        events_after_in(&mut SqliteSql(&inner.connection), driver_id, after_event_id)
     }
 
     /// Stores a message for a driver; returns the event to push.
     pub fn send_message(&self, driver_id: &str, text: &str, now_ms: i64) -> Result<Event, StoreError> {
         let mut inner = self.lock();
         let transaction = inner.connection.transaction()?;
-        let event =
-            append_event(&transaction, driver_id, EventPayload::Message { text: text.to_string() }, now_ms)?;
+        let (event, message) = send_message_in(&mut SqliteSql(&transaction), driver_id, text, now_ms)?;
         transaction.commit()?;
-        let message = FeedChange::Message {
-            driver_id: driver_id.to_string(),
-            event_id: event.event_id,
-            text: text.to_string(),
-        };
         self.announce(vec![message], now_ms);
         Ok(event)
     }
@@ -482,19 +563,12 @@ impl SqliteStore {
     /// A server setting stored in the database (the dispatcher token), if set.
     pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         let inner = self.lock();
-        Ok(inner
-            .connection
-            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |row| row.get(0))
-            .optional()?)
+        setting_in(&mut SqliteSql(&inner.connection), name)
     }
 
     /// Stores a server setting.
     pub fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
         let inner = self.lock();
-        inner.connection.execute(
-            "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![name, value],
-        )?;
-        Ok(())
+        set_setting_in(&mut SqliteSql(&inner.connection), name, value)
     }
 }

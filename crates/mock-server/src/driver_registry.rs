@@ -4,9 +4,10 @@
 //! so a copy of the database does not let anyone sign in. A revoked token is remembered as
 //! revoked (so the app can say so) until the dispatcher issues a new one.
 
+use crate::sql::{SqlConnection, SqliteSql};
+use crate::sql_params;
 use crate::store::{SqliteStore, StoreError};
 use enroute_protocol::FeedChange;
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -71,6 +72,78 @@ fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Adds an account with `token`; false if the driver has one already.
+pub(crate) fn insert_account(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    token: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let inserted = db.execute(
+        "INSERT INTO driver_accounts (driver_id, token_sha256, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        sql_params![driver_id, token_hash(token), now_ms],
+    )?;
+    Ok(inserted > 0)
+}
+
+/// Gives the driver an account with `token`, or a new token (and no revocation) if it has one.
+pub(crate) fn set_account_token(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    token: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO driver_accounts (driver_id, token_sha256, created_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (driver_id) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_ms = NULL",
+        sql_params![driver_id, token_hash(token), now_ms],
+    )?;
+    Ok(())
+}
+
+/// Revokes the driver's token; false if it has no account.
+pub(crate) fn revoke_account(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE driver_accounts SET revoked_ms = ?2 WHERE driver_id = ?1",
+        sql_params![driver_id, now_ms],
+    )? > 0)
+}
+
+pub(crate) fn is_registered_in(db: &mut dyn SqlConnection, driver_id: &str) -> Result<bool, StoreError> {
+    Ok(db.query_opt("SELECT 1 FROM driver_accounts WHERE driver_id = ?1", sql_params![driver_id])?.is_some())
+}
+
+pub(crate) fn registered_drivers_in(db: &mut dyn SqlConnection) -> Result<u64, StoreError> {
+    Ok(db.query_one("SELECT COUNT(*) FROM driver_accounts", &[])?.int(0)? as u64)
+}
+
+/// Whether `token` signs `driver_id` in, and why not.
+pub(crate) fn check_sign_in_in(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    token: Option<&str>,
+) -> Result<Result<(), SignInRefusal>, StoreError> {
+    let Some(token) = token else { return Ok(Err(SignInRefusal::Unauthorized)) };
+    let account = db
+        .query_opt(
+            "SELECT token_sha256, revoked_ms FROM driver_accounts WHERE driver_id = ?1",
+            sql_params![driver_id],
+        )?
+        .map(|row| Ok::<_, StoreError>((row.text(0)?, row.opt_int(1)?)))
+        .transpose()?;
+    Ok(match account {
+        Some((stored_hash, revoked_ms)) if stored_hash == token_hash(token) => match revoked_ms {
+            Some(_) => Err(SignInRefusal::Revoked),
+            None => Ok(()),
+        },
+        _ => Err(SignInRefusal::Unauthorized),
+    })
+}
+
 impl SqliteStore {
     /// Registers a new driver with a new random token, which is returned (and never stored).
     pub fn register_driver(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
@@ -79,11 +152,7 @@ impl SqliteStore {
         }
         let token = crate::random_token();
         let inner = self.lock();
-        let inserted = inner.connection.execute(
-            "INSERT OR IGNORE INTO driver_accounts (driver_id, token_sha256, created_ms) VALUES (?1, ?2, ?3)",
-            params![driver_id, token_hash(&token), now_ms],
-        )?;
-        if inserted == 0 {
+        if !insert_account(&mut SqliteSql(&inner.connection), driver_id, &token, now_ms)? {
             return Err(RegistryError::AlreadyRegistered(driver_id.to_string()));
         }
         self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }], now_ms);
@@ -97,11 +166,7 @@ impl SqliteStore {
             return Err(RegistryError::BadDriverId(driver_id.to_string()));
         }
         let inner = self.lock();
-        inner.connection.execute(
-            "INSERT INTO driver_accounts (driver_id, token_sha256, created_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (driver_id) DO UPDATE SET token_sha256 = excluded.token_sha256, revoked_ms = NULL",
-            params![driver_id, token_hash(token), now_ms],
-        )?;
+        set_account_token(&mut SqliteSql(&inner.connection), driver_id, token, now_ms)?;
         self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }], now_ms);
         Ok(())
     }
@@ -119,11 +184,7 @@ impl SqliteStore {
     /// Revokes a driver's token: its sign-ins are refused with `token_revoked`.
     pub fn revoke_driver(&self, driver_id: &str, now_ms: i64) -> Result<(), RegistryError> {
         let inner = self.lock();
-        let changed = inner.connection.execute(
-            "UPDATE driver_accounts SET revoked_ms = ?2 WHERE driver_id = ?1",
-            params![driver_id, now_ms],
-        )?;
-        if changed == 0 {
+        if !revoke_account(&mut SqliteSql(&inner.connection), driver_id, now_ms)? {
             return Err(RegistryError::NotRegistered(driver_id.to_string()));
         }
         self.announce(vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }], now_ms);
@@ -133,20 +194,13 @@ impl SqliteStore {
     /// Whether `driver_id` is registered.
     pub fn is_registered(&self, driver_id: &str) -> Result<bool, StoreError> {
         let inner = self.lock();
-        Ok(inner
-            .connection
-            .query_row("SELECT 1 FROM driver_accounts WHERE driver_id = ?1", [driver_id], |_| Ok(()))
-            .optional()?
-            .is_some())
+        is_registered_in(&mut SqliteSql(&inner.connection), driver_id)
     }
 
     /// How many drivers are registered.
     pub fn registered_drivers(&self) -> Result<u64, StoreError> {
         let inner = self.lock();
-        Ok(inner
-            .connection
-            .query_row("SELECT COUNT(*) FROM driver_accounts", [], |row| row.get::<_, i64>(0))?
-            as u64)
+        registered_drivers_in(&mut SqliteSql(&inner.connection))
     }
 
     /// Checks a sign-in. Unknown drivers and wrong tokens are refused alike, so driver ids
@@ -156,23 +210,8 @@ impl SqliteStore {
         driver_id: &str,
         token: Option<&str>,
     ) -> Result<Result<(), SignInRefusal>, StoreError> {
-        let Some(token) = token else { return Ok(Err(SignInRefusal::Unauthorized)) };
         let inner = self.lock();
-        let account: Option<(String, Option<i64>)> = inner
-            .connection
-            .query_row(
-                "SELECT token_sha256, revoked_ms FROM driver_accounts WHERE driver_id = ?1",
-                [driver_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        Ok(match account {
-            Some((stored_hash, revoked_ms)) if stored_hash == token_hash(token) => match revoked_ms {
-                Some(_) => Err(SignInRefusal::Revoked),
-                None => Ok(()),
-            },
-            _ => Err(SignInRefusal::Unauthorized),
-        })
+        check_sign_in_in(&mut SqliteSql(&inner.connection), driver_id, token)
     }
 }
 

@@ -2,6 +2,7 @@
 //! server heard from), with duty, pause reason, last contact, waiting records and position, and
 //! every job with its history. One read under the store's lock, so it is one consistent moment.
 
+use crate::sql::{SqlConnection, SqliteSql};
 use crate::store::{SqliteStore, StoreError};
 use enroute_protocol::{FeedDriver, FeedJob, Fix, JobChange};
 use std::collections::HashMap;
@@ -41,33 +42,27 @@ impl SqliteStore {
             })
             .collect();
         let inner = self.lock();
-        let waiting: HashMap<String, u64> = {
-            let mut statement = inner.connection.prepare(
+        let mut db = SqliteSql(&inner.connection);
+        let waiting: HashMap<String, u64> = db
+            .query(
                 "SELECT r.driver_id, COUNT(*) FROM records r JOIN drivers d ON d.driver_id = r.driver_id
                  WHERE r.seq > d.acked_seq GROUP BY r.driver_id",
-            )?;
-            statement
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut statement = inner.connection.prepare(
+                &[],
+            )?
+            .iter()
+            .map(|row| Ok((row.text(0)?, row.int(1)? as u64)))
+            .collect::<Result<_, StoreError>>()?;
+        let rows = db.query(
             "SELECT ids.driver_id, d.duty, d.paused_reason, d.last_seen_ms, d.position
              FROM (SELECT driver_id FROM driver_accounts UNION SELECT driver_id FROM drivers) ids
              LEFT JOIN drivers d ON d.driver_id = ids.driver_id
              ORDER BY ids.driver_id",
+            &[],
         )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, Option<String>>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, Option<i64>>(3)?,
-                row.get::<_, Option<String>>(4)?,
-            ))
-        })?;
         let mut drivers = Vec::new();
         for row in rows {
-            let (driver_id, duty, paused, last_seen_ms, position) = row?;
+            let (driver_id, duty, paused, last_seen_ms, position) =
+                (row.text(0)?, row.opt_text(1)?, row.opt_text(2)?, row.opt_int(3)?, row.opt_text(4)?);
             let position = position
                 .map(|text| {
                     serde_json::from_str::<Fix>(&text).map_err(|error| StoreError::Corrupt(error.to_string()))

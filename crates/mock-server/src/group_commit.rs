@@ -10,6 +10,7 @@
 //! This module owns the write path of drivers' records; it must not know about sockets,
 //! sessions or HTTP.
 
+use crate::sql::SqliteSql;
 use crate::store::{
     RejectedRecord, SequenceState, StoreError, StoreInner, StoreOutcome, apply_batch, load_sequence,
 };
@@ -171,12 +172,12 @@ fn commit_group(
                             Some(sequence) => sequence.clone(),
                             None => match sequences.get(&driver_id) {
                                 Some(sequence) => sequence.clone(),
-                                None => load_sequence(&transaction, &driver_id)?,
+                                None => load_sequence(&mut SqliteSql(&transaction), &driver_id)?,
                             },
                         };
                         let savepoint = transaction.savepoint()?;
                         let outcome = apply_batch(
-                            &savepoint,
+                            &mut SqliteSql(&savepoint),
                             &mut sequence,
                             &driver_id,
                             &records,

@@ -35,6 +35,7 @@ pub mod scenario;
 pub mod session;
 pub mod sign_ins;
 pub mod socket;
+pub mod sql;
 pub mod sqlite_schema;
 pub mod static_files;
 pub mod store;

@@ -7,7 +7,7 @@
 //! `synchronous = FULL`), so a server killed at any moment loses nothing it acknowledged.
 
 use enroute_protocol::{Fix, Record, RecordKind, RecordRejection, SeqRange};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,6 +17,8 @@ use crate::checkpointer::Checkpointer;
 use crate::driver_registry::{RegistryError, SignInRefusal};
 pub use crate::group_commit::CommitListener;
 use crate::group_commit::GroupCommit;
+use crate::sql::{SqlConnection, SqliteSql};
+use crate::sql_params;
 pub use crate::store_interface::{Store, StoreFuture};
 use enroute_protocol::{Assignment, Event};
 
@@ -160,14 +162,13 @@ impl SequenceState {
 }
 
 /// Whether a gap record of the driver declared `seq` lost.
-fn settled_as_lost(transaction: &Connection, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
-    let found: Option<i64> = transaction
-        .prepare_cached(
+fn settled_as_lost(db: &mut dyn SqlConnection, driver_id: &str, seq: u64) -> Result<bool, StoreError> {
+    Ok(db
+        .query_opt(
             "SELECT 1 FROM lost_ranges WHERE driver_id = ?1 AND first_seq <= ?2 AND last_seq >= ?2 LIMIT 1",
+            sql_params![driver_id, seq],
         )?
-        .query_row(params![driver_id, seq as i64], |row| row.get(0))
-        .optional()?;
-    Ok(found.is_some())
+        .is_some())
 }
 
 /// Shared handle to the database. Reads and the dispatcher's changes take the connection's
@@ -237,21 +238,19 @@ impl SqliteStore {
     /// Every driver the server has heard from, by id.
     pub fn drivers(&self) -> Result<Vec<DriverSummary>, StoreError> {
         let mut inner = self.lock();
-        let ids: Vec<String> = {
-            let mut statement =
-                inner.connection.prepare("SELECT driver_id FROM drivers ORDER BY driver_id")?;
-            statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?
-        };
+        let ids = SqliteSql(&inner.connection)
+            .query("SELECT driver_id FROM drivers ORDER BY driver_id", &[])?
+            .iter()
+            .map(|row| row.text(0))
+            .collect::<Result<Vec<_>, _>>()?;
         ids.iter().map(|driver_id| inner.summary(driver_id)).collect()
     }
 
     /// One driver's summary, if the server has heard from it.
     pub fn driver(&self, driver_id: &str) -> Result<Option<DriverSummary>, StoreError> {
         let mut inner = self.lock();
-        let known: Option<String> = inner
-            .connection
-            .query_row("SELECT driver_id FROM drivers WHERE driver_id = ?1", [driver_id], |row| row.get(0))
-            .optional()?;
+        let known = SqliteSql(&inner.connection)
+            .query_opt("SELECT driver_id FROM drivers WHERE driver_id = ?1", sql_params![driver_id])?;
         match known {
             Some(_) => inner.summary(driver_id).map(Some),
             None => Ok(None),
@@ -262,25 +261,7 @@ impl SqliteStore {
     pub fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError> {
         let mut inner = self.lock();
         let acked_seq = inner.sequence(driver_id)?.acked_seq;
-        let mut statement = inner
-            .connection
-            .prepare("SELECT body FROM records WHERE driver_id = ?1 AND seq <= ?2 ORDER BY seq")?;
-        let bodies: Vec<String> = statement
-            .query_map(params![driver_id, acked_seq as i64], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        let records = bodies
-            .iter()
-            .map(|body| Record::decode(body).map_err(|error| StoreError::Corrupt(error.to_string())))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut statement = inner.connection.prepare(
-            "SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 ORDER BY first_seq, last_seq",
-        )?;
-        let lost = statement
-            .query_map([driver_id], |row| {
-                Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(DriverHistory { driver_id: driver_id.to_string(), acked_seq, records, lost })
+        driver_history(&mut SqliteSql(&inner.connection), driver_id, acked_seq)
     }
 
     /// Tells consoles what a commit outside the writer changed: call it with the lock still
@@ -296,6 +277,31 @@ impl SqliteStore {
     }
 }
 
+/// A driver's applied records (up to `acked_seq`) in sequence order, and the ranges declared lost.
+pub(crate) fn driver_history(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    acked_seq: u64,
+) -> Result<DriverHistory, StoreError> {
+    let records = db
+        .query(
+            "SELECT body FROM records WHERE driver_id = ?1 AND seq <= ?2 ORDER BY seq",
+            sql_params![driver_id, acked_seq],
+        )?
+        .iter()
+        .map(|row| Record::decode(&row.text(0)?).map_err(|error| StoreError::Corrupt(error.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lost = db
+        .query(
+            "SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 ORDER BY first_seq, last_seq",
+            sql_params![driver_id],
+        )?
+        .iter()
+        .map(|row| Ok(SeqRange::new(row.int(0)? as u64, row.int(1)? as u64)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(DriverHistory { driver_id: driver_id.to_string(), acked_seq, records, lost })
+}
+
 impl StoreInner {
     /// The driver's sequence state, loaded from the database on first use.
     fn sequence(&mut self, driver_id: &str) -> Result<&SequenceState, StoreError> {
@@ -307,32 +313,49 @@ impl StoreInner {
     }
 
     fn load_sequence(&self, driver_id: &str) -> Result<SequenceState, StoreError> {
-        load_sequence(&self.connection, driver_id)
+        load_sequence(&mut SqliteSql(&self.connection), driver_id)
     }
 }
 
-/// A driver's sequence state as the database (or the open transaction) holds it.
-pub(crate) fn load_sequence(connection: &Connection, driver_id: &str) -> Result<SequenceState, StoreError> {
-    let acked_seq: i64 = connection
-        .query_row("SELECT acked_seq FROM drivers WHERE driver_id = ?1", [driver_id], |row| row.get(0))
-        .optional()?
+/// A driver's sequence state as the database (or the open transaction) holds it. Where nodes
+/// share the database, the driver's row is locked first (until the transaction ends), so two
+/// nodes never move one driver's numbers on at once.
+pub(crate) fn load_sequence(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+) -> Result<SequenceState, StoreError> {
+    let for_update = db.dialect().for_update();
+    let acked_seq = db
+        .query_opt(
+            &format!("SELECT acked_seq FROM drivers WHERE driver_id = ?1{for_update}"),
+            sql_params![driver_id],
+        )?
+        .map(|row| row.int(0))
+        .transpose()?
         .unwrap_or(0);
-    let mut statement =
-        connection.prepare("SELECT seq FROM records WHERE driver_id = ?1 AND seq > ?2 ORDER BY seq")?;
-    let waiting = statement
-        .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
+    let waiting = db
+        .query(
+            "SELECT seq FROM records WHERE driver_id = ?1 AND seq > ?2 ORDER BY seq",
+            sql_params![driver_id, acked_seq],
+        )?
+        .iter()
+        .map(|row| row.int(0).map(|seq| seq as u64))
         .collect::<Result<BTreeSet<_>, _>>()?;
-    let mut statement = connection
-        .prepare("SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 AND last_seq > ?2")?;
-    let lost = statement
-        .query_map(params![driver_id, acked_seq], |row| {
-            Ok(SeqRange::new(row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut statement =
-        connection.prepare("SELECT seq FROM rejected_records WHERE driver_id = ?1 AND seq > ?2")?;
-    let rejected = statement
-        .query_map(params![driver_id, acked_seq], |row| row.get::<_, i64>(0).map(|seq| seq as u64))?
+    let lost = db
+        .query(
+            "SELECT first_seq, last_seq FROM lost_ranges WHERE driver_id = ?1 AND last_seq > ?2",
+            sql_params![driver_id, acked_seq],
+        )?
+        .iter()
+        .map(|row| Ok(SeqRange::new(row.int(0)? as u64, row.int(1)? as u64)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let rejected = db
+        .query(
+            "SELECT seq FROM rejected_records WHERE driver_id = ?1 AND seq > ?2",
+            sql_params![driver_id, acked_seq],
+        )?
+        .iter()
+        .map(|row| row.int(0).map(|seq| seq as u64))
         .collect::<Result<BTreeSet<_>, _>>()?;
     Ok(SequenceState { acked_seq: acked_seq as u64, waiting, lost, rejected })
 }
@@ -340,17 +363,12 @@ pub(crate) fn load_sequence(connection: &Connection, driver_id: &str) -> Result<
 impl StoreInner {
     fn summary(&mut self, driver_id: &str) -> Result<DriverSummary, StoreError> {
         let waiting = self.sequence(driver_id)?.waiting.len();
-        let (acked_seq, position, last_seen_ms, last_delivery_lag_ms, duty): (
-            i64,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-        ) = self.connection.query_row(
+        let row = SqliteSql(&self.connection).query_one(
             "SELECT acked_seq, position, last_seen_ms, last_delivery_lag_ms, duty FROM drivers WHERE driver_id = ?1",
-            [driver_id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            sql_params![driver_id],
         )?;
+        let (acked_seq, position, last_seen_ms, last_delivery_lag_ms, duty) =
+            (row.int(0)?, row.opt_text(1)?, row.opt_int(2)?, row.opt_int(3)?, row.opt_text(4)?);
         let position = position
             .map(|text| {
                 serde_json::from_str::<Fix>(&text).map_err(|error| StoreError::Corrupt(error.to_string()))
@@ -371,7 +389,7 @@ impl StoreInner {
 /// Stores one batch inside the open transaction `connection`, moving `sequence` (the driver's
 /// state before the batch) on. Nothing here commits: the writer commits the whole group.
 pub(crate) fn apply_batch(
-    connection: &Connection,
+    db: &mut dyn SqlConnection,
     sequence: &mut SequenceState,
     driver_id: &str,
     records: &[Record],
@@ -379,7 +397,6 @@ pub(crate) fn apply_batch(
     now_ms: i64,
     max_parked: usize,
 ) -> Result<StoreOutcome, StoreError> {
-    let transaction = connection;
     let mut outcome = StoreOutcome::default();
     let mut newest_fix: Option<Fix> = None;
     // Records a gap had settled as lost that arrived after all (applied below, first).
@@ -396,19 +413,25 @@ pub(crate) fn apply_batch(
             outcome.duplicates += 1;
             continue;
         }
-        transaction.execute(
-            "INSERT OR IGNORE INTO rejected_records (driver_id, seq, reason, received_at_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![driver_id, seq as i64, rejected_record.rejection.reason, now_ms, rejected_record.body],
+        db.execute(
+            "INSERT INTO rejected_records (driver_id, seq, reason, received_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            sql_params![
+                driver_id,
+                seq,
+                &rejected_record.rejection.reason,
+                now_ms,
+                rejected_record.body.clone()
+            ],
         )?;
         sequence.rejected.insert(seq);
     }
     for record in records {
         if let RecordKind::Gap { lost, .. } = &record.kind {
             for range in enroute_protocol::usable_gap_ranges(lost, record.seq) {
-                transaction.execute(
-                    "INSERT OR IGNORE INTO lost_ranges (driver_id, first_seq, last_seq) VALUES (?1, ?2, ?3)",
-                    params![driver_id, range.first as i64, range.last as i64],
+                db.execute(
+                    "INSERT INTO lost_ranges (driver_id, first_seq, last_seq) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    sql_params![driver_id, range.first, range.last],
                 )?;
                 if range.last > sequence.acked_seq {
                     sequence.lost.push(*range);
@@ -421,7 +444,7 @@ pub(crate) fn apply_batch(
         // (regression: it was acknowledged as a duplicate and vanished).
         let late = record.seq <= sequence.acked_seq
             && !sequence.rejected.contains(&record.seq)
-            && settled_as_lost(transaction, driver_id, record.seq)?;
+            && settled_as_lost(db, driver_id, record.seq)?;
         if (record.seq <= sequence.acked_seq && !late)
             || sequence.waiting.contains(&record.seq)
             || sequence.rejected.contains(&record.seq)
@@ -429,19 +452,19 @@ pub(crate) fn apply_batch(
             outcome.duplicates += 1;
             continue;
         }
-        let inserted = transaction.execute(
-                "INSERT OR IGNORE INTO records (driver_id, seq, record_id, kind, created_at_ms, received_at_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    driver_id,
-                    record.seq as i64,
-                    record.id.0,
-                    kind_name(&record.kind),
-                    record.created_at_ms,
-                    now_ms,
-                    record.encode()
-                ],
-            )?;
+        let inserted = db.execute(
+            "INSERT INTO records (driver_id, seq, record_id, kind, created_at_ms, received_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            sql_params![
+                driver_id,
+                record.seq,
+                record.id.0.to_string(),
+                kind_name(&record.kind),
+                record.created_at_ms,
+                now_ms,
+                record.encode()
+            ],
+        )?;
         if inserted == 0 {
             outcome.duplicates += 1;
             continue;
@@ -468,28 +491,25 @@ pub(crate) fn apply_batch(
     // device still holds them and sends them again once the gap is filled.
     while sequence.waiting.len() > max_parked {
         let Some(highest) = sequence.waiting.pop_last() else { break };
-        transaction.execute(
-            "DELETE FROM records WHERE driver_id = ?1 AND seq = ?2",
-            params![driver_id, highest as i64],
-        )?;
+        db.execute("DELETE FROM records WHERE driver_id = ?1 AND seq = ?2", sql_params![driver_id, highest])?;
         outcome.new_records = outcome.new_records.saturating_sub(1);
         outcome.parked_refused += 1;
     }
 
-    transaction.execute(
-            "INSERT INTO drivers (driver_id, acked_seq, last_seen_ms) VALUES (?1, ?2, ?3)
+    db.execute(
+        "INSERT INTO drivers (driver_id, acked_seq, last_seen_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (driver_id) DO UPDATE SET acked_seq = excluded.acked_seq, last_seen_ms = excluded.last_seen_ms",
-            params![driver_id, sequence.acked_seq as i64, now_ms],
-        )?;
+        sql_params![driver_id, sequence.acked_seq, now_ms],
+    )?;
     // Apply what the records mean, in sequence order, in the same transaction: an
     // acknowledged duty change or job action has taken effect.
     for seq in applied {
         let record = match records.iter().find(|record| record.seq == seq) {
             Some(record) => record.clone(),
-            None => load_record(transaction, driver_id, seq)?,
+            None => load_record(db, driver_id, seq)?,
         };
         outcome.events.extend(crate::assignment_store::apply_record(
-            transaction,
+            db,
             driver_id,
             &record,
             now_ms,
@@ -498,10 +518,10 @@ pub(crate) fn apply_batch(
     }
     if let Some(fix) = newest_fix {
         let fix_json = serde_json::to_string(&fix).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let moved = transaction.execute(
+        let moved = db.execute(
             "UPDATE drivers SET position = ?2, position_time_ms = ?3
                  WHERE driver_id = ?1 AND (position_time_ms IS NULL OR position_time_ms <= ?3)",
-            params![driver_id, fix_json, fix.time_ms],
+            sql_params![driver_id, fix_json, fix.time_ms],
         )?;
         if moved > 0 {
             outcome
@@ -510,12 +530,12 @@ pub(crate) fn apply_batch(
         }
     }
     if sequence.acked_seq > previous_acked {
-        transaction.execute(
+        db.execute(
             "UPDATE drivers SET last_delivery_lag_ms =
                      (SELECT received_at_ms - created_at_ms FROM records WHERE driver_id = ?1 AND seq <= ?2
                       ORDER BY seq DESC LIMIT 1)
                  WHERE driver_id = ?1",
-            params![driver_id, sequence.acked_seq as i64],
+            sql_params![driver_id, sequence.acked_seq],
         )?;
     }
     // Tell the device about every refused record of this batch, including ones refused on an
@@ -523,14 +543,12 @@ pub(crate) fn apply_batch(
     let batch_seqs: BTreeSet<u64> =
         records.iter().map(|record| record.seq).chain(rejected.iter().map(|r| r.rejection.seq)).collect();
     if let (Some(first), Some(last)) = (batch_seqs.first(), batch_seqs.last()) {
-        let mut statement = transaction.prepare_cached(
-                "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
-            )?;
-        let refused = statement.query_map(params![driver_id, *first as i64, *last as i64], |row| {
-            Ok((row.get::<_, i64>(0)? as u64, row.get::<_, String>(1)?))
-        })?;
+        let refused = db.query(
+            "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+            sql_params![driver_id, *first, *last],
+        )?;
         for row in refused {
-            let (seq, reason) = row?;
+            let (seq, reason) = (row.int(0)? as u64, row.text(1)?);
             if batch_seqs.contains(&seq) && !outcome.rejected.iter().any(|known| known.seq == seq) {
                 outcome.rejected.push(RecordRejection { seq, reason });
             }
@@ -540,12 +558,10 @@ pub(crate) fn apply_batch(
 }
 
 /// A stored record, by driver and sequence number.
-fn load_record(transaction: &Connection, driver_id: &str, seq: u64) -> Result<Record, StoreError> {
-    let body: String = transaction.query_row(
-        "SELECT body FROM records WHERE driver_id = ?1 AND seq = ?2",
-        params![driver_id, seq as i64],
-        |row| row.get(0),
-    )?;
+fn load_record(db: &mut dyn SqlConnection, driver_id: &str, seq: u64) -> Result<Record, StoreError> {
+    let body = db
+        .query_one("SELECT body FROM records WHERE driver_id = ?1 AND seq = ?2", sql_params![driver_id, seq])?
+        .text(0)?;
     Record::decode(&body).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
@@ -566,16 +582,23 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<Vec<RecordRejection>, StoreError> {
         let inner = self.lock();
-        let mut statement = inner.connection.prepare(
-            "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 ORDER BY seq DESC LIMIT ?2",
-        )?;
-        let rejections = statement
-            .query_map(params![driver_id, limit as i64], |row| {
-                Ok(RecordRejection { seq: row.get::<_, i64>(0)? as u64, reason: row.get(1)? })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rejections)
+        recent_rejections(&mut SqliteSql(&inner.connection), driver_id, limit)
     }
+}
+
+/// The driver's most recent refusals, newest first, at most `limit`.
+pub(crate) fn recent_rejections(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    limit: usize,
+) -> Result<Vec<RecordRejection>, StoreError> {
+    db.query(
+        "SELECT seq, reason FROM rejected_records WHERE driver_id = ?1 ORDER BY seq DESC LIMIT ?2",
+        sql_params![driver_id, limit as i64],
+    )?
+    .iter()
+    .map(|row| Ok(RecordRejection { seq: row.int(0)? as u64, reason: row.text(1)? }))
+    .collect()
 }
 
 /// The SQLite store behind the server's [`Store`] interface: each method is the inherent one
