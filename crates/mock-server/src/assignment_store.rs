@@ -335,13 +335,26 @@ pub(crate) fn create_assignment_in(
     Ok(Ok((assignment, event, change)))
 }
 
-/// Cancels a job that is not over, inside the open transaction; its driver, the job, the event
-/// to push and what consoles are told.
+/// A job cancelled: its driver, the job, the event to push and what consoles are told.
+pub(crate) struct Cancelled {
+    pub driver_id: String,
+    pub assignment: Assignment,
+    pub event: Event,
+    pub change: FeedChange,
+}
+
+/// Offers expired: the events to push, by driver, and what consoles are told.
+pub(crate) struct Expired {
+    pub events: Vec<(String, Event)>,
+    pub changes: Vec<FeedChange>,
+}
+
+/// Cancels a job that is not over, inside the open transaction.
 pub(crate) fn cancel_assignment_in(
     db: &mut dyn SqlConnection,
     id: &str,
     now_ms: i64,
-) -> Result<Result<(String, Assignment, Event, FeedChange), AssignmentError>, StoreError> {
+) -> Result<Result<Cancelled, AssignmentError>, StoreError> {
     let Some((driver_id, mut assignment)) = load_assignment(db, id)? else {
         return Ok(Err(AssignmentError::NotFound(id.to_string())));
     };
@@ -361,15 +374,11 @@ pub(crate) fn cancel_assignment_in(
         now_ms,
     )?;
     let change = job_changed(&driver_id, &assignment, "dispatcher", None, now_ms);
-    Ok(Ok((driver_id, assignment, event, change)))
+    Ok(Ok(Cancelled { driver_id, assignment, event, change }))
 }
 
-/// Expires, inside the open transaction, every offer whose accept deadline has passed; the
-/// events to push and what consoles are told.
-pub(crate) fn expire_due_in(
-    db: &mut dyn SqlConnection,
-    now_ms: i64,
-) -> Result<(Vec<(String, Event)>, Vec<FeedChange>), StoreError> {
+/// Expires, inside the open transaction, every offer whose accept deadline has passed.
+pub(crate) fn expire_due_in(db: &mut dyn SqlConnection, now_ms: i64) -> Result<Expired, StoreError> {
     let for_update = db.dialect().for_update();
     let offered = db.query(&format!("SELECT driver_id, body FROM assignments{for_update}"), &[])?;
     let mut events = Vec::new();
@@ -398,7 +407,7 @@ pub(crate) fn expire_due_in(
         )?;
         events.push((driver_id, event));
     }
-    Ok((events, expired))
+    Ok(Expired { events, changes: expired })
 }
 
 /// Every job (of one driver when given), newest first, with its history.
@@ -518,7 +527,7 @@ impl SqliteStore {
     ) -> Result<Result<(String, Assignment, Event), AssignmentError>, StoreError> {
         let mut inner = self.lock();
         let transaction = inner.connection.transaction()?;
-        let (driver_id, assignment, event, change) =
+        let Cancelled { driver_id, assignment, event, change } =
             match cancel_assignment_in(&mut SqliteSql(&transaction), id, now_ms)? {
                 Ok(cancelled) => cancelled,
                 Err(refusal) => return Ok(Err(refusal)),
@@ -532,9 +541,9 @@ impl SqliteStore {
     pub fn expire_due(&self, now_ms: i64) -> Result<Vec<(String, Event)>, StoreError> {
         let mut inner = self.lock();
         let transaction = inner.connection.transaction()?;
-        let (events, expired) = expire_due_in(&mut SqliteSql(&transaction), now_ms)?;
+        let Expired { events, changes } = expire_due_in(&mut SqliteSql(&transaction), now_ms)?;
         transaction.commit()?;
-        self.announce(expired, now_ms);
+        self.announce(changes, now_ms);
         Ok(events)
     }
 
