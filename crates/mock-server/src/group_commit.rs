@@ -10,12 +10,12 @@
 //! This module owns the write path of drivers' records; it must not know about sockets,
 //! sessions or HTTP.
 
-use crate::sql::SqliteSql;
+use crate::sql::{SqlConnection, SqliteSql};
 use crate::store::{
     RejectedRecord, SequenceState, StoreError, StoreInner, StoreOutcome, apply_batch, load_sequence,
+    note_event_ack_in, note_seen_in,
 };
 use enroute_protocol::{Event, FeedChange, Record};
-use rusqlite::params;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -76,15 +76,40 @@ pub struct GroupCommit {
     listener: Arc<RwLock<Option<Arc<dyn CommitListener>>>>,
 }
 
+/// The database a writer commits to: each engine says how the writer gets its connection, and
+/// what it holds while it commits and tells the listener (so that other commits, a dispatcher's
+/// action say, are told in the same order as they committed).
+pub(crate) trait WriteTarget: Send + Sync + 'static {
+    /// Runs `work` with the writer's connection and, when the engine keeps one (SQLite, the
+    /// only writer of its file), the cache of drivers' sequence states; `None` means the state
+    /// is read from the database, under a row lock, in every transaction (PostgreSQL, where
+    /// other nodes write too).
+    fn with_connection(
+        &self,
+        work: &mut dyn FnMut(&mut dyn SqlConnection, Option<&mut HashMap<String, SequenceState>>),
+    );
+}
+
+impl WriteTarget for Mutex<StoreInner> {
+    fn with_connection(
+        &self,
+        work: &mut dyn FnMut(&mut dyn SqlConnection, Option<&mut HashMap<String, SequenceState>>),
+    ) {
+        let mut guard = self.lock().unwrap_or_else(PoisonError::into_inner);
+        let StoreInner { connection, sequences } = &mut *guard;
+        work(&mut SqliteSql(connection), Some(sequences));
+    }
+}
+
 impl GroupCommit {
-    /// Starts the writer thread over `inner` (the store's connection and sequence cache).
-    pub(crate) fn start(inner: Arc<Mutex<StoreInner>>, max_parked: usize) -> std::io::Result<GroupCommit> {
+    /// Starts the writer thread over `target` (the database and what it keeps).
+    pub(crate) fn start(target: Arc<dyn WriteTarget>, max_parked: usize) -> std::io::Result<GroupCommit> {
         let (requests, queue) = mpsc::channel();
         let listener: Arc<RwLock<Option<Arc<dyn CommitListener>>>> = Arc::new(RwLock::new(None));
         let writer_listener = listener.clone();
         std::thread::Builder::new()
             .name("enroute-writer".into())
-            .spawn(move || run_writer(&inner, &queue, &writer_listener, max_parked))?;
+            .spawn(move || run_writer(&*target, &queue, &writer_listener, max_parked))?;
         Ok(GroupCommit { requests, listener })
     }
 
@@ -129,7 +154,7 @@ impl GroupCommit {
 }
 
 fn run_writer(
-    inner: &Mutex<StoreInner>,
+    target: &dyn WriteTarget,
     queue: &mpsc::Receiver<WriteRequest>,
     listener: &RwLock<Option<Arc<dyn CommitListener>>>,
     max_parked: usize,
@@ -142,13 +167,13 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        commit_group(inner, group, listener, max_parked);
+        commit_group(target, group, listener, max_parked);
     }
 }
 
 /// Commits one group and answers every batch in it.
 fn commit_group(
-    inner: &Mutex<StoreInner>,
+    target: &dyn WriteTarget,
     group: Vec<WriteRequest>,
     listener: &RwLock<Option<Arc<dyn CommitListener>>>,
     max_parked: usize,
@@ -156,86 +181,76 @@ fn commit_group(
     let started = Instant::now();
     let mut answers = Vec::new();
     let mut report = CommitReport { batches: 0, records: 0, seconds: 0.0, at_ms: 0 };
-    let committed = {
-        let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let StoreInner { connection, sequences } = &mut *guard;
+    let mut group = Some(group);
+    let mut committed = Err(StoreError::Writer("the writer's connection was not reached".into()));
+    target.with_connection(&mut |db, mut cache| {
+        let Some(group) = group.take() else { return };
         // Sequence states this group moved on; they replace the cached ones only after the commit.
         let mut moved: HashMap<String, SequenceState> = HashMap::new();
         let result = (|| -> Result<(), StoreError> {
-            let mut transaction = connection.transaction()?;
-            for request in group {
-                match request {
-                    WriteRequest::Records { driver_id, records, rejected, now_ms, answer } => {
-                        report.batches += 1;
-                        report.records += records.len() + rejected.len();
-                        let mut sequence = match moved.get(&driver_id) {
-                            Some(sequence) => sequence.clone(),
-                            None => match sequences.get(&driver_id) {
-                                Some(sequence) => sequence.clone(),
-                                None => load_sequence(&mut SqliteSql(&transaction), &driver_id)?,
-                            },
-                        };
-                        let savepoint = transaction.savepoint()?;
-                        let outcome = apply_batch(
-                            &mut SqliteSql(&savepoint),
-                            &mut sequence,
-                            &driver_id,
-                            &records,
-                            &rejected,
-                            now_ms,
-                            max_parked,
-                        );
-                        match outcome {
-                            Ok(outcome) => {
-                                savepoint.commit()?;
-                                moved.insert(driver_id.clone(), sequence);
-                                answers.push((driver_id, answer, Ok(outcome)));
-                            }
-                            Err(error) => {
-                                // Dropping the savepoint rolls this batch back; the others stay.
-                                drop(savepoint);
-                                tracing::error!(driver = %driver_id, %error, "a batch failed; the rest of its commit goes on");
-                                answers.push((driver_id, answer, Err(error)));
+            db.execute("BEGIN", &[])?;
+            let work = (|| -> Result<(), StoreError> {
+                for request in group {
+                    match request {
+                        WriteRequest::Records { driver_id, records, rejected, now_ms, answer } => {
+                            report.batches += 1;
+                            report.records += records.len() + rejected.len();
+                            let cached = moved
+                                .get(&driver_id)
+                                .or_else(|| cache.as_deref().and_then(|cache| cache.get(&driver_id)))
+                                .cloned();
+                            let mut sequence = match cached {
+                                Some(sequence) => sequence,
+                                None => load_sequence(db, &driver_id)?,
+                            };
+                            db.execute("SAVEPOINT batch", &[])?;
+                            match apply_batch(db, &mut sequence, &driver_id, &records, &rejected, now_ms, max_parked) {
+                                Ok(outcome) => {
+                                    db.execute("RELEASE SAVEPOINT batch", &[])?;
+                                    moved.insert(driver_id.clone(), sequence);
+                                    answers.push((driver_id, answer, Ok(outcome)));
+                                }
+                                Err(error) => {
+                                    // Back to the savepoint: this batch is undone, the others stay.
+                                    db.execute("ROLLBACK TO SAVEPOINT batch", &[])?;
+                                    db.execute("RELEASE SAVEPOINT batch", &[])?;
+                                    tracing::error!(driver = %driver_id, %error, "a batch failed; the rest of its commit goes on");
+                                    answers.push((driver_id, answer, Err(error)));
+                                }
                             }
                         }
-                    }
-                    WriteRequest::Seen { driver_id, now_ms } => {
-                        transaction.execute(
-                            "INSERT INTO drivers (driver_id, last_seen_ms) VALUES (?1, ?2)
-                             ON CONFLICT (driver_id) DO UPDATE SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), excluded.last_seen_ms)",
-                            params![driver_id, now_ms],
-                        )?;
-                    }
-                    WriteRequest::EventAck { driver_id, event_id } => {
-                        transaction.execute(
-                            "UPDATE drivers SET acked_event_id = MAX(acked_event_id, ?2) WHERE driver_id = ?1",
-                            params![driver_id, event_id as i64],
-                        )?;
+                        WriteRequest::Seen { driver_id, now_ms } => note_seen_in(db, &driver_id, now_ms)?,
+                        WriteRequest::EventAck { driver_id, event_id } => note_event_ack_in(db, &driver_id, event_id)?,
                     }
                 }
+                if report.batches > 0 {
+                    crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
+                }
+                db.execute("COMMIT", &[])?;
+                if report.batches > 0 {
+                    crate::crash_points::reached(crate::crash_points::CrashPoint::AfterCommit);
+                }
+                Ok(())
+            })();
+            if work.is_err() {
+                // Whatever failed, the transaction must not stay open on the writer's connection.
+                if let Err(error) = db.execute("ROLLBACK", &[]) {
+                    tracing::warn!(%error, "rolling a failed group commit back failed too");
+                }
             }
-            if report.batches > 0 {
-                crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
-            }
-            transaction.commit()?;
-            if report.batches > 0 {
-                crate::crash_points::reached(crate::crash_points::CrashPoint::AfterCommit);
-            }
-            Ok(())
+            work
         })();
         if result.is_ok() {
-            sequences.extend(moved);
+            if let Some(cache) = cache.as_deref_mut() {
+                cache.extend(moved);
+            }
             report.seconds = started.elapsed().as_secs_f64();
             report.at_ms = crate::socket::unix_time_ms();
-            // Still under the lock: listeners hear commits in commit order.
+            // Still holding the target: listeners hear commits in commit order.
             let events: Vec<(String, Event)> = answers
                 .iter()
-                .filter_map(|(driver_id, _, outcome)| {
-                    outcome.as_ref().ok().map(|outcome| (driver_id, outcome))
-                })
-                .flat_map(|(driver_id, outcome)| {
-                    outcome.events.iter().map(move |event| (driver_id.clone(), event.clone()))
-                })
+                .filter_map(|(driver_id, _, outcome)| outcome.as_ref().ok().map(|outcome| (driver_id, outcome)))
+                .flat_map(|(driver_id, outcome)| outcome.events.iter().map(move |event| (driver_id.clone(), event.clone())))
                 .collect();
             let changes: Vec<FeedChange> = answers
                 .iter()
@@ -246,8 +261,8 @@ fn commit_group(
                 listener.committed(&report, &events, &changes);
             }
         }
-        result
-    };
+        committed = result;
+    });
     match committed {
         Ok(()) => {
             for (_, answer, outcome) in answers {

@@ -586,6 +586,36 @@ impl SqliteStore {
     }
 }
 
+/// Notes a `hello`: the driver was seen at `now_ms` (never moving the time back).
+pub(crate) fn note_seen_in(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO drivers (driver_id, last_seen_ms) VALUES (?1, ?2)
+         ON CONFLICT (driver_id) DO UPDATE SET last_seen_ms =
+             CASE WHEN COALESCE(drivers.last_seen_ms, 0) > excluded.last_seen_ms THEN drivers.last_seen_ms
+                  ELSE excluded.last_seen_ms END",
+        sql_params![driver_id, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Notes that the driver's device holds every event up to `event_id` (never moving it back).
+pub(crate) fn note_event_ack_in(
+    db: &mut dyn SqlConnection,
+    driver_id: &str,
+    event_id: u64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE drivers SET acked_event_id = CASE WHEN acked_event_id > ?2 THEN acked_event_id ELSE ?2 END
+         WHERE driver_id = ?1",
+        sql_params![driver_id, event_id],
+    )?;
+    Ok(())
+}
+
 /// The driver's most recent refusals, newest first, at most `limit`.
 pub(crate) fn recent_rejections(
     db: &mut dyn SqlConnection,
