@@ -76,6 +76,12 @@ pub struct GroupCommit {
     listener: Arc<RwLock<Option<Arc<dyn CommitListener>>>>,
 }
 
+/// The cache of drivers' sequence states an engine keeps, if it keeps one.
+pub(crate) type SequenceCache<'a> = Option<&'a mut HashMap<String, SequenceState>>;
+
+/// What the writer does with its connection.
+pub(crate) type WriterWork<'w> = dyn FnMut(&mut dyn SqlConnection, SequenceCache<'_>) + 'w;
+
 /// The database a writer commits to: each engine says how the writer gets its connection, and
 /// what it holds while it commits and tells the listener (so that other commits, a dispatcher's
 /// action say, are told in the same order as they committed).
@@ -84,17 +90,11 @@ pub(crate) trait WriteTarget: Send + Sync + 'static {
     /// only writer of its file), the cache of drivers' sequence states; `None` means the state
     /// is read from the database, under a row lock, in every transaction (PostgreSQL, where
     /// other nodes write too).
-    fn with_connection(
-        &self,
-        work: &mut dyn FnMut(&mut dyn SqlConnection, Option<&mut HashMap<String, SequenceState>>),
-    );
+    fn with_connection(&self, work: &mut WriterWork<'_>);
 }
 
 impl WriteTarget for Mutex<StoreInner> {
-    fn with_connection(
-        &self,
-        work: &mut dyn FnMut(&mut dyn SqlConnection, Option<&mut HashMap<String, SequenceState>>),
-    ) {
+    fn with_connection(&self, work: &mut WriterWork<'_>) {
         let mut guard = self.lock().unwrap_or_else(PoisonError::into_inner);
         let StoreInner { connection, sequences } = &mut *guard;
         work(&mut SqliteSql(connection), Some(sequences));
