@@ -57,7 +57,8 @@ ensure_test_tools() {
   ensure_cargo_tool wasm-pack "$WASM_PACK_VERSION" wasm-pack --locked
   # Chromium (Android), Firefox ESR (Gecko) and WebKitGTK's MiniBrowser (WebKit, as on every
   # iPhone), each with its WebDriver server; WebKitGTK needs an X display, so Xvfb too.
-  ensure_debian_packages chromium chromium-driver firefox-esr webkit2gtk-driver xvfb
+  # PostgreSQL for the server's tests on it (a throwaway cluster, scripts/postgres-cluster).
+  ensure_debian_packages chromium chromium-driver firefox-esr webkit2gtk-driver xvfb postgresql
   ensure_cargo_tool geckodriver "$GECKODRIVER_VERSION" geckodriver --locked
 }
 

@@ -91,6 +91,13 @@ pub(crate) trait WriteTarget: Send + Sync + 'static {
     /// is read from the database, under a row lock, in every transaction (PostgreSQL, where
     /// other nodes write too).
     fn with_connection(&self, work: &mut WriterWork<'_>);
+
+    /// Runs `commit_and_tell` (a `COMMIT` and the listener's call) so that commits are told in
+    /// the order they committed: every commit of the engine's, the writer's and the others',
+    /// goes through here. SQLite's writer already holds the store's one lock: nothing to add.
+    fn in_commit_order(&self, commit_and_tell: &mut dyn FnMut()) {
+        commit_and_tell();
+    }
 }
 
 impl WriteTarget for Mutex<StoreInner> {
@@ -199,13 +206,25 @@ fn commit_group(
                                 .get(&driver_id)
                                 .or_else(|| cache.as_deref().and_then(|cache| cache.get(&driver_id)))
                                 .cloned();
-                            let mut sequence = match cached {
-                                Some(sequence) => sequence,
-                                None => load_sequence(db, &driver_id)?,
-                            };
                             db.execute("SAVEPOINT batch", &[])?;
-                            match apply_batch(db, &mut sequence, &driver_id, &records, &rejected, now_ms, max_parked) {
-                                Ok(outcome) => {
+                            let applied = (|| {
+                                let mut sequence = match cached {
+                                    Some(sequence) => sequence,
+                                    None => load_sequence(db, &driver_id)?,
+                                };
+                                let outcome = apply_batch(
+                                    db,
+                                    &mut sequence,
+                                    &driver_id,
+                                    &records,
+                                    &rejected,
+                                    now_ms,
+                                    max_parked,
+                                )?;
+                                Ok::<_, StoreError>((outcome, sequence))
+                            })();
+                            match applied {
+                                Ok((outcome, sequence)) => {
                                     db.execute("RELEASE SAVEPOINT batch", &[])?;
                                     moved.insert(driver_id.clone(), sequence);
                                     answers.push((driver_id, answer, Ok(outcome)));
@@ -226,11 +245,35 @@ fn commit_group(
                 if report.batches > 0 {
                     crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
                 }
-                db.execute("COMMIT", &[])?;
-                if report.batches > 0 {
-                    crate::crash_points::reached(crate::crash_points::CrashPoint::AfterCommit);
-                }
-                Ok(())
+                // The commit and the listener's call together, in the engine's commit order.
+                let mut told = Ok(());
+                target.in_commit_order(&mut || {
+                    if let Err(error) = db.execute("COMMIT", &[]) {
+                        told = Err(error);
+                        return;
+                    }
+                    if report.batches > 0 {
+                        crate::crash_points::reached(crate::crash_points::CrashPoint::AfterCommit);
+                    }
+                    report.seconds = started.elapsed().as_secs_f64();
+                    report.at_ms = crate::socket::unix_time_ms();
+                    let events: Vec<(String, Event)> = answers
+                        .iter()
+                        .filter_map(|(driver_id, _, outcome)| outcome.as_ref().ok().map(|outcome| (driver_id, outcome)))
+                        .flat_map(|(driver_id, outcome)| {
+                            outcome.events.iter().map(move |event| (driver_id.clone(), event.clone()))
+                        })
+                        .collect();
+                    let changes: Vec<FeedChange> = answers
+                        .iter()
+                        .filter_map(|(_, _, outcome)| outcome.as_ref().ok())
+                        .flat_map(|outcome| outcome.changes.iter().cloned())
+                        .collect();
+                    if let Some(listener) = listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                        listener.committed(&report, &events, &changes);
+                    }
+                });
+                told
             })();
             if work.is_err() {
                 // Whatever failed, the transaction must not stay open on the writer's connection.
@@ -240,26 +283,10 @@ fn commit_group(
             }
             work
         })();
-        if result.is_ok() {
-            if let Some(cache) = cache.as_deref_mut() {
-                cache.extend(moved);
-            }
-            report.seconds = started.elapsed().as_secs_f64();
-            report.at_ms = crate::socket::unix_time_ms();
-            // Still holding the target: listeners hear commits in commit order.
-            let events: Vec<(String, Event)> = answers
-                .iter()
-                .filter_map(|(driver_id, _, outcome)| outcome.as_ref().ok().map(|outcome| (driver_id, outcome)))
-                .flat_map(|(driver_id, outcome)| outcome.events.iter().map(move |event| (driver_id.clone(), event.clone())))
-                .collect();
-            let changes: Vec<FeedChange> = answers
-                .iter()
-                .filter_map(|(_, _, outcome)| outcome.as_ref().ok())
-                .flat_map(|outcome| outcome.changes.iter().cloned())
-                .collect();
-            if let Some(listener) = listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
-                listener.committed(&report, &events, &changes);
-            }
+        if result.is_ok()
+            && let Some(cache) = cache.as_deref_mut()
+        {
+            cache.extend(moved);
         }
         committed = result;
     });

@@ -27,6 +27,9 @@ pub mod limits;
 pub mod metrics;
 pub mod options;
 pub mod position_coalescer;
+pub mod postgres_schema;
+pub mod postgres_sql;
+pub mod postgres_store;
 pub mod rate_limit;
 pub mod record_intake;
 pub mod record_upload;
@@ -57,16 +60,33 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     if let Some(plan) = options.crash_at {
         crash_points::arm(plan);
     }
-    let store = store::SqliteStore::open(&options.db).map_err(ServerError::Store)?;
-    let dispatcher_token =
-        dispatcher_token(&store, options.dispatcher_token.as_deref()).map_err(ServerError::Store)?;
-    let demo_token =
-        demo_driver_token(&store, options.demo_token.as_deref()).map_err(ServerError::Registry)?;
-    for (driver_id, token) in &options.drivers {
-        store.set_driver_token(driver_id, token, socket::unix_time_ms()).map_err(ServerError::Registry)?;
-    }
+    // The store's setup reads and writes the database: off the async threads (PostgreSQL's
+    // client runs a runtime of its own).
+    let (store, dispatcher_token, demo_token) = {
+        let db = options.db.clone();
+        let given_dispatcher_token = options.dispatcher_token.clone();
+        let given_demo_token = options.demo_token.clone();
+        let drivers = options.drivers.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, ServerError> {
+            let store = open_store(&db).map_err(ServerError::Store)?;
+            let dispatcher_token =
+                dispatcher_token(&*store, given_dispatcher_token.as_deref()).map_err(ServerError::Store)?;
+            let demo_token =
+                demo_driver_token(&*store, given_demo_token.as_deref()).map_err(ServerError::Registry)?;
+            for (driver_id, token) in &drivers {
+                store
+                    .set_driver_token(driver_id, token, socket::unix_time_ms())
+                    .map_err(ServerError::Registry)?;
+            }
+            Ok((store, dispatcher_token, demo_token))
+        })
+        .await
+        .map_err(|error| {
+            ServerError::Store(store::StoreError::Writer(format!("the store's setup failed: {error}")))
+        })??
+    };
     let connect_origins: Vec<String> = options.connect_origins.iter().flatten().cloned().collect();
-    let state = AppState::with_token(store, &dispatcher_token)
+    let state = AppState::with_store(store, &dispatcher_token)
         .with_limits(options.limits())
         .with_connect_origins(&connect_origins)
         .with_tiles(options.tiles());
@@ -90,8 +110,34 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         "sign the app in as the demo driver: http://{local_addr}/?driver_id={DEMO_DRIVER_ID}&token={demo_token}"
     );
     let _ = stdout.flush();
-    tracing::info!(%local_addr, dist = %options.dist.display(), db = %options.db.display(), "listening");
+    tracing::info!(%local_addr, dist = %options.dist.display(), db = %describe_db(&options.db), "listening");
     http_server::serve(listener, app, header_timeout, shutdown_signal()).await.map_err(ServerError::Serve)
+}
+
+/// The store `--db` names: a PostgreSQL URL (`postgres://…`, for several nodes on one database)
+/// or a SQLite file.
+pub fn open_store(db: &std::path::Path) -> Result<std::sync::Arc<dyn store::Store>, store::StoreError> {
+    match db.to_str().filter(|text| is_postgres_url(text)) {
+        Some(url) => Ok(std::sync::Arc::new(postgres_store::PgStore::open(url)?)),
+        None => Ok(std::sync::Arc::new(store::SqliteStore::open(db)?)),
+    }
+}
+
+fn is_postgres_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+/// `--db` for the log: a file's path, or a URL without its password.
+fn describe_db(db: &std::path::Path) -> String {
+    match db.to_str().filter(|text| is_postgres_url(text)) {
+        Some(url) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                format!("{}://…{}", &url[..scheme_end], &url[at..])
+            }
+            _ => url.to_string(),
+        },
+        None => db.display().to_string(),
+    }
 }
 
 /// Each connection is a file descriptor: lets the process have as many as the system allows it

@@ -12,7 +12,8 @@ pub struct Options {
     /// Directory holding the built app (`trunk build` output) to serve.
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
-    /// SQLite database file; created if missing. `:memory:` keeps everything in memory.
+    /// SQLite database file (created if missing; `:memory:` keeps everything in memory), or a
+    /// PostgreSQL URL, `postgres://user@host:port/database`.
     #[arg(long, default_value = "enroute.db")]
     pub db: PathBuf,
     /// For tests of crashes only: abort the process at `POINT` of the `N`th group commit of

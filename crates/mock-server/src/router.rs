@@ -92,7 +92,11 @@ impl CommitListener for PublishCommits {
 impl AppState {
     /// State with a fresh hub and metrics; `dispatcher_token` guards the dispatcher side.
     pub fn with_token(store: impl Store + 'static, dispatcher_token: &str) -> AppState {
-        let store: Arc<dyn Store> = Arc::new(store);
+        AppState::with_store(Arc::new(store), dispatcher_token)
+    }
+
+    /// [`AppState::with_token`] for a store already shared (the one `--db` chose).
+    pub fn with_store(store: Arc<dyn Store>, dispatcher_token: &str) -> AppState {
         let limits = Limits::default();
         let metrics = Arc::new(Metrics::default());
         let hub = Hub::default();

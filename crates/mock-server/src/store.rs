@@ -35,6 +35,8 @@ pub enum StoreError {
     Schema { path: String, source: crate::sqlite_schema::SchemaError },
     /// A query failed (disk full, file removed, corruption).
     Query(rusqlite::Error),
+    /// A PostgreSQL query or connection failed (the server restarted, the connection was ended).
+    Postgres(postgres::Error),
     /// A stored value could not be read back.
     Corrupt(String),
     /// The group commit that held this change failed as a whole (its error is logged).
@@ -49,6 +51,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Open { path, source } => write!(formatter, "cannot open database {path}: {source}"),
             StoreError::Schema { path, source } => write!(formatter, "cannot open database {path}: {source}"),
             StoreError::Query(source) => write!(formatter, "database query failed: {source}"),
+            StoreError::Postgres(source) => write!(formatter, "PostgreSQL: {source}"),
             StoreError::Corrupt(detail) => write!(formatter, "database holds unreadable data: {detail}"),
             StoreError::Commit(detail) => write!(formatter, "the commit failed: {detail}"),
             StoreError::Writer(detail) => write!(formatter, "the store's writer is not running: {detail}"),
@@ -57,6 +60,12 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+impl From<postgres::Error> for StoreError {
+    fn from(source: postgres::Error) -> StoreError {
+        StoreError::Postgres(source)
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(source: rusqlite::Error) -> StoreError {
@@ -325,6 +334,14 @@ pub(crate) fn load_sequence(
     driver_id: &str,
 ) -> Result<SequenceState, StoreError> {
     let for_update = db.dialect().for_update();
+    if !for_update.is_empty() {
+        // A row to lock even for a driver's first batch: two nodes taking a new driver's
+        // first records at once then wait for each other here instead of both starting at 0.
+        db.execute(
+            "INSERT INTO drivers (driver_id) VALUES (?1) ON CONFLICT DO NOTHING",
+            sql_params![driver_id],
+        )?;
+    }
     let acked_seq = db
         .query_opt(
             &format!("SELECT acked_seq FROM drivers WHERE driver_id = ?1{for_update}"),
@@ -584,6 +601,41 @@ impl SqliteStore {
         let inner = self.lock();
         recent_rejections(&mut SqliteSql(&inner.connection), driver_id, limit)
     }
+}
+
+/// Summaries of every driver the server has heard from (or of one), read from the tables alone
+/// (engines that keep no sequence cache).
+pub(crate) fn driver_summaries_in(
+    db: &mut dyn SqlConnection,
+    driver_id: Option<&str>,
+) -> Result<Vec<DriverSummary>, StoreError> {
+    let select =
+        "SELECT d.driver_id, d.acked_seq, d.position, d.last_seen_ms, d.last_delivery_lag_ms, d.duty,
+                (SELECT COUNT(*) FROM records r WHERE r.driver_id = d.driver_id AND r.seq > d.acked_seq)
+         FROM drivers d";
+    let rows = match driver_id {
+        Some(driver_id) => db.query(&format!("{select} WHERE d.driver_id = ?1"), sql_params![driver_id])?,
+        None => db.query(&format!("{select} ORDER BY d.driver_id"), &[])?,
+    };
+    rows.iter()
+        .map(|row| {
+            let position = row
+                .opt_text(2)?
+                .map(|text| {
+                    serde_json::from_str::<Fix>(&text).map_err(|error| StoreError::Corrupt(error.to_string()))
+                })
+                .transpose()?;
+            Ok(DriverSummary {
+                driver_id: row.text(0)?,
+                acked_seq: row.int(1)? as u64,
+                waiting: row.int(6)? as usize,
+                position,
+                last_seen_ms: row.opt_int(3)?,
+                last_delivery_lag_ms: row.opt_int(4)?,
+                duty: row.opt_text(5)?,
+            })
+        })
+        .collect()
 }
 
 /// Notes a `hello`: the driver was seen at `now_ms` (never moving the time back).

@@ -13,23 +13,55 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Where the server under test keeps its data: a SQLite file in a directory of its own, or (with
+/// `ENROUTE_TEST_POSTGRES_URL`) a fresh schema of the test cluster's database.
+struct Database {
+    directory: std::path::PathBuf,
+    db: std::ffi::OsString,
+}
+
+impl Database {
+    fn new(name: &str) -> Database {
+        let directory = std::env::temp_dir().join(format!("enroute-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let db = match std::env::var("ENROUTE_TEST_POSTGRES_URL") {
+            Ok(url) => support::fresh_postgres_schema(&url).into(),
+            Err(_) => directory.join("enroute.db").into_os_string(),
+        };
+        Database { directory, db }
+    }
+
+    /// The driver's history as the database holds it, read by a store of its own.
+    fn history(&self, driver_id: &str) -> enroute_mock_server::store::DriverHistory {
+        let store = enroute_mock_server::open_store(std::path::Path::new(&self.db)).unwrap();
+        store.history(driver_id).unwrap()
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
 struct ServerProcess {
     child: Child,
     address: String,
 }
 
 impl ServerProcess {
-    fn start(database: &std::path::Path) -> ServerProcess {
+    fn start(database: &Database) -> ServerProcess {
         ServerProcess::start_with(database, &[])
     }
 
-    fn start_with(database: &std::path::Path, extra: &[&str]) -> ServerProcess {
+    fn start_with(database: &Database, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_enroute-mock-server"))
             .args(["--addr", "127.0.0.1:0", "--dist", "no-such-dist", "--db"])
-            .arg(database)
+            .arg(&database.db)
             .args(extra)
             // A core file, where they are on, lands beside the database and goes with it.
-            .current_dir(database.parent().unwrap())
+            .current_dir(&database.directory)
             .args(["--driver", &format!("driver-1:{}", support::token_of("driver-1"))])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -83,10 +115,7 @@ fn hello() -> ClientMessage {
 
 #[tokio::test]
 async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
-    let directory = std::env::temp_dir().join(format!("enroute-durability-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let database = directory.join("enroute.db");
-    let _ = std::fs::remove_file(&database);
+    let database = Database::new("durability");
 
     let server = ServerProcess::start(&database);
     let (mut client, _) =
@@ -121,13 +150,11 @@ async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
         other => panic!("expected welcome, got {other:?}"),
     }
     restarted.kill();
-    let history =
-        enroute_mock_server::store::SqliteStore::open(&database).unwrap().history("driver-1").unwrap();
+    let history = database.history("driver-1");
     assert_eq!(
         history.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
         (1..=500).collect::<Vec<_>>()
     );
-    let _ = std::fs::remove_dir_all(&directory);
 }
 
 fn status_batch(seqs: std::ops::RangeInclusive<u64>) -> ClientMessage {
@@ -169,10 +196,7 @@ async fn send_into_crash(
 #[tokio::test]
 async fn a_crash_at_either_side_of_a_commit_acks_nothing_and_the_batch_sent_again_is_applied_once() {
     for (point, kept_by_crash) in [("before-commit", 100), ("after-commit", 150)] {
-        let directory = std::env::temp_dir().join(format!("enroute-crash-{point}-{}", std::process::id()));
-        std::fs::create_dir_all(&directory).unwrap();
-        let database = directory.join("enroute.db");
-        let _ = std::fs::remove_file(&database);
+        let database = Database::new(&format!("crash-{point}"));
 
         // Group commits of records: batch 1 and batch 2 commit, the third dies.
         let server = ServerProcess::start_with(&database, &["--crash-at", &format!("{point}:3")]);
@@ -205,13 +229,11 @@ async fn a_crash_at_either_side_of_a_commit_acks_nothing_and_the_batch_sent_agai
             }
         }
         restarted.kill();
-        let history =
-            enroute_mock_server::store::SqliteStore::open(&database).unwrap().history("driver-1").unwrap();
+        let history = database.history("driver-1");
         assert_eq!(
             history.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
             (1..=200).collect::<Vec<_>>(),
             "{point}: every record once, in order"
         );
-        let _ = std::fs::remove_dir_all(&directory);
     }
 }

@@ -38,9 +38,40 @@ pub fn register_test_drivers(state: &AppState) {
     }
 }
 
-/// An in-memory server state with the test drivers registered.
+/// A server state with the test drivers registered, on a store of its own: SQLite in memory,
+/// or, when `ENROUTE_TEST_POSTGRES_URL` names a database (scripts/test starts a throwaway
+/// cluster and runs these tests again with it), a fresh schema of that PostgreSQL database.
 pub fn test_state() -> AppState {
-    let state = AppState::new(SqliteStore::in_memory());
+    let state = match std::env::var("ENROUTE_TEST_POSTGRES_URL") {
+        Ok(url) => AppState::new(
+            enroute_mock_server::postgres_store::PgStore::open(&fresh_postgres_schema(&url)).unwrap(),
+        ),
+        Err(_) => AppState::new(SqliteStore::in_memory()),
+    };
     register_test_drivers(&state);
     state
+}
+
+/// Whether the tests run against PostgreSQL (`ENROUTE_TEST_POSTGRES_URL`).
+pub fn on_postgres() -> bool {
+    std::env::var_os("ENROUTE_TEST_POSTGRES_URL").is_some()
+}
+
+/// A new, empty schema in the database at `url`; the URL of a connection that uses it.
+pub fn fresh_postgres_schema(url: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let schema =
+        format!("test_{}_{}", std::process::id(), COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    // PostgreSQL's client runs a runtime of its own: not inside the test's.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                client.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+            })
+            .join()
+            .unwrap()
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }

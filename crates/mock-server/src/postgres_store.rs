@@ -1,0 +1,378 @@
+//! The store on PostgreSQL (`--db postgres://…`): the same logic as SQLite's (written once
+//! against [`SqlConnection`]), the same group-commit writer, PostgreSQL's schema
+//! (`postgres_schema.rs`).
+//!
+//! What differs from SQLite, and why:
+//! - nothing about a driver's numbers is cached: each batch reads the driver's state with its
+//!   row locked (`FOR UPDATE`) in the transaction that moves it on, so another process writing
+//!   to the same database can never apply a record twice or out of order (the primary key
+//!   `(driver_id, seq)` is the second guard);
+//! - reads and the dispatcher's changes take a connection from a small pool; the writer keeps
+//!   one of its own and connects again when it was lost (every batch of a failed group is
+//!   refused, unacknowledged, and the phone sends it again);
+//! - commits and what consoles are told of them go through one lock of this process, so they
+//!   are told in commit order, as with SQLite.
+
+use crate::assignment_store::{
+    AssignmentError, AssignmentRecord, Cancelled, Expired, NewAssignment, assignments_in,
+    cancel_assignment_in, create_assignment_in, events_after_in, expire_due_in, send_message_in,
+    set_setting_in, setting_in,
+};
+use crate::driver_registry::{
+    RegistryError, SignInRefusal, check_sign_in_in, insert_account, is_registered_in, is_valid_driver_id,
+    registered_drivers_in, revoke_account, set_account_token,
+};
+use crate::fleet_snapshot::{Fleet, fleet_in};
+use crate::group_commit::{GroupCommit, WriteTarget, WriterWork};
+use crate::postgres_sql::PgConnection;
+use crate::sql::SqlConnection;
+use crate::store::{
+    DEFAULT_MAX_PARKED_RECORDS, DriverHistory, DriverSummary, RejectedRecord, StoreError, StoreOutcome,
+    driver_history, driver_summaries_in, recent_rejections,
+};
+use crate::store_interface::{CommitListener, Store, StoreFuture};
+use enroute_protocol::{Assignment, Event, FeedChange, Record, RecordRejection};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Idle connections the pool keeps for reads and the dispatcher's changes.
+const POOL_IDLE: usize = 8;
+
+/// Runs `work` where PostgreSQL's client may block: the client runs a runtime of its own for
+/// each call, which tokio forbids inside another runtime's async code, so from there (a test's
+/// body, say) the call goes to a thread of its own. The server itself calls from its writer
+/// thread and from blocking tasks.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(done) => done,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// Connections for everything but the writer, made when none is idle.
+struct Pool {
+    url: String,
+    idle: Mutex<Vec<PgConnection>>,
+}
+
+impl Pool {
+    fn with<T: Send>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(|| self.with_here(work))
+    }
+
+    fn with_here<T>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut connection = match idle {
+            Some(connection) if !connection.is_closed() => connection,
+            _ => PgConnection::connect(&self.url)?,
+        };
+        let result = work(&mut connection);
+        if !connection.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < POOL_IDLE {
+                idle.push(connection);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing a connection talks to the server, through the client's own runtime.
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(PoisonError::into_inner));
+        off_runtime(move || drop(idle));
+    }
+}
+
+/// The writer's own connection, and the lock that orders commits with what consoles are told.
+struct Writer {
+    url: String,
+    connection: Mutex<Option<PgConnection>>,
+    commit_order: Arc<Mutex<()>>,
+}
+
+impl WriteTarget for Writer {
+    fn with_connection(&self, work: &mut WriterWork<'_>) {
+        let mut slot = self.connection.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_none_or(PgConnection::is_closed) {
+            match PgConnection::connect(&self.url) {
+                Ok(connection) => *slot = Some(connection),
+                Err(error) => {
+                    // The group is refused unanswered; the next one tries again.
+                    tracing::error!(%error, "the writer cannot reach PostgreSQL");
+                    *slot = None;
+                    return;
+                }
+            }
+        }
+        if let Some(connection) = slot.as_mut() {
+            work(connection, None);
+        }
+    }
+
+    fn in_commit_order(&self, commit_and_tell: &mut dyn FnMut()) {
+        let _order = self.commit_order.lock().unwrap_or_else(PoisonError::into_inner);
+        commit_and_tell();
+    }
+}
+
+/// The store on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Arc<Pool>,
+    writer: GroupCommit,
+    commit_order: Arc<Mutex<()>>,
+}
+
+impl PgStore {
+    /// Connects to `url`, brings its schema up to date and starts the writer.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with_max_parked(url, DEFAULT_MAX_PARKED_RECORDS)
+    }
+
+    /// [`PgStore::open`], letting each driver park at most `max_parked` records behind a missing one.
+    pub fn open_with_max_parked(url: &str, max_parked: usize) -> Result<PgStore, StoreError> {
+        off_runtime(|| PgStore::open_here(url, max_parked))
+    }
+
+    fn open_here(url: &str, max_parked: usize) -> Result<PgStore, StoreError> {
+        let mut connection = PgConnection::connect(url)?;
+        let applied = crate::postgres_schema::migrate(&mut connection, crate::socket::unix_time_ms())
+            .map_err(|error| StoreError::Writer(error.to_string()))?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "PostgreSQL schema migrations applied");
+        }
+        let commit_order = Arc::new(Mutex::new(()));
+        let writer_target = Arc::new(Writer {
+            url: url.to_string(),
+            connection: Mutex::new(Some(connection)),
+            commit_order: commit_order.clone(),
+        });
+        let writer = GroupCommit::start(writer_target, max_parked)
+            .map_err(|error| StoreError::Writer(error.to_string()))?;
+        let pool = Arc::new(Pool { url: url.to_string(), idle: Mutex::new(Vec::new()) });
+        Ok(PgStore { pool, writer, commit_order })
+    }
+
+    /// Runs `work` in one transaction; after its commit, in commit order, consoles are told
+    /// what `changes` says it changed.
+    fn transaction<T: Send>(
+        &self,
+        work: impl FnOnce(&mut dyn SqlConnection) -> Result<T, StoreError> + Send,
+        changes: impl FnOnce(&T) -> Vec<FeedChange> + Send,
+    ) -> Result<T, StoreError> {
+        self.pool.with(|connection| {
+            connection.batch("BEGIN")?;
+            let done = match work(connection) {
+                Ok(done) => done,
+                Err(error) => {
+                    let _ = connection.batch("ROLLBACK");
+                    return Err(error);
+                }
+            };
+            let _order = self.commit_order.lock().unwrap_or_else(PoisonError::into_inner);
+            connection.batch("COMMIT")?;
+            self.writer.announce(changes(&done), crate::socket::unix_time_ms());
+            Ok(done)
+        })
+    }
+
+    /// A read outside any transaction.
+    fn read<T: Send>(
+        &self,
+        work: impl FnOnce(&mut dyn SqlConnection) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.pool.with(|connection| work(connection))
+    }
+}
+
+impl Store for PgStore {
+    fn store_records(
+        &self,
+        driver_id: &str,
+        records: Vec<Record>,
+        rejected: Vec<RejectedRecord>,
+        now_ms: i64,
+    ) -> StoreFuture<'_, StoreOutcome> {
+        Box::pin(self.writer.store_records(driver_id.to_string(), records, rejected, now_ms))
+    }
+    fn note_seen(&self, driver_id: &str, now_ms: i64) {
+        self.writer.note_seen(driver_id.to_string(), now_ms);
+    }
+    fn note_event_ack(&self, driver_id: &str, event_id: u64) {
+        self.writer.note_event_ack(driver_id.to_string(), event_id);
+    }
+    fn set_commit_listener(&self, listener: Arc<dyn CommitListener>) {
+        self.writer.set_listener(listener);
+    }
+    fn acked_seq(&self, driver_id: &str) -> Result<u64, StoreError> {
+        self.read(|db| {
+            Ok(db
+                .query_opt(
+                    "SELECT acked_seq FROM drivers WHERE driver_id = ?1",
+                    crate::sql_params![driver_id],
+                )?
+                .map(|row| row.int(0))
+                .transpose()?
+                .unwrap_or(0) as u64)
+        })
+    }
+    fn recent_rejections(&self, driver_id: &str, limit: usize) -> Result<Vec<RecordRejection>, StoreError> {
+        self.read(|db| recent_rejections(db, driver_id, limit))
+    }
+    fn drivers(&self) -> Result<Vec<DriverSummary>, StoreError> {
+        self.read(|db| driver_summaries_in(db, None))
+    }
+    fn driver(&self, driver_id: &str) -> Result<Option<DriverSummary>, StoreError> {
+        self.read(|db| Ok(driver_summaries_in(db, Some(driver_id))?.into_iter().next()))
+    }
+    fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError> {
+        self.transaction(
+            |db| {
+                let acked_seq = db
+                    .query_opt(
+                        "SELECT acked_seq FROM drivers WHERE driver_id = ?1",
+                        crate::sql_params![driver_id],
+                    )?
+                    .map(|row| row.int(0))
+                    .transpose()?
+                    .unwrap_or(0) as u64;
+                driver_history(db, driver_id, acked_seq)
+            },
+            |_| Vec::new(),
+        )
+    }
+    fn fleet(&self) -> Result<Fleet, StoreError> {
+        // One transaction at REPEATABLE READ: one snapshot of drivers and jobs.
+        self.pool.with(|connection| {
+            connection.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let fleet = fleet_in(connection);
+            let _ = connection.batch(if fleet.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            fleet
+        })
+    }
+    fn create_assignment(
+        &self,
+        new: NewAssignment,
+        now_ms: i64,
+    ) -> Result<Result<(Assignment, Event), AssignmentError>, StoreError> {
+        let created = self.transaction(
+            |db| create_assignment_in(db, new, now_ms),
+            |created| created.as_ref().map(|(_, _, change)| vec![change.clone()]).unwrap_or_default(),
+        )?;
+        Ok(created.map(|(assignment, event, _)| (assignment, event)))
+    }
+    fn cancel_assignment(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Result<(String, Assignment, Event), AssignmentError>, StoreError> {
+        let cancelled = self.transaction(
+            |db| cancel_assignment_in(db, id, now_ms),
+            |cancelled| {
+                cancelled.as_ref().map(|cancelled| vec![cancelled.change.clone()]).unwrap_or_default()
+            },
+        )?;
+        Ok(cancelled.map(|Cancelled { driver_id, assignment, event, .. }| (driver_id, assignment, event)))
+    }
+    fn expire_due(&self, now_ms: i64) -> Result<Vec<(String, Event)>, StoreError> {
+        let Expired { events, .. } =
+            self.transaction(|db| expire_due_in(db, now_ms), |expired| expired.changes.clone())?;
+        Ok(events)
+    }
+    fn assignments(&self, driver_id: Option<&str>) -> Result<Vec<AssignmentRecord>, StoreError> {
+        self.read(|db| assignments_in(db, driver_id))
+    }
+    fn events_after(&self, driver_id: &str, after_event_id: u64) -> Result<Vec<Event>, StoreError> {
+        self.read(|db| events_after_in(db, driver_id, after_event_id))
+    }
+    fn send_message(&self, driver_id: &str, text: &str, now_ms: i64) -> Result<Event, StoreError> {
+        let (event, _) = self.transaction(
+            |db| send_message_in(db, driver_id, text, now_ms),
+            |(_, message)| vec![message.clone()],
+        )?;
+        Ok(event)
+    }
+    fn register_driver(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
+        if !is_valid_driver_id(driver_id) {
+            return Err(RegistryError::BadDriverId(driver_id.to_string()));
+        }
+        let token = crate::random_token();
+        let inserted = self.transaction(
+            |db| insert_account(db, driver_id, &token, now_ms),
+            |inserted| {
+                if *inserted {
+                    vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }]
+                } else {
+                    Vec::new()
+                }
+            },
+        )?;
+        if !inserted {
+            return Err(RegistryError::AlreadyRegistered(driver_id.to_string()));
+        }
+        Ok(token)
+    }
+    fn set_driver_token(&self, driver_id: &str, token: &str, now_ms: i64) -> Result<(), RegistryError> {
+        if !is_valid_driver_id(driver_id) {
+            return Err(RegistryError::BadDriverId(driver_id.to_string()));
+        }
+        self.transaction(
+            |db| set_account_token(db, driver_id, token, now_ms),
+            |_| vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }],
+        )?;
+        Ok(())
+    }
+    fn rotate_driver_token(&self, driver_id: &str, now_ms: i64) -> Result<String, RegistryError> {
+        if !self.is_registered(driver_id)? {
+            return Err(RegistryError::NotRegistered(driver_id.to_string()));
+        }
+        let token = crate::random_token();
+        self.set_driver_token(driver_id, &token, now_ms)?;
+        Ok(token)
+    }
+    fn revoke_driver(&self, driver_id: &str, now_ms: i64) -> Result<(), RegistryError> {
+        let revoked = self.transaction(
+            |db| revoke_account(db, driver_id, now_ms),
+            |revoked| {
+                if *revoked {
+                    vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }]
+                } else {
+                    Vec::new()
+                }
+            },
+        )?;
+        if !revoked {
+            return Err(RegistryError::NotRegistered(driver_id.to_string()));
+        }
+        Ok(())
+    }
+    fn is_registered(&self, driver_id: &str) -> Result<bool, StoreError> {
+        self.read(|db| is_registered_in(db, driver_id))
+    }
+    fn registered_drivers(&self) -> Result<u64, StoreError> {
+        self.read(registered_drivers_in)
+    }
+    fn check_sign_in(
+        &self,
+        driver_id: &str,
+        token: Option<&str>,
+    ) -> Result<Result<(), SignInRefusal>, StoreError> {
+        self.read(|db| check_sign_in_in(db, driver_id, token))
+    }
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.read(|db| setting_in(db, name))
+    }
+    fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.transaction(|db| set_setting_in(db, name, value), |_| Vec::new())
+    }
+}
