@@ -120,6 +120,12 @@ pub(crate) fn append_event(
     payload: EventPayload,
     now_ms: i64,
 ) -> Result<Event, StoreError> {
+    // The next id under a lock of the driver's events: where several nodes create events for
+    // one driver at once, they take ids one after the other, and each becomes visible (commits)
+    // before the next is taken, so devices see ids in order and without gaps.
+    if let Some(lock) = db.dialect().named_lock() {
+        db.execute(lock, sql_params![format!("events:{driver_id}")])?;
+    }
     let last = db
         .query_one(
             "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE driver_id = ?1",
@@ -283,13 +289,11 @@ fn job_changed(
 }
 
 fn random_id() -> String {
-    // Time and a process-wide counter: unique within this server, which is all a mock needs.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Time, then 64 random bits: unique across the nodes that share a database.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis());
-    format!("job-{now:x}-{count}")
+    format!("job-{now:x}-{}", &crate::random_token()[..16])
 }
 
 /// Creates and offers a job inside the open transaction; the job, the event for its driver and
@@ -379,8 +383,8 @@ pub(crate) fn cancel_assignment_in(
 
 /// Expires, inside the open transaction, every offer whose accept deadline has passed.
 pub(crate) fn expire_due_in(db: &mut dyn SqlConnection, now_ms: i64) -> Result<Expired, StoreError> {
-    let for_update = db.dialect().for_update();
-    let offered = db.query(&format!("SELECT driver_id, body FROM assignments{for_update}"), &[])?;
+    let skip_locked = db.dialect().for_update_skip_locked();
+    let offered = db.query(&format!("SELECT driver_id, body FROM assignments{skip_locked}"), &[])?;
     let mut events = Vec::new();
     let mut expired = Vec::new();
     for row in offered {

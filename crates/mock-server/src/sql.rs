@@ -28,6 +28,25 @@ impl Dialect {
         }
     }
 
+    /// Appended to a `SELECT` of rows a periodic job (expiring offers) will change: rows another
+    /// node's pass holds are left to it, so each is changed once, and no pass waits for another.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// A statement that holds, until the transaction ends, a lock on the name `?1` (a driver's
+    /// events): transactions of other nodes that take it wait. `None` where one writer at a time
+    /// is all there is (SQLite).
+    pub fn named_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))"),
+        }
+    }
+
     /// The column that orders a table's rows as they were inserted, for tables without a key
     /// of their own (SQLite's `rowid`; PostgreSQL tables that need it have an `entry_id`).
     pub fn insertion_order(self) -> &'static str {

@@ -1,0 +1,119 @@
+//! Two server processes ("nodes") on one PostgreSQL database, as `PgStore`s of their own on the
+//! same schema: what the database itself must guarantee when both take one driver's records,
+//! create one driver's events, or expire the same offers at once. Run by `scripts/test` with
+//! `ENROUTE_TEST_POSTGRES_URL` (a throwaway cluster); with SQLite, one node is all there is and
+//! these tests say so and return.
+
+mod support;
+
+use enroute_mock_server::assignment_store::NewAssignment;
+use enroute_mock_server::postgres_store::PgStore;
+use enroute_mock_server::store::Store;
+use enroute_protocol::{DriverStatus, Record, RecordId, RecordKind, Stop, TimeWindow};
+use std::sync::Arc;
+
+/// Two stores on one fresh schema, or `None` without PostgreSQL.
+fn two_nodes() -> Option<(Arc<PgStore>, Arc<PgStore>)> {
+    let Ok(url) = std::env::var("ENROUTE_TEST_POSTGRES_URL") else {
+        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
+        return None;
+    };
+    let url = support::fresh_postgres_schema(&url);
+    Some((Arc::new(PgStore::open(&url).unwrap()), Arc::new(PgStore::open(&url).unwrap())))
+}
+
+fn status_records(seqs: std::ops::RangeInclusive<u64>) -> Vec<Record> {
+    seqs.map(|seq| Record {
+        seq,
+        id: RecordId::from_random_bits(seq as u128),
+        created_at_ms: 1_700_000_000_000,
+        kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
+    })
+    .collect()
+}
+
+/// A phone that reconnects to the other node while its last batch is still being committed on
+/// the first sends that batch to both: every record is applied once, in order, whichever node
+/// commits first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_drivers_batches_sent_to_both_nodes_at_once_are_applied_once_in_order() {
+    let Some((a, b)) = two_nodes() else { return };
+    let mut highest_acked = 0;
+    for first in (1..=300).step_by(10) {
+        let batch = status_records(first..=first + 9);
+        let (on_a, on_b) = tokio::join!(
+            a.store_records("driver-1", batch.clone(), Vec::new(), 1),
+            b.store_records("driver-1", batch, Vec::new(), 1)
+        );
+        let (on_a, on_b) = (on_a.unwrap(), on_b.unwrap());
+        assert_eq!(on_a.new_records + on_b.new_records, 10, "each record stored by exactly one node");
+        assert_eq!(on_a.acked_seq.max(on_b.acked_seq), first + 9);
+        highest_acked = highest_acked.max(on_a.acked_seq.max(on_b.acked_seq));
+    }
+    let history = a.history("driver-1").unwrap();
+    assert_eq!(history.acked_seq, 300);
+    assert_eq!(highest_acked, 300);
+    assert_eq!(
+        history.records.iter().map(|record| record.seq).collect::<Vec<_>>(),
+        (1..=300).collect::<Vec<_>>()
+    );
+    assert_eq!(b.acked_seq("driver-1").unwrap(), 300);
+}
+
+/// Messages from two dispatchers on two nodes to one driver, at once: event ids 1, 2, 3… with
+/// no id twice and none skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_made_on_two_nodes_for_one_driver_get_every_id_once() {
+    let Some((a, b)) = two_nodes() else { return };
+    let mut tasks = Vec::new();
+    for index in 0..40 {
+        let node = if index % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::task::spawn_blocking(move || {
+            node.send_message("driver-2", &format!("message {index}"), 1)
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap().unwrap().event_id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=40).collect::<Vec<u64>>());
+    let stored: Vec<u64> =
+        b.events_after("driver-2", 0).unwrap().iter().map(|event| event.event_id).collect();
+    assert_eq!(stored, (1..=40).collect::<Vec<u64>>());
+}
+
+/// Both nodes run the expiry pass every second: an offer past its deadline expires once, with
+/// one event for its driver, not one per node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_offer_past_its_deadline_expires_once_however_many_nodes_expire() {
+    let Some((a, b)) = two_nodes() else { return };
+    for index in 0..20 {
+        let stop = |lat: f64| Stop { address: "Marienplatz 1".into(), lat, lon: 11.57 };
+        let job = NewAssignment {
+            id: Some(format!("job-{index}")),
+            driver_id: format!("driver-{}", index % 3),
+            pickup: stop(48.137),
+            dropoff: stop(48.16),
+            window: TimeWindow { from_ms: 0, to_ms: 10_000 },
+            notes: String::new(),
+            accept_by_ms: Some(1_000),
+        };
+        a.create_assignment(job, 500).unwrap().unwrap();
+    }
+    let mut passes = Vec::new();
+    for round in 0..6 {
+        let node = if round % 2 == 0 { a.clone() } else { b.clone() };
+        passes.push(tokio::task::spawn_blocking(move || node.expire_due(2_000)));
+    }
+    let mut expired = Vec::new();
+    for pass in passes {
+        expired.extend(pass.await.unwrap().unwrap());
+    }
+    assert_eq!(expired.len(), 20, "one expiry event per job");
+    for driver in 0..3 {
+        let events = a.events_after(&format!("driver-{driver}"), 0).unwrap();
+        let offers = (0..20).filter(|index| index % 3 == driver).count();
+        assert_eq!(events.len(), 2 * offers, "driver-{driver}: an offer and one expiry per job");
+    }
+}
