@@ -13,7 +13,7 @@
 use crate::sql::{SqlConnection, SqliteSql};
 use crate::store::{
     RejectedRecord, SequenceState, StoreError, StoreInner, StoreOutcome, apply_batch, load_sequence,
-    note_event_ack_in, note_seen_in,
+    note_event_ack_in, note_seen_in, notify_events_in,
 };
 use enroute_protocol::{Event, FeedChange, Record};
 use std::collections::HashMap;
@@ -242,6 +242,12 @@ fn commit_group(
                         WriteRequest::EventAck { driver_id, event_id } => note_event_ack_in(db, &driver_id, event_id)?,
                     }
                 }
+                let with_events: Vec<&str> = answers
+                    .iter()
+                    .filter(|(_, _, outcome)| outcome.as_ref().is_ok_and(|outcome| !outcome.events.is_empty()))
+                    .map(|(driver_id, _, _)| driver_id.as_str())
+                    .collect();
+                notify_events_in(db, &with_events)?;
                 if report.batches > 0 {
                     crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
                 }

@@ -40,6 +40,11 @@ impl Hub {
         }
     }
 
+    /// The drivers with a connection here.
+    pub fn drivers(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// How many connections listen for `driver_id`.
     pub fn listeners(&self, driver_id: &str) -> usize {
         self.lock().get(driver_id).map_or(0, Vec::len)

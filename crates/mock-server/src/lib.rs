@@ -27,6 +27,7 @@ pub mod limits;
 pub mod metrics;
 pub mod options;
 pub mod position_coalescer;
+pub mod postgres_fanout;
 pub mod postgres_schema;
 pub mod postgres_sql;
 pub mod postgres_store;
@@ -90,6 +91,10 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .with_limits(options.limits())
         .with_connect_origins(&connect_origins)
         .with_tiles(options.tiles());
+    if let Some(url) = options.db.to_str().filter(|text| is_postgres_url(text)) {
+        // Other nodes may share the database: their events reach the drivers connected here.
+        postgres_fanout::start(url.to_string(), state.hub.clone()).map_err(ServerError::Serve)?;
+    }
     tokio::spawn(expire_offers(state.clone()));
     if let Some(path) = &options.scenario {
         let scenario = scenario::Scenario::load(path).map_err(ServerError::Scenario)?;

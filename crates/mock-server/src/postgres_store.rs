@@ -28,7 +28,7 @@ use crate::postgres_sql::PgConnection;
 use crate::sql::SqlConnection;
 use crate::store::{
     DEFAULT_MAX_PARKED_RECORDS, DriverHistory, DriverSummary, RejectedRecord, StoreError, StoreOutcome,
-    driver_history, driver_summaries_in, recent_rejections,
+    driver_history, driver_summaries_in, notify_events_in, recent_rejections,
 };
 use crate::store_interface::{CommitListener, Store, StoreFuture};
 use enroute_protocol::{Assignment, Event, FeedChange, Record, RecordRejection};
@@ -266,7 +266,14 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> Result<Result<(Assignment, Event), AssignmentError>, StoreError> {
         let created = self.transaction(
-            |db| create_assignment_in(db, new, now_ms),
+            |db| {
+                let driver_id = new.driver_id.clone();
+                let created = create_assignment_in(db, new, now_ms)?;
+                if created.is_ok() {
+                    notify_events_in(db, &[&driver_id])?;
+                }
+                Ok(created)
+            },
             |created| created.as_ref().map(|(_, _, change)| vec![change.clone()]).unwrap_or_default(),
         )?;
         Ok(created.map(|(assignment, event, _)| (assignment, event)))
@@ -277,7 +284,13 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> Result<Result<(String, Assignment, Event), AssignmentError>, StoreError> {
         let cancelled = self.transaction(
-            |db| cancel_assignment_in(db, id, now_ms),
+            |db| {
+                let cancelled = cancel_assignment_in(db, id, now_ms)?;
+                if let Ok(cancelled) = &cancelled {
+                    notify_events_in(db, &[&cancelled.driver_id])?;
+                }
+                Ok(cancelled)
+            },
             |cancelled| {
                 cancelled.as_ref().map(|cancelled| vec![cancelled.change.clone()]).unwrap_or_default()
             },
@@ -285,8 +298,16 @@ impl Store for PgStore {
         Ok(cancelled.map(|Cancelled { driver_id, assignment, event, .. }| (driver_id, assignment, event)))
     }
     fn expire_due(&self, now_ms: i64) -> Result<Vec<(String, Event)>, StoreError> {
-        let Expired { events, .. } =
-            self.transaction(|db| expire_due_in(db, now_ms), |expired| expired.changes.clone())?;
+        let Expired { events, .. } = self.transaction(
+            |db| {
+                let expired = expire_due_in(db, now_ms)?;
+                let drivers: Vec<&str> =
+                    expired.events.iter().map(|(driver_id, _)| driver_id.as_str()).collect();
+                notify_events_in(db, &drivers)?;
+                Ok(expired)
+            },
+            |expired| expired.changes.clone(),
+        )?;
         Ok(events)
     }
     fn assignments(&self, driver_id: Option<&str>) -> Result<Vec<AssignmentRecord>, StoreError> {
@@ -297,7 +318,11 @@ impl Store for PgStore {
     }
     fn send_message(&self, driver_id: &str, text: &str, now_ms: i64) -> Result<Event, StoreError> {
         let (event, _) = self.transaction(
-            |db| send_message_in(db, driver_id, text, now_ms),
+            |db| {
+                let sent = send_message_in(db, driver_id, text, now_ms)?;
+                notify_events_in(db, &[driver_id])?;
+                Ok(sent)
+            },
             |(_, message)| vec![message.clone()],
         )?;
         Ok(event)

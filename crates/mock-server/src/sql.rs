@@ -47,6 +47,15 @@ impl Dialect {
         }
     }
 
+    /// A statement that tells other processes on the database, when the transaction commits,
+    /// that `?1` names drivers with new events (`None`: no other process can share the database).
+    pub fn notify_events(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_notify('enroute_events', ?1)"),
+        }
+    }
+
     /// The column that orders a table's rows as they were inserted, for tables without a key
     /// of their own (SQLite's `rowid`; PostgreSQL tables that need it have an `entry_id`).
     pub fn insertion_order(self) -> &'static str {

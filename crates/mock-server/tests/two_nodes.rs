@@ -117,3 +117,86 @@ async fn an_offer_past_its_deadline_expires_once_however_many_nodes_expire() {
         assert_eq!(events.len(), 2 * offers, "driver-{driver}: an offer and one expiry per job");
     }
 }
+
+/// The next frame the server sends, within `seconds`.
+async fn receive_within(client: &mut support::Client, seconds: u64) -> enroute_protocol::ServerMessage {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(seconds), client.next())
+            .await
+            .expect("a frame in time")
+            .expect("connection still open")
+            .unwrap();
+        if let Message::Text(text) = frame {
+            return enroute_protocol::ServerMessage::decode(&text).unwrap();
+        }
+    }
+}
+
+/// A driver connected to node A gets, at once, the message a dispatcher sent through node B:
+/// node B's commit notifies, node A reads the event from the table and pushes it. Then node A's
+/// listening connection is ended by the database (`pg_terminate_backend`): the next message
+/// still arrives (a lost hint only delays, the node connects again and looks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another() {
+    use enroute_protocol::{ClientMessage, EventPayload, Hello, PROTOCOL_VERSION, ServerMessage};
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let Ok(cluster) = std::env::var("ENROUTE_TEST_POSTGRES_URL") else {
+        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
+        return;
+    };
+    let url = support::fresh_postgres_schema(&cluster);
+    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    support::register_test_drivers(&node_a);
+    enroute_mock_server::postgres_fanout::start(url.clone(), node_a.hub.clone()).unwrap();
+    let address_a = support::start_server(node_a.clone()).await;
+    let mut phone = support::connect(address_a).await;
+    let hello = ClientMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        driver_id: "driver-4".into(),
+        token: Some(support::token_of("driver-4")),
+        app_version: "test".into(),
+        last_event_id: 0,
+    });
+    phone.send(Message::text(hello.encode())).await.unwrap();
+    assert!(matches!(receive_within(&mut phone, 5).await, ServerMessage::Welcome(_)));
+
+    let store_b = node_b.store.clone();
+    let sent = tokio::task::spawn_blocking(move || store_b.send_message("driver-4", "Gate code 4711", 1))
+        .await
+        .unwrap()
+        .unwrap();
+    // Within 2 s: the hint brings it at once (the sweep alone could take up to 3 s).
+    match receive_within(&mut phone, 2).await {
+        ServerMessage::Event(event) => {
+            assert_eq!(event.event_id, sent.event_id);
+            assert!(matches!(event.payload, EventPayload::Message { ref text } if text == "Gate code 4711"));
+        }
+        other => panic!("expected the message, got {other:?}"),
+    }
+
+    // The database ends node A's listening connection; a message sent meanwhile still comes.
+    let cluster_for_kill = cluster.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut admin = postgres::Client::connect(&cluster_for_kill, postgres::NoTls).unwrap();
+        let ended = admin
+            .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'enroute-fanout'", &[])
+            .unwrap();
+        assert!(!ended.is_empty(), "node A's listening connection was found");
+    })
+    .await
+    .unwrap();
+    let store_b = node_b.store.clone();
+    let second =
+        tokio::task::spawn_blocking(move || store_b.send_message("driver-4", "Use the back door", 2))
+            .await
+            .unwrap()
+            .unwrap();
+    match receive_within(&mut phone, 10).await {
+        ServerMessage::Event(event) => assert_eq!(event.event_id, second.event_id),
+        other => panic!("expected the second message, got {other:?}"),
+    }
+}

@@ -1,0 +1,130 @@
+//! Events committed by another node reach the drivers connected to this one (PostgreSQL only).
+//!
+//! The tables are the truth; notifications are hints. Every transaction that stores events
+//! sends one notification on `enroute_events` naming their drivers (`notify_events_in`, sent at
+//! commit). A thread of this node listens on a connection of its own and, for each named driver
+//! with a connection here, reads the driver's newest event and hands it to the hub: the
+//! driver's session sends it, or, if it skips ids, reads the ones in between from the store
+//! first (`Session::handle_pushed`), and drops what it already sent. Because a hint can be lost
+//! (the listening connection dropped, the node paused), the thread also looks at every connected
+//! driver's newest event on a timer and right after it connects again, so a lost hint only
+//! delays an event.
+//!
+//! This module must not know about sockets or sessions: it talks to the hub only.
+
+use crate::hub::Hub;
+use crate::postgres_sql::PgConnection;
+use enroute_protocol::Event;
+use postgres::fallible_iterator::FallibleIterator;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How often every connected driver's newest event is looked at, hint or not.
+const SWEEP_EVERY: Duration = Duration::from_secs(3);
+/// How long to wait before connecting again after the listening connection was lost.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// Starts the listening thread; it runs as long as the process.
+pub fn start(url: String, hub: Hub) -> std::io::Result<()> {
+    std::thread::Builder::new().name("enroute-fanout".into()).spawn(move || {
+        let mut pushed: HashMap<String, u64> = HashMap::new();
+        loop {
+            if let Err(error) = listen(&url, &hub, &mut pushed) {
+                tracing::warn!(%error, "the node's listening connection was lost; connecting again");
+            }
+            std::thread::sleep(RECONNECT_AFTER);
+        }
+    })?;
+    Ok(())
+}
+
+/// Listens until the connection fails.
+fn listen(url: &str, hub: &Hub, pushed: &mut HashMap<String, u64>) -> Result<(), crate::store::StoreError> {
+    let mut connection = PgConnection::connect(url)?;
+    // Named, so an operator (or a test) can find it in pg_stat_activity.
+    connection.batch("SET application_name = 'enroute-fanout'; LISTEN enroute_events")?;
+    // Whatever was committed while this node was not listening.
+    sweep(&mut connection, hub, pushed)?;
+    let mut last_sweep = Instant::now();
+    loop {
+        let wait = SWEEP_EVERY.saturating_sub(last_sweep.elapsed());
+        let mut named: Vec<String> = Vec::new();
+        let mut everyone = false;
+        {
+            let mut take = |payload: &str| {
+                if payload == "*" {
+                    everyone = true;
+                } else {
+                    named.extend(payload.split(',').filter(|id| !id.is_empty()).map(str::to_string));
+                }
+            };
+            let mut notifications = connection.client().notifications();
+            let first = notifications.timeout_iter(wait).next()?;
+            if let Some(notification) = first {
+                take(notification.payload());
+                // And whatever else has arrived already, without waiting.
+                let mut pending = notifications.iter();
+                while let Some(notification) = pending.next()? {
+                    take(notification.payload());
+                }
+            }
+        }
+        if everyone || last_sweep.elapsed() >= SWEEP_EVERY {
+            sweep(&mut connection, hub, pushed)?;
+            last_sweep = Instant::now();
+        } else if !named.is_empty() {
+            let here: Vec<String> =
+                named.into_iter().filter(|driver_id| hub.listeners(driver_id) > 0).collect();
+            push_newest(&mut connection, hub, pushed, &here)?;
+        }
+    }
+}
+
+/// Every driver connected here: its newest event, if newer than what was handed to the hub.
+fn sweep(
+    connection: &mut PgConnection,
+    hub: &Hub,
+    pushed: &mut HashMap<String, u64>,
+) -> Result<(), crate::store::StoreError> {
+    let here = hub.drivers();
+    pushed.retain(|driver_id, _| here.contains(driver_id));
+    push_newest(connection, hub, pushed, &here)
+}
+
+/// Hands each driver's newest stored event to the hub when it is newer than the last handed.
+fn push_newest(
+    connection: &mut PgConnection,
+    hub: &Hub,
+    pushed: &mut HashMap<String, u64>,
+    driver_ids: &[String],
+) -> Result<(), crate::store::StoreError> {
+    if driver_ids.is_empty() {
+        return Ok(());
+    }
+    let rows = connection
+        .client()
+        .query(
+            "SELECT DISTINCT ON (driver_id) driver_id, event_id, body FROM events
+             WHERE driver_id = ANY($1) ORDER BY driver_id, event_id DESC",
+            &[&driver_ids],
+        )
+        .map_err(crate::store::StoreError::from)?;
+    for row in rows {
+        let driver_id: String = row.get(0);
+        let event_id = row.get::<_, i64>(1) as u64;
+        if pushed.get(&driver_id).is_some_and(|&handed| handed >= event_id) {
+            continue;
+        }
+        let body: String = row.get(2);
+        match serde_json::from_str::<Event>(&body) {
+            Ok(event) => {
+                hub.publish(&driver_id, &event);
+                pushed.insert(driver_id, event_id);
+            }
+            Err(error) => {
+                tracing::error!(driver = %driver_id, event_id, %error, "a stored event cannot be read")
+            }
+        }
+    }
+    Ok(())
+}
