@@ -235,7 +235,15 @@ pub async fn revoke_driver(
 ) -> Response {
     let id = driver_id.clone();
     let sign_ins = state.sign_ins.clone();
-    match blocking(move || state.store.revoke_driver(&id, unix_time_ms())).await {
+    match blocking(move || {
+        let revoked = state.store.revoke_driver(&id, unix_time_ms());
+        if revoked.is_ok() {
+            state.store.tell_nodes(&crate::node_notice::DriverNews::Revoked { driver_id: id.clone() });
+        }
+        revoked
+    })
+    .await
+    {
         Ok(Ok(())) => {
             sign_ins.end(&driver_id, enroute_protocol::ErrorCode::TokenRevoked);
             StatusCode::NO_CONTENT.into_response()

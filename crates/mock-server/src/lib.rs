@@ -25,6 +25,7 @@ pub mod http_server;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod node_notice;
 pub mod options;
 pub mod position_coalescer;
 pub mod postgres_fanout;
@@ -91,9 +92,13 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .with_limits(options.limits())
         .with_connect_origins(&connect_origins)
         .with_tiles(options.tiles());
-    if let Some(url) = options.db.to_str().filter(|text| is_postgres_url(text)) {
-        // Other nodes may share the database: their events reach the drivers connected here.
-        postgres_fanout::start(url.to_string(), state.hub.clone()).map_err(ServerError::Serve)?;
+    if let (Some(url), Some(node)) =
+        (options.db.to_str().filter(|text| is_postgres_url(text)), state.store.node_name())
+    {
+        // Other nodes may share the database: their events reach the drivers connected here,
+        // and their sign-ins end this node's older connections.
+        postgres_fanout::start(url.to_string(), node, state.hub.clone(), state.sign_ins.clone())
+            .map_err(ServerError::Serve)?;
     }
     tokio::spawn(expire_offers(state.clone()));
     if let Some(path) = &options.scenario {

@@ -15,10 +15,11 @@ use crate::store::StoreError;
 const ADVISORY_KEY: i64 = 0x0065_6e72_6f75_7465; // "enroute" in ASCII
 
 /// Every migration, in order; never edited once released.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "drivers, records, jobs, events, accounts, settings",
-    "CREATE TABLE drivers (
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "drivers, records, jobs, events, accounts, settings",
+        "CREATE TABLE drivers (
          driver_id TEXT PRIMARY KEY,
          acked_seq BIGINT NOT NULL DEFAULT 0,
          position TEXT,
@@ -87,7 +88,17 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[(
          last_seq BIGINT NOT NULL,
          PRIMARY KEY (driver_id, first_seq, last_seq)
      );",
-)];
+    ),
+    (
+        2,
+        "driver_sign_ins: the node each driver last signed in on",
+        "CREATE TABLE driver_sign_ins (
+             driver_id TEXT PRIMARY KEY,
+             node TEXT NOT NULL,
+             at_ms BIGINT NOT NULL
+         );",
+    ),
+];
 
 /// The schema version this server writes.
 pub fn current_version() -> u32 {

@@ -131,6 +131,8 @@ pub struct PgStore {
     pool: Arc<Pool>,
     writer: GroupCommit,
     commit_order: Arc<Mutex<()>>,
+    /// This store's name among the nodes sharing the database (random): its notices say it.
+    node: String,
 }
 
 impl PgStore {
@@ -160,7 +162,7 @@ impl PgStore {
         let writer = GroupCommit::start(writer_target, max_parked)
             .map_err(|error| StoreError::Writer(error.to_string()))?;
         let pool = Arc::new(Pool { url: url.to_string(), idle: Mutex::new(Vec::new()) });
-        Ok(PgStore { pool, writer, commit_order })
+        Ok(PgStore { pool, writer, commit_order, node: crate::random_token()[..12].to_string() })
     }
 
     /// Runs `work` in one transaction; after its commit, in commit order, consoles are told
@@ -396,6 +398,35 @@ impl Store for PgStore {
     }
     fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.read(|db| setting_in(db, name))
+    }
+    fn tell_nodes(&self, news: &crate::node_notice::DriverNews) {
+        let notice = crate::node_notice::NodeNotice { node: self.node.clone(), news: news.clone() };
+        let payload = notice.encode();
+        let told = self.transaction(
+            |db| {
+                // Kept in a table too: a node that missed the notice finds it on its next sweep.
+                if let crate::node_notice::DriverNews::SignedIn { driver_id, at_ms } = news {
+                    db.execute(
+                        "INSERT INTO driver_sign_ins (driver_id, node, at_ms) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node, at_ms = excluded.at_ms
+                         WHERE driver_sign_ins.at_ms <= excluded.at_ms",
+                        crate::sql_params![driver_id.as_str(), self.node.as_str(), *at_ms],
+                    )?;
+                }
+                db.execute(
+                    "SELECT pg_notify('enroute_drivers_' || current_schema(), ?1)",
+                    crate::sql_params![payload],
+                )?;
+                Ok(())
+            },
+            |_| Vec::new(),
+        );
+        if let Err(error) = told {
+            tracing::warn!(%error, ?notice, "cannot tell the other nodes");
+        }
+    }
+    fn node_name(&self) -> Option<String> {
+        Some(self.node.clone())
     }
     fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.transaction(|db| set_setting_in(db, name, value), |_| Vec::new())

@@ -52,7 +52,8 @@ impl Dialect {
     pub fn notify_events(self) -> Option<&'static str> {
         match self {
             Dialect::Sqlite => None,
-            Dialect::Postgres => Some("SELECT pg_notify('enroute_events', ?1)"),
+            // The channel is the schema's: deployments in other schemas of the database do not hear it.
+            Dialect::Postgres => Some("SELECT pg_notify('enroute_events_' || current_schema(), ?1)"),
         }
     }
 

@@ -175,7 +175,13 @@ async fn send_into_crash(
     message: ClientMessage,
 ) {
     client.send(Message::text(message.encode())).await.unwrap();
-    while let Some(frame) = client.next().await {
+    loop {
+        let Some(frame) = tokio::time::timeout(std::time::Duration::from_secs(30), client.next())
+            .await
+            .expect("the server should have died at its commit within 30 s")
+        else {
+            break;
+        };
         match frame {
             Ok(Message::Text(text)) => {
                 let answer = ServerMessage::decode(&text).unwrap();

@@ -151,7 +151,13 @@ async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another()
     let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     support::register_test_drivers(&node_a);
-    enroute_mock_server::postgres_fanout::start(url.clone(), node_a.hub.clone()).unwrap();
+    enroute_mock_server::postgres_fanout::start(
+        url.clone(),
+        node_a.store.node_name().unwrap(),
+        node_a.hub.clone(),
+        node_a.sign_ins.clone(),
+    )
+    .unwrap();
     let address_a = support::start_server(node_a.clone()).await;
     let mut phone = support::connect(address_a).await;
     let hello = ClientMessage::Hello(Hello {
@@ -198,5 +204,73 @@ async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another()
     match receive_within(&mut phone, 10).await {
         ServerMessage::Event(event) => assert_eq!(event.event_id, second.event_id),
         other => panic!("expected the second message, got {other:?}"),
+    }
+}
+
+/// Signs `driver_id` in on the server at `address`; the connection after its `welcome`.
+async fn signed_in(address: std::net::SocketAddr, driver_id: &str) -> support::Client {
+    use enroute_protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage};
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut client = support::connect(address).await;
+    let hello = ClientMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        driver_id: driver_id.into(),
+        token: Some(support::token_of(driver_id)),
+        app_version: "test".into(),
+        last_event_id: 0,
+    });
+    client.send(Message::text(hello.encode())).await.unwrap();
+    assert!(matches!(receive_within(&mut client, 5).await, ServerMessage::Welcome(_)));
+    client
+}
+
+/// One connection per driver across the nodes: a sign-in on node B ends the driver's older
+/// connection on node A (`replaced`), and a token revoked through node B's API ends the
+/// driver's connection on node A (`token_revoked`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_in_or_a_revocation_on_one_node_ends_the_drivers_connection_on_another() {
+    use enroute_protocol::{ErrorCode, ServerMessage};
+    let Ok(cluster) = std::env::var("ENROUTE_TEST_POSTGRES_URL") else {
+        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
+        return;
+    };
+    let url = support::fresh_postgres_schema(&cluster);
+    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    support::register_test_drivers(&node_a);
+    enroute_mock_server::postgres_fanout::start(
+        url.clone(),
+        node_a.store.node_name().unwrap(),
+        node_a.hub.clone(),
+        node_a.sign_ins.clone(),
+    )
+    .unwrap();
+    let address_a = support::start_server(node_a.clone()).await;
+    let address_b = support::start_server(node_b.clone()).await;
+
+    let mut on_a = signed_in(address_a, "driver-6").await;
+    let _on_b = signed_in(address_b, "driver-6").await;
+    // At once by the notice, or at the latest at node A's next sweep (every 3 s) if node A
+    // was not listening yet when it was sent.
+    match receive_within(&mut on_a, 5).await {
+        ServerMessage::Error(error) => assert_eq!(error.code, ErrorCode::Replaced),
+        other => panic!("expected `replaced` on node A, got {other:?}"),
+    }
+
+    // A dispatcher revokes driver-7's token through node B's API; its connection is on node A.
+    let mut revoked_on_a = signed_in(address_a, "driver-7").await;
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/drivers/driver-7/revoke")
+        .header(axum::http::header::AUTHORIZATION, "Bearer test-dispatcher-token")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let app = enroute_mock_server::router(node_b.clone(), std::path::Path::new("no-such-dist"));
+    let answer = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    assert_eq!(answer.status(), axum::http::StatusCode::NO_CONTENT);
+    match receive_within(&mut revoked_on_a, 3).await {
+        ServerMessage::Error(error) => assert_eq!(error.code, ErrorCode::TokenRevoked),
+        other => panic!("expected `token_revoked` on node A, got {other:?}"),
     }
 }
