@@ -178,6 +178,25 @@ fn run_writer(
     }
 }
 
+/// A note (a hello's time, an event ack) in a savepoint of its own: if it fails (a row lock
+/// another node holds too long), it alone is undone and logged, and the group's batches commit.
+fn best_effort(
+    db: &mut dyn SqlConnection,
+    what: &str,
+    note: impl FnOnce(&mut dyn SqlConnection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    db.execute("SAVEPOINT note", &[])?;
+    match note(db) {
+        Ok(()) => db.execute("RELEASE SAVEPOINT note", &[])?,
+        Err(error) => {
+            tracing::warn!(%error, "{what} was not noted");
+            db.execute("ROLLBACK TO SAVEPOINT note", &[])?;
+            db.execute("RELEASE SAVEPOINT note", &[])?
+        }
+    };
+    Ok(())
+}
+
 /// Commits one group and answers every batch in it.
 fn commit_group(
     target: &dyn WriteTarget,
@@ -196,7 +215,10 @@ fn commit_group(
         let mut moved: HashMap<String, SequenceState> = HashMap::new();
         let result = (|| -> Result<(), StoreError> {
             db.execute("BEGIN", &[])?;
-            let work = (|| -> Result<(), StoreError> {
+            // A panic inside must not leave the transaction open on the connection: the next
+            // statements on it (SQLite's dispatcher changes share it) would join a transaction
+            // that never commits. Rolled back, then the panic goes on.
+            let work = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), StoreError> {
                 for request in group {
                     match request {
                         WriteRequest::Records { driver_id, records, rejected, now_ms, answer } => {
@@ -238,8 +260,12 @@ fn commit_group(
                                 }
                             }
                         }
-                        WriteRequest::Seen { driver_id, now_ms } => note_seen_in(db, &driver_id, now_ms)?,
-                        WriteRequest::EventAck { driver_id, event_id } => note_event_ack_in(db, &driver_id, event_id)?,
+                        WriteRequest::Seen { driver_id, now_ms } => {
+                            best_effort(db, "a hello's time", |db| note_seen_in(db, &driver_id, now_ms))?;
+                        }
+                        WriteRequest::EventAck { driver_id, event_id } => {
+                            best_effort(db, "an event ack", |db| note_event_ack_in(db, &driver_id, event_id))?;
+                        }
                     }
                 }
                 let with_events: Vec<&str> = answers
@@ -280,7 +306,16 @@ fn commit_group(
                     }
                 });
                 told
-            })();
+            }));
+            let work = match work {
+                Ok(work) => work,
+                Err(panic) => {
+                    if let Err(error) = db.execute("ROLLBACK", &[]) {
+                        tracing::warn!(%error, "rolling a group commit back after a panic failed");
+                    }
+                    std::panic::resume_unwind(panic);
+                }
+            };
             if work.is_err() {
                 // Whatever failed, the transaction must not stay open on the writer's connection.
                 if let Err(error) = db.execute("ROLLBACK", &[]) {

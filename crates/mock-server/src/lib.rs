@@ -97,7 +97,8 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     {
         // Other nodes may share the database: their events reach the drivers connected here,
         // and their sign-ins end this node's older connections.
-        postgres_fanout::start(url.to_string(), node, state.hub.clone(), state.sign_ins.clone())
+        let (hub, sign_ins) = (state.hub.clone(), state.sign_ins.clone());
+        postgres_fanout::start(url.to_string(), node, hub, sign_ins, postgres_fanout::SWEEP_EVERY)
             .map_err(ServerError::Serve)?;
     }
     tokio::spawn(expire_offers(state.clone()));

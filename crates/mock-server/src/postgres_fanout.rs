@@ -28,17 +28,25 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often every connected driver's newest event is looked at, hint or not.
-const SWEEP_EVERY: Duration = Duration::from_secs(3);
+pub const SWEEP_EVERY: Duration = Duration::from_secs(3);
 /// How long to wait before connecting again after the listening connection was lost.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts the listening thread; it runs as long as the process.
 /// `node`: this process's name among the nodes (`Store::node_name`): its own notices are not news.
-pub fn start(url: String, node: String, hub: Hub, sign_ins: SignIns) -> std::io::Result<()> {
+/// `sweep_every`: how often it looks without a hint ([`SWEEP_EVERY`]; tests of the hints alone
+/// pass a long one).
+pub fn start(
+    url: String,
+    node: String,
+    hub: Hub,
+    sign_ins: SignIns,
+    sweep_every: Duration,
+) -> std::io::Result<()> {
     std::thread::Builder::new().name("enroute-fanout".into()).spawn(move || {
         let mut pushed: HashMap<String, u64> = HashMap::new();
         loop {
-            if let Err(error) = listen(&url, &node, &hub, &sign_ins, &mut pushed) {
+            if let Err(error) = listen(&url, &node, &hub, &sign_ins, sweep_every, &mut pushed) {
                 tracing::warn!(%error, "the node's listening connection was lost; connecting again");
             }
             std::thread::sleep(RECONNECT_AFTER);
@@ -53,17 +61,19 @@ fn listen(
     node: &str,
     hub: &Hub,
     sign_ins: &SignIns,
+    sweep_every: Duration,
     pushed: &mut HashMap<String, u64>,
 ) -> Result<(), crate::store::StoreError> {
     let mut connection = PgConnection::connect(url)?;
-    // Named, so an operator (or a test) can find it in pg_stat_activity.
+    // Named `enroute-fanout NODE`, so an operator (or a test) can find it in pg_stat_activity.
     // The channels are the schema's (`enroute_events_public`): several deployments may share
     // one database in schemas of their own, and must not hear each other.
     let schema = connection.query_one("SELECT current_schema()", &[])?.text(0)?;
     let (events_channel, drivers_channel) =
         (format!("enroute_events_{schema}"), format!("enroute_drivers_{schema}"));
     connection.batch(&format!(
-        "SET application_name = 'enroute-fanout'; LISTEN \"{}\"; LISTEN \"{}\"",
+        "SET application_name = 'enroute-fanout {}'; LISTEN \"{}\"; LISTEN \"{}\"",
+        node.replace('\'', ""),
         events_channel.replace('"', "\"\""),
         drivers_channel.replace('"', "\"\"")
     ))?;
@@ -71,7 +81,7 @@ fn listen(
     sweep(&mut connection, node, hub, sign_ins, pushed)?;
     let mut last_sweep = Instant::now();
     loop {
-        let wait = SWEEP_EVERY.saturating_sub(last_sweep.elapsed());
+        let wait = sweep_every.saturating_sub(last_sweep.elapsed());
         let mut named: Vec<String> = Vec::new();
         let mut everyone = false;
         {
@@ -104,7 +114,7 @@ fn listen(
                 }
             }
         }
-        if everyone || last_sweep.elapsed() >= SWEEP_EVERY {
+        if everyone || last_sweep.elapsed() >= sweep_every {
             sweep(&mut connection, node, hub, sign_ins, pushed)?;
             last_sweep = Instant::now();
         } else if !named.is_empty() {
@@ -126,7 +136,8 @@ fn sweep(
     pushed: &mut HashMap<String, u64>,
 ) -> Result<(), crate::store::StoreError> {
     let here = hub.drivers();
-    pushed.retain(|driver_id, _| here.contains(driver_id));
+    let connected: std::collections::HashSet<&String> = here.iter().collect();
+    pushed.retain(|driver_id, _| connected.contains(driver_id));
     push_newest(connection, hub, pushed, &here)?;
     let signed_in: Vec<String> = sign_ins.signed_in().into_iter().collect();
     if signed_in.is_empty() {

@@ -3,7 +3,8 @@
 //!
 //! Several nodes may start at once against one database: each applies the missing migrations
 //! under a transaction-wide advisory lock, so one of them does it and the others find it done.
-//! A database written by a newer server is refused, as with SQLite.
+//! A database written by a newer server is refused, as with SQLite. Keys are compared byte by
+//! byte (`COLLATE "C"`), as SQLite does, so both list drivers and jobs in the same order.
 
 use crate::postgres_sql::PgConnection;
 use crate::sql::SqlConnection;
@@ -20,7 +21,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         1,
         "drivers, records, jobs, events, accounts, settings",
         "CREATE TABLE drivers (
-         driver_id TEXT PRIMARY KEY,
+         driver_id TEXT COLLATE \"C\" PRIMARY KEY,
          acked_seq BIGINT NOT NULL DEFAULT 0,
          position TEXT,
          position_time_ms BIGINT,
@@ -31,7 +32,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
          paused_reason TEXT
      );
      CREATE TABLE records (
-         driver_id TEXT NOT NULL,
+         driver_id TEXT COLLATE \"C\" NOT NULL,
          seq BIGINT NOT NULL,
          record_id TEXT NOT NULL,
          kind TEXT NOT NULL,
@@ -41,8 +42,8 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
          PRIMARY KEY (driver_id, seq)
      );
      CREATE TABLE assignments (
-         id TEXT PRIMARY KEY,
-         driver_id TEXT NOT NULL,
+         id TEXT COLLATE \"C\" PRIMARY KEY,
+         driver_id TEXT COLLATE \"C\" NOT NULL,
          body TEXT NOT NULL,
          created_at_ms BIGINT NOT NULL,
          updated_at_ms BIGINT NOT NULL
@@ -50,7 +51,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
      CREATE INDEX assignments_by_driver ON assignments (driver_id);
      CREATE TABLE assignment_history (
          entry_id BIGSERIAL PRIMARY KEY,
-         assignment_id TEXT NOT NULL,
+         assignment_id TEXT COLLATE \"C\" NOT NULL,
          at_ms BIGINT NOT NULL,
          status TEXT NOT NULL,
          changed_by TEXT NOT NULL,
@@ -58,24 +59,24 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
      );
      CREATE INDEX assignment_history_by_job ON assignment_history (assignment_id, entry_id);
      CREATE TABLE events (
-         driver_id TEXT NOT NULL,
+         driver_id TEXT COLLATE \"C\" NOT NULL,
          event_id BIGINT NOT NULL,
          created_at_ms BIGINT NOT NULL,
          body TEXT NOT NULL,
          PRIMARY KEY (driver_id, event_id)
      );
      CREATE TABLE settings (
-         name TEXT PRIMARY KEY,
+         name TEXT COLLATE \"C\" PRIMARY KEY,
          value TEXT NOT NULL
      );
      CREATE TABLE driver_accounts (
-         driver_id TEXT PRIMARY KEY,
+         driver_id TEXT COLLATE \"C\" PRIMARY KEY,
          token_sha256 TEXT NOT NULL,
          created_ms BIGINT NOT NULL,
          revoked_ms BIGINT
      );
      CREATE TABLE rejected_records (
-         driver_id TEXT NOT NULL,
+         driver_id TEXT COLLATE \"C\" NOT NULL,
          seq BIGINT NOT NULL,
          reason TEXT NOT NULL,
          received_at_ms BIGINT NOT NULL,
@@ -83,7 +84,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
          PRIMARY KEY (driver_id, seq)
      );
      CREATE TABLE lost_ranges (
-         driver_id TEXT NOT NULL,
+         driver_id TEXT COLLATE \"C\" NOT NULL,
          first_seq BIGINT NOT NULL,
          last_seq BIGINT NOT NULL,
          PRIMARY KEY (driver_id, first_seq, last_seq)
@@ -93,7 +94,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         2,
         "driver_sign_ins: the node each driver last signed in on",
         "CREATE TABLE driver_sign_ins (
-             driver_id TEXT PRIMARY KEY,
+             driver_id TEXT COLLATE \"C\" PRIMARY KEY,
              node TEXT NOT NULL,
              at_ms BIGINT NOT NULL
          );",

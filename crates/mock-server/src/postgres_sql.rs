@@ -18,9 +18,20 @@ pub struct PgConnection {
 }
 
 impl PgConnection {
-    /// Connects to `url` (`postgres://user@host:port/database`).
+    /// Connects to `url` (`postgres://user@host:port/database`). A database that does not
+    /// answer is given up on, rather than waited for forever: 10 s to connect (unless the URL
+    /// says otherwise), and TCP keepalives so a half-open connection is found out.
     pub fn connect(url: &str) -> Result<PgConnection, StoreError> {
-        let client = postgres::Client::connect(url, postgres::NoTls).map_err(StoreError::from)?;
+        let mut config: postgres::Config = url.parse().map_err(StoreError::from)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        config
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(20))
+            .keepalives_interval(std::time::Duration::from_secs(5))
+            .keepalives_retries(3);
+        let client = config.connect(postgres::NoTls).map_err(StoreError::from)?;
         Ok(PgConnection { client, statements: HashMap::new() })
     }
 

@@ -34,8 +34,9 @@ use crate::store_interface::{CommitListener, Store, StoreFuture};
 use enroute_protocol::{Assignment, Event, FeedChange, Record, RecordRejection};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Idle connections the pool keeps for reads and the dispatcher's changes.
-const POOL_IDLE: usize = 8;
+/// Connections the pool opens at most, for reads and the dispatcher's changes (the writer has its
+/// own): callers beyond it wait for one to be free, rather than open hundreds in a reconnect storm.
+const POOL_SIZE: usize = 16;
 
 /// Runs `work` where PostgreSQL's client may block: the client runs a runtime of its own for
 /// each call, which tokio forbids inside another runtime's async code, so from there (a test's
@@ -54,7 +55,16 @@ fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 /// Connections for everything but the writer, made when none is idle.
 struct Pool {
     url: String,
-    idle: Mutex<Vec<PgConnection>>,
+    state: Mutex<PoolState>,
+    /// Signalled when a connection is given back or given up.
+    freed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<PgConnection>,
+    /// Connections open, idle or in use.
+    open: usize,
 }
 
 impl Pool {
@@ -69,26 +79,47 @@ impl Pool {
         &self,
         work: impl FnOnce(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut connection = match idle {
-            Some(connection) if !connection.is_closed() => connection,
-            _ => PgConnection::connect(&self.url)?,
-        };
+        let mut connection = self.take()?;
         let result = work(&mut connection);
-        if !connection.is_closed() {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < POOL_IDLE {
-                idle.push(connection);
-            }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if connection.is_closed() {
+            state.open -= 1;
+        } else {
+            state.idle.push(connection);
         }
+        drop(state);
+        self.freed.notify_one();
         result
+    }
+
+    /// An idle connection, a new one while fewer than [`POOL_SIZE`] are open, or the next one freed.
+    fn take(&self) -> Result<PgConnection, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(connection) = state.idle.pop() {
+                if connection.is_closed() {
+                    state.open -= 1;
+                    continue;
+                }
+                return Ok(connection);
+            }
+            if state.open < POOL_SIZE {
+                state.open += 1;
+                drop(state);
+                return PgConnection::connect(&self.url).inspect_err(|_| {
+                    self.state.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
+                    self.freed.notify_one();
+                });
+            }
+            state = self.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         // Closing a connection talks to the server, through the client's own runtime.
-        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(PoisonError::into_inner));
+        let idle = std::mem::take(&mut self.state.get_mut().unwrap_or_else(PoisonError::into_inner).idle);
         off_runtime(move || drop(idle));
     }
 }
@@ -100,11 +131,19 @@ struct Writer {
     commit_order: Arc<Mutex<()>>,
 }
 
+/// The writer's connection: a row lock it waits for longer than 5 s (another node's transaction
+/// stuck, say) fails that one batch at its savepoint instead of holding up every driver's.
+fn writer_connection(url: &str) -> Result<PgConnection, StoreError> {
+    let mut connection = PgConnection::connect(url)?;
+    connection.batch("SET lock_timeout = '5s'")?;
+    Ok(connection)
+}
+
 impl WriteTarget for Writer {
     fn with_connection(&self, work: &mut WriterWork<'_>) {
         let mut slot = self.connection.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.as_ref().is_none_or(PgConnection::is_closed) {
-            match PgConnection::connect(&self.url) {
+            match writer_connection(&self.url) {
                 Ok(connection) => *slot = Some(connection),
                 Err(error) => {
                     // The group is refused unanswered; the next one tries again.
@@ -153,6 +192,8 @@ impl PgStore {
         if !applied.is_empty() {
             tracing::info!(?applied, "PostgreSQL schema migrations applied");
         }
+        // From here on this connection is the writer's (see `writer_connection`).
+        connection.batch("SET lock_timeout = '5s'")?;
         let commit_order = Arc::new(Mutex::new(()));
         let writer_target = Arc::new(Writer {
             url: url.to_string(),
@@ -161,7 +202,11 @@ impl PgStore {
         });
         let writer = GroupCommit::start(writer_target, max_parked)
             .map_err(|error| StoreError::Writer(error.to_string()))?;
-        let pool = Arc::new(Pool { url: url.to_string(), idle: Mutex::new(Vec::new()) });
+        let pool = Arc::new(Pool {
+            url: url.to_string(),
+            state: Mutex::new(PoolState::default()),
+            freed: std::sync::Condvar::new(),
+        });
         Ok(PgStore { pool, writer, commit_order, node: crate::random_token()[..12].to_string() })
     }
 

@@ -118,6 +118,43 @@ async fn an_offer_past_its_deadline_expires_once_however_many_nodes_expire() {
     }
 }
 
+/// Starts node `state`'s listening thread, looking without a hint every `sweep_every`, and
+/// waits until it listens (its connection shows in `pg_stat_activity` as `enroute-fanout NODE`,
+/// idle); returns that name.
+async fn listening(
+    cluster: &str,
+    url: &str,
+    state: &enroute_mock_server::AppState,
+    sweep_every: std::time::Duration,
+) -> String {
+    let node = state.store.node_name().unwrap();
+    let (hub, sign_ins) = (state.hub.clone(), state.sign_ins.clone());
+    enroute_mock_server::postgres_fanout::start(url.to_string(), node.clone(), hub, sign_ins, sweep_every)
+        .unwrap();
+    let application = format!("enroute-fanout {node}");
+    let cluster = cluster.to_string();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut admin = postgres::Client::connect(&cluster, postgres::NoTls).unwrap();
+        for _ in 0..200 {
+            let rows = admin
+                .query(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
+                    &[&application],
+                )
+                .unwrap();
+            if !rows.is_empty() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    })
+    .await
+    .unwrap();
+    assert!(found, "node {node} listens within 10 s");
+    node
+}
+
 /// The next frame the server sends, within `seconds`.
 async fn receive_within(client: &mut support::Client, seconds: u64) -> enroute_protocol::ServerMessage {
     use futures_util::StreamExt;
@@ -151,13 +188,8 @@ async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another()
     let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     support::register_test_drivers(&node_a);
-    enroute_mock_server::postgres_fanout::start(
-        url.clone(),
-        node_a.store.node_name().unwrap(),
-        node_a.hub.clone(),
-        node_a.sign_ins.clone(),
-    )
-    .unwrap();
+    // No sweep but the one after connecting: the first message can only come by the hint.
+    let name_a = listening(&cluster, &url, &node_a, std::time::Duration::from_secs(3600)).await;
     let address_a = support::start_server(node_a.clone()).await;
     let mut phone = support::connect(address_a).await;
     let hello = ClientMessage::Hello(Hello {
@@ -175,8 +207,7 @@ async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another()
         .await
         .unwrap()
         .unwrap();
-    // Within 2 s: the hint brings it at once (the sweep alone could take up to 3 s).
-    match receive_within(&mut phone, 2).await {
+    match receive_within(&mut phone, 20).await {
         ServerMessage::Event(event) => {
             assert_eq!(event.event_id, sent.event_id);
             assert!(matches!(event.payload, EventPayload::Message { ref text } if text == "Gate code 4711"));
@@ -189,7 +220,10 @@ async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another()
     tokio::task::spawn_blocking(move || {
         let mut admin = postgres::Client::connect(&cluster_for_kill, postgres::NoTls).unwrap();
         let ended = admin
-            .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'enroute-fanout'", &[])
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&format!("enroute-fanout {name_a}")],
+            )
             .unwrap();
         assert!(!ended.is_empty(), "node A's listening connection was found");
     })
@@ -201,7 +235,7 @@ async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another()
             .await
             .unwrap()
             .unwrap();
-    match receive_within(&mut phone, 10).await {
+    match receive_within(&mut phone, 20).await {
         ServerMessage::Event(event) => assert_eq!(event.event_id, second.event_id),
         other => panic!("expected the second message, got {other:?}"),
     }
@@ -239,21 +273,14 @@ async fn a_sign_in_or_a_revocation_on_one_node_ends_the_drivers_connection_on_an
     let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     support::register_test_drivers(&node_a);
-    enroute_mock_server::postgres_fanout::start(
-        url.clone(),
-        node_a.store.node_name().unwrap(),
-        node_a.hub.clone(),
-        node_a.sign_ins.clone(),
-    )
-    .unwrap();
+    // No sweep but the one after connecting: what ends node A's connections is the notice.
+    listening(&cluster, &url, &node_a, std::time::Duration::from_secs(3600)).await;
     let address_a = support::start_server(node_a.clone()).await;
     let address_b = support::start_server(node_b.clone()).await;
 
     let mut on_a = signed_in(address_a, "driver-6").await;
     let _on_b = signed_in(address_b, "driver-6").await;
-    // At once by the notice, or at the latest at node A's next sweep (every 3 s) if node A
-    // was not listening yet when it was sent.
-    match receive_within(&mut on_a, 5).await {
+    match receive_within(&mut on_a, 20).await {
         ServerMessage::Error(error) => assert_eq!(error.code, ErrorCode::Replaced),
         other => panic!("expected `replaced` on node A, got {other:?}"),
     }
@@ -269,7 +296,7 @@ async fn a_sign_in_or_a_revocation_on_one_node_ends_the_drivers_connection_on_an
     let app = enroute_mock_server::router(node_b.clone(), std::path::Path::new("no-such-dist"));
     let answer = tower::ServiceExt::oneshot(app, request).await.unwrap();
     assert_eq!(answer.status(), axum::http::StatusCode::NO_CONTENT);
-    match receive_within(&mut revoked_on_a, 3).await {
+    match receive_within(&mut revoked_on_a, 20).await {
         ServerMessage::Error(error) => assert_eq!(error.code, ErrorCode::TokenRevoked),
         other => panic!("expected `token_revoked` on node A, got {other:?}"),
     }
