@@ -28,7 +28,7 @@ use crate::postgres_sql::PgConnection;
 use crate::sql::SqlConnection;
 use crate::store::{
     DEFAULT_MAX_PARKED_RECORDS, DriverHistory, DriverSummary, RejectedRecord, StoreError, StoreOutcome,
-    driver_history, driver_summaries_in, notify_events_in, recent_rejections,
+    acked_seq_in, driver_history, driver_summaries_in, notify_events_in, recent_rejections,
 };
 use crate::store_interface::{CommitListener, Store, StoreFuture};
 use enroute_protocol::{Assignment, Event, FeedChange, Record, RecordRejection};
@@ -262,16 +262,7 @@ impl Store for PgStore {
         self.writer.set_listener(listener);
     }
     fn acked_seq(&self, driver_id: &str) -> Result<u64, StoreError> {
-        self.read(|db| {
-            Ok(db
-                .query_opt(
-                    "SELECT acked_seq FROM drivers WHERE driver_id = ?1",
-                    crate::sql_params![driver_id],
-                )?
-                .map(|row| row.int(0))
-                .transpose()?
-                .unwrap_or(0) as u64)
-        })
+        self.read(|db| acked_seq_in(db, driver_id))
     }
     fn recent_rejections(&self, driver_id: &str, limit: usize) -> Result<Vec<RecordRejection>, StoreError> {
         self.read(|db| recent_rejections(db, driver_id, limit))
@@ -283,16 +274,10 @@ impl Store for PgStore {
         self.read(|db| Ok(driver_summaries_in(db, Some(driver_id))?.into_iter().next()))
     }
     fn history(&self, driver_id: &str) -> Result<DriverHistory, StoreError> {
+        // One transaction: the records read are those the number read covers.
         self.transaction(
             |db| {
-                let acked_seq = db
-                    .query_opt(
-                        "SELECT acked_seq FROM drivers WHERE driver_id = ?1",
-                        crate::sql_params![driver_id],
-                    )?
-                    .map(|row| row.int(0))
-                    .transpose()?
-                    .unwrap_or(0) as u64;
+                let acked_seq = acked_seq_in(db, driver_id)?;
                 driver_history(db, driver_id, acked_seq)
             },
             |_| Vec::new(),

@@ -286,6 +286,16 @@ impl SqliteStore {
     }
 }
 
+/// The highest contiguous sequence number applied for a driver (0 if none), as the tables say
+/// (engines that keep no sequence cache).
+pub(crate) fn acked_seq_in(db: &mut dyn SqlConnection, driver_id: &str) -> Result<u64, StoreError> {
+    Ok(db
+        .query_opt("SELECT acked_seq FROM drivers WHERE driver_id = ?1", sql_params![driver_id])?
+        .map(|row| row.int(0))
+        .transpose()?
+        .unwrap_or(0) as u64)
+}
+
 /// A driver's applied records (up to `acked_seq`) in sequence order, and the ranges declared lost.
 pub(crate) fn driver_history(
     db: &mut dyn SqlConnection,

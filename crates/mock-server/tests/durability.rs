@@ -126,15 +126,7 @@ async fn sigkill_loses_no_acknowledged_record_and_welcome_stays_right() {
     ));
     let mut acked = 0;
     for batch_start in (1..=500).step_by(50) {
-        let records = (batch_start..batch_start + 50)
-            .map(|seq| Record {
-                seq,
-                id: RecordId::from_random_bits(seq as u128),
-                created_at_ms: 1_700_000_000_000,
-                kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
-            })
-            .collect();
-        match exchange(&mut client, ClientMessage::Records(RecordBatch::new(records))).await {
+        match exchange(&mut client, status_batch(batch_start..=batch_start + 49)).await {
             ServerMessage::Ack(ack) => acked = ack.acked_seq,
             other => panic!("expected ack, got {other:?}"),
         }

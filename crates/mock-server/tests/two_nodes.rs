@@ -12,14 +12,42 @@ use enroute_mock_server::store::Store;
 use enroute_protocol::{DriverStatus, Record, RecordId, RecordKind, Stop, TimeWindow};
 use std::sync::Arc;
 
+/// The test cluster's URL, or `None` (and a line saying so) without PostgreSQL.
+fn cluster() -> Option<String> {
+    let found = std::env::var("ENROUTE_TEST_POSTGRES_URL").ok();
+    if found.is_none() {
+        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
+    }
+    found
+}
+
 /// Two stores on one fresh schema, or `None` without PostgreSQL.
 fn two_nodes() -> Option<(Arc<PgStore>, Arc<PgStore>)> {
-    let Ok(url) = std::env::var("ENROUTE_TEST_POSTGRES_URL") else {
-        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
-        return None;
-    };
-    let url = support::fresh_postgres_schema(&url);
+    let url = support::fresh_postgres_schema(&cluster()?);
     Some((Arc::new(PgStore::open(&url).unwrap()), Arc::new(PgStore::open(&url).unwrap())))
+}
+
+/// Two served nodes on one fresh schema, the test drivers registered, node A listening for
+/// the other's notices with no sweep but the one after connecting (so what reaches node A comes
+/// by notice): the cluster's URL, node A's name, node B's state and both addresses.
+struct ServedNodes {
+    cluster: String,
+    name_a: String,
+    node_b: enroute_mock_server::AppState,
+    address_a: std::net::SocketAddr,
+    address_b: std::net::SocketAddr,
+}
+
+async fn two_served_nodes() -> Option<ServedNodes> {
+    let cluster = cluster()?;
+    let url = support::fresh_postgres_schema(&cluster);
+    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    support::register_test_drivers(&node_a);
+    let name_a = listening(&cluster, &url, &node_a, std::time::Duration::from_secs(3600)).await;
+    let address_a = support::start_server(node_a.clone()).await;
+    let address_b = support::start_server(node_b.clone()).await;
+    Some(ServedNodes { cluster, name_a, node_b, address_a, address_b })
 }
 
 fn status_records(seqs: std::ops::RangeInclusive<u64>) -> Vec<Record> {
@@ -177,30 +205,11 @@ async fn receive_within(client: &mut support::Client, seconds: u64) -> enroute_p
 /// still arrives (a lost hint only delays, the node connects again and looks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_message_sent_through_one_node_reaches_a_driver_connected_to_another() {
-    use enroute_protocol::{ClientMessage, EventPayload, Hello, PROTOCOL_VERSION, ServerMessage};
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-    let Ok(cluster) = std::env::var("ENROUTE_TEST_POSTGRES_URL") else {
-        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
+    use enroute_protocol::{EventPayload, ServerMessage};
+    let Some(ServedNodes { cluster, name_a, node_b, address_a, .. }) = two_served_nodes().await else {
         return;
     };
-    let url = support::fresh_postgres_schema(&cluster);
-    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    support::register_test_drivers(&node_a);
-    // No sweep but the one after connecting: the first message can only come by the hint.
-    let name_a = listening(&cluster, &url, &node_a, std::time::Duration::from_secs(3600)).await;
-    let address_a = support::start_server(node_a.clone()).await;
-    let mut phone = support::connect(address_a).await;
-    let hello = ClientMessage::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        driver_id: "driver-4".into(),
-        token: Some(support::token_of("driver-4")),
-        app_version: "test".into(),
-        last_event_id: 0,
-    });
-    phone.send(Message::text(hello.encode())).await.unwrap();
-    assert!(matches!(receive_within(&mut phone, 5).await, ServerMessage::Welcome(_)));
+    let mut phone = signed_in(address_a, "driver-4").await;
 
     let store_b = node_b.store.clone();
     let sent = tokio::task::spawn_blocking(move || store_b.send_message("driver-4", "Gate code 4711", 1))
@@ -265,19 +274,7 @@ async fn signed_in(address: std::net::SocketAddr, driver_id: &str) -> support::C
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sign_in_or_a_revocation_on_one_node_ends_the_drivers_connection_on_another() {
     use enroute_protocol::{ErrorCode, ServerMessage};
-    let Ok(cluster) = std::env::var("ENROUTE_TEST_POSTGRES_URL") else {
-        eprintln!("two nodes need PostgreSQL (ENROUTE_TEST_POSTGRES_URL): skipped on SQLite");
-        return;
-    };
-    let url = support::fresh_postgres_schema(&cluster);
-    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    support::register_test_drivers(&node_a);
-    // No sweep but the one after connecting: what ends node A's connections is the notice.
-    listening(&cluster, &url, &node_a, std::time::Duration::from_secs(3600)).await;
-    let address_a = support::start_server(node_a.clone()).await;
-    let address_b = support::start_server(node_b.clone()).await;
-
+    let Some(ServedNodes { node_b, address_a, address_b, .. }) = two_served_nodes().await else { return };
     let mut on_a = signed_in(address_a, "driver-6").await;
     let _on_b = signed_in(address_b, "driver-6").await;
     match receive_within(&mut on_a, 20).await {
