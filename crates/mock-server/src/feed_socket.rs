@@ -56,14 +56,18 @@ where
     };
     let follows = Follows::new(&subscribe);
     let mut pacing = PositionCoalescer::new(POSITION_INTERVAL);
-    let Some(mut live) = start(&mut write, &state, &subscribe, &follows, &mut pacing).await else { return };
+    let Some((mut live, mut in_snapshot)) =
+        start(&mut write, &state, &subscribe, &follows, &mut pacing).await
+    else {
+        return;
+    };
     let mut tick = tokio::time::interval(PACING_TICK);
     loop {
         tokio::select! {
             delta = live.recv() => {
                 // This change and the others already waiting go out together.
                 let (ready, stopped) = match delta {
-                    Ok(delta) => ready_with(delta, &mut live, &follows, &mut pacing),
+                    Ok(delta) => ready_with(delta, &mut live, &follows, in_snapshot, &mut pacing),
                     Err(error) => (Vec::new(), Some(error)),
                 };
                 if send_deltas(&mut write, ready).await.is_err() {
@@ -75,9 +79,10 @@ where
                         tracing::warn!(skipped, "a console fell behind the feed; sending it a fresh snapshot");
                         pacing.clear();
                         let fresh = state.feed.subscribe();
-                        if send_snapshot(&mut write, &state, fresh.feed_seq, &follows).await.is_err() {
+                        let Ok(held) = send_snapshot(&mut write, &state, fresh.feed_seq, &follows).await else {
                             return;
-                        }
+                        };
+                        in_snapshot = held;
                         live = fresh.live;
                     }
                     Some(RecvError::Closed) => return,
@@ -117,19 +122,19 @@ async fn start<W>(
     subscribe: &Subscribe,
     follows: &Follows,
     pacing: &mut PositionCoalescer,
-) -> Option<tokio::sync::broadcast::Receiver<Arc<FeedDelta>>>
+) -> Option<(tokio::sync::broadcast::Receiver<Arc<FeedDelta>>, InSnapshot)>
 where
     W: Sink<Message> + Unpin,
 {
-    let resumed = subscribe.resume.as_ref().filter(|position| position.feed_id == state.feed.id()).and_then(
-        |position| state.feed.resume(position.feed_seq).map(|subscription| (position, subscription)),
-    );
+    let resumed = subscribe.resume.as_ref().and_then(|position| {
+        state.feed.resume(&position.feed_id, position.feed_seq).map(|subscription| (position, subscription))
+    });
     match resumed {
         Some((position, subscription)) => {
             send(
                 write,
                 FeedMessage::Resumed(FeedPosition {
-                    feed_id: state.feed.id().to_string(),
+                    feed_id: position.feed_id.clone(),
                     feed_seq: position.feed_seq,
                 }),
             )
@@ -143,19 +148,25 @@ where
                 .filter_map(|delta| pacing.pass(delta, now))
                 .collect();
             send_deltas(write, missed).await.ok()?;
-            Some(subscription.live)
+            Some((subscription.live, InSnapshot::NOTHING))
         }
         None => {
             // Subscribe first, then read: a change in between is in both, and deltas are
             // idempotent (docs/protocol.md), so none falls between.
             let subscription = state.feed.subscribe();
-            send_snapshot(write, state, subscription.feed_seq, follows).await.ok()?;
-            Some(subscription.live)
+            let in_snapshot = send_snapshot(write, state, subscription.feed_seq, follows).await.ok()?;
+            Some((subscription.live, in_snapshot))
         }
     }
 }
 
-async fn send_snapshot<W>(write: &mut W, state: &AppState, feed_seq: u64, follows: &Follows) -> Result<(), ()>
+/// Sends a snapshot; returns which changes after it the snapshot already holds.
+async fn send_snapshot<W>(
+    write: &mut W,
+    state: &AppState,
+    feed_seq: u64,
+    follows: &Follows,
+) -> Result<InSnapshot, ()>
 where
     W: Sink<Message> + Unpin,
 {
@@ -169,7 +180,8 @@ where
         }
         Err(_) => return Err(()),
     };
-    let connected = state.sign_ins.signed_in();
+    // Here or on another node sharing the database.
+    let connected = state.sign_ins.connected();
     let drivers = fleet
         .drivers
         .into_iter()
@@ -180,6 +192,7 @@ where
         })
         .collect();
     let jobs = fleet.jobs.into_iter().filter(|job| follows.driver(&job.driver_id)).collect();
+    let shared_seq = fleet.shared_seq;
     let snapshot = FeedSnapshot {
         feed_id: state.feed.id().to_string(),
         feed_seq,
@@ -187,8 +200,53 @@ where
         drivers,
         jobs,
     };
-    send(write, FeedMessage::Snapshot(snapshot)).await
+    send(write, FeedMessage::Snapshot(snapshot)).await?;
+    Ok(match shared_seq {
+        Some(shared_seq) => InSnapshot::shared_through(state, shared_seq).await,
+        None => InSnapshot::NOTHING,
+    })
 }
+
+/// The shared changes (several nodes on PostgreSQL, `shared_feed`) a console's snapshot holds:
+/// those this node publishes up to its feed number `through`. They reach the console's live
+/// changes after the snapshot was read, and are skipped there.
+#[derive(Clone, Copy, Debug)]
+struct InSnapshot {
+    through: u64,
+}
+
+impl InSnapshot {
+    /// A resumed console, or one store and one process: nothing to skip.
+    const NOTHING: InSnapshot = InSnapshot { through: 0 };
+
+    /// What a snapshot that read the shared changes up to `shared_seq` holds, once this node
+    /// has published them all (at once, nearly always: the snapshot was read after they
+    /// committed; after [`SHARED_CATCH_UP`] without them, nothing is skipped and the console may
+    /// get a change twice, which it ignores).
+    async fn shared_through(state: &AppState, shared_seq: u64) -> InSnapshot {
+        let deadline = Instant::now() + SHARED_CATCH_UP;
+        loop {
+            if let Some(through) = state.feed.published_through_shared(shared_seq) {
+                return InSnapshot { through };
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    shared_seq,
+                    "this node is behind the shared feed; a console may get changes twice"
+                );
+                return InSnapshot::NOTHING;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn holds(&self, delta: &FeedDelta) -> bool {
+        delta.feed_seq <= self.through && crate::shared_feed::is_shared(&delta.change)
+    }
+}
+
+/// How long a console's snapshot waits for this node to publish the shared changes it read.
+const SHARED_CATCH_UP: Duration = Duration::from_secs(5);
 
 /// Which drivers a console follows.
 struct Follows(Option<HashSet<String>>);
@@ -227,6 +285,7 @@ fn ready_with(
     first: Arc<FeedDelta>,
     live: &mut tokio::sync::broadcast::Receiver<Arc<FeedDelta>>,
     follows: &Follows,
+    in_snapshot: InSnapshot,
     pacing: &mut PositionCoalescer,
 ) -> (Vec<Arc<FeedDelta>>, Option<RecvError>) {
     let now = Instant::now();
@@ -234,6 +293,7 @@ fn ready_with(
     let mut next = first;
     loop {
         if follows.change(&next.change)
+            && !in_snapshot.holds(&next)
             && let Some(delta) = pacing.pass(next, now)
         {
             ready.push(delta);

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 pub struct Fleet {
     pub drivers: Vec<FeedDriver>,
     pub jobs: Vec<FeedJob>,
+    /// With several nodes (PostgreSQL): the newest shared feed change this moment holds
+    /// (`shared_feed`), so a console skips those that reach it after the snapshot.
+    pub shared_seq: Option<u64>,
 }
 
 /// A stored enum value (`on_duty`, `page_hidden`) back as its type; `None` if unreadable.
@@ -82,5 +85,5 @@ pub(crate) fn fleet_in(db: &mut dyn SqlConnection) -> Result<Fleet, StoreError> 
             position,
         });
     }
-    Ok(Fleet { drivers, jobs })
+    Ok(Fleet { drivers, jobs, shared_seq: None })
 }

@@ -13,7 +13,7 @@
 use crate::sql::{SqlConnection, SqliteSql};
 use crate::store::{
     RejectedRecord, SequenceState, StoreError, StoreInner, StoreOutcome, apply_batch, load_sequence,
-    note_event_ack_in, note_seen_in, notify_events_in,
+    note_event_ack_in, note_seen_in, notify_commit_in,
 };
 use enroute_protocol::{Event, FeedChange, Record};
 use std::collections::HashMap;
@@ -273,7 +273,16 @@ fn commit_group(
                     .filter(|(_, _, outcome)| outcome.as_ref().is_ok_and(|outcome| !outcome.events.is_empty()))
                     .map(|(driver_id, _, _)| driver_id.as_str())
                     .collect();
-                notify_events_in(db, &with_events)?;
+                // What consoles show: on an engine other nodes share (PostgreSQL), all but
+                // positions go into the shared feed in this transaction, and come back to this
+                // node's consoles through it, in the order every node sees (`shared_feed`).
+                let mut changes: Vec<FeedChange> = answers
+                    .iter()
+                    .filter_map(|(_, _, outcome)| outcome.as_ref().ok())
+                    .flat_map(|outcome| outcome.changes.iter().cloned())
+                    .collect();
+                let feed_grew = crate::shared_feed::share_in(db, &mut changes, crate::socket::unix_time_ms())?;
+                notify_commit_in(db, &with_events, feed_grew)?;
                 if report.batches > 0 {
                     crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
                 }
@@ -295,11 +304,6 @@ fn commit_group(
                         .flat_map(|(driver_id, outcome)| {
                             outcome.events.iter().map(move |event| (driver_id.clone(), event.clone()))
                         })
-                        .collect();
-                    let changes: Vec<FeedChange> = answers
-                        .iter()
-                        .filter_map(|(_, _, outcome)| outcome.as_ref().ok())
-                        .flat_map(|outcome| outcome.changes.iter().cloned())
                         .collect();
                     if let Some(listener) = listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
                         listener.committed(&report, &events, &changes);

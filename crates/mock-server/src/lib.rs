@@ -12,6 +12,7 @@
 
 pub mod assignment_store;
 pub mod checkpointer;
+pub mod commit_hint;
 pub mod console_files;
 pub mod crash_points;
 pub mod dispatcher_api;
@@ -25,6 +26,7 @@ pub mod http_server;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod node_messenger;
 pub mod node_notice;
 pub mod options;
 pub mod position_coalescer;
@@ -38,6 +40,7 @@ pub mod record_upload;
 pub mod router;
 pub mod scenario;
 pub mod session;
+pub mod shared_feed;
 pub mod sign_ins;
 pub mod socket;
 pub mod sql;
@@ -92,14 +95,12 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
         .with_limits(options.limits())
         .with_connect_origins(&connect_origins)
         .with_tiles(options.tiles());
-    if let (Some(url), Some(node)) =
-        (options.db.to_str().filter(|text| is_postgres_url(text)), state.store.node_name())
-    {
-        // Other nodes may share the database: their events reach the drivers connected here,
-        // and their sign-ins end this node's older connections.
-        let (hub, sign_ins) = (state.hub.clone(), state.sign_ins.clone());
-        postgres_fanout::start(url.to_string(), node, hub, sign_ins, postgres_fanout::SWEEP_EVERY)
-            .map_err(ServerError::Serve)?;
+    if let Some(url) = options.db.to_str().filter(|text| is_postgres_url(text)) {
+        let (state, url) = (state.clone(), url.to_string());
+        tokio::task::spawn_blocking(move || link_nodes(&state, &url, postgres_fanout::SWEEP_EVERY))
+            .await
+            .map_err(|error| ServerError::Store(store::StoreError::Writer(error.to_string())))?
+            .map_err(ServerError::Store)?;
     }
     tokio::spawn(expire_offers(state.clone()));
     if let Some(path) = &options.scenario {
@@ -123,6 +124,32 @@ pub async fn run(options: Options) -> Result<(), ServerError> {
     let _ = stdout.flush();
     tracing::info!(%local_addr, dist = %options.dist.display(), db = %describe_db(&options.db), "listening");
     http_server::serve(listener, app, header_timeout, shutdown_signal()).await.map_err(ServerError::Serve)
+}
+
+/// Links the node serving `state` to the others on its PostgreSQL database at `url`: it tells
+/// them about its drivers' connections (`node_messenger`), and their events, feed changes and
+/// sign-ins reach its drivers and consoles (`postgres_fanout`, looking without a hint every
+/// `sweep_every`). Returns once it listens; its threads end when the last clone of `state` is
+/// dropped. Does nothing for a store that no other process can share.
+pub fn link_nodes(
+    state: &AppState,
+    url: &str,
+    sweep_every: std::time::Duration,
+) -> Result<(), store::StoreError> {
+    let Some(node) = state.store.node_name() else { return Ok(()) };
+    let messenger = node_messenger::start(state.store.clone())
+        .map_err(|error| store::StoreError::Writer(format!("cannot start the node messenger: {error}")))?;
+    state.sign_ins.tell_other_nodes_through(messenger);
+    let fanout = postgres_fanout::Fanout::new(
+        url.to_string(),
+        node,
+        state.hub.clone(),
+        state.sign_ins.clone(),
+        state.feed.clone(),
+        sweep_every,
+        std::sync::Arc::downgrade(&state.clones),
+    );
+    postgres_store::off_runtime(move || fanout.start())
 }
 
 /// The store `--db` names: a PostgreSQL URL (`postgres://…`, for several nodes on one database)

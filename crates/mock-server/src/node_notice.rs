@@ -1,17 +1,22 @@
 //! What one server process (node) tells the others sharing its database about drivers'
 //! connections: a driver signed in on it (so another node ends its older connection of the
-//! driver, as one node does for its own), or a driver's token was revoked through it (so every
-//! node ends the driver's connection). Carried by PostgreSQL notifications
+//! driver, as one node does for its own, and consoles everywhere show the driver connected),
+//! the connection closed (consoles show it offline), or a driver's token was revoked through it
+//! (so every node ends the driver's connection). Carried by PostgreSQL notifications
 //! (`PgStore::tell_nodes`, `postgres_fanout`); with SQLite there is one node and nothing to tell.
 //!
-//! A notice is one line, `signed_in NODE AT_MS DRIVER` or `revoked NODE DRIVER`: node names are
-//! random hex, driver ids plain (no spaces, `driver_registry::is_valid_driver_id`).
+//! A notice is one line, `signed_in NODE AT_MS CONNECTION DRIVER`, `signed_out NODE CONNECTION
+//! DRIVER` or `revoked NODE DRIVER`: node names are random hex, connections numbers, driver ids
+//! plain (no spaces, `driver_registry::is_valid_driver_id`).
 
 /// What happened to a driver's connections on a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DriverNews {
-    /// The driver signed in at `at_ms` (that node's clock).
-    SignedIn { driver_id: String, at_ms: i64 },
+    /// The driver signed in at `at_ms` (that node's clock) on that node's connection number
+    /// `connection`.
+    SignedIn { driver_id: String, at_ms: i64, connection: u64 },
+    /// That connection closed, or was ended (not by a newer sign-in on the same node).
+    SignedOut { driver_id: String, connection: u64 },
     /// The driver's token was revoked.
     Revoked { driver_id: String },
 }
@@ -27,7 +32,12 @@ impl NodeNotice {
     pub fn encode(&self) -> String {
         let node = &self.node;
         match &self.news {
-            DriverNews::SignedIn { driver_id, at_ms } => format!("signed_in {node} {at_ms} {driver_id}"),
+            DriverNews::SignedIn { driver_id, at_ms, connection } => {
+                format!("signed_in {node} {at_ms} {connection} {driver_id}")
+            }
+            DriverNews::SignedOut { driver_id, connection } => {
+                format!("signed_out {node} {connection} {driver_id}")
+            }
             DriverNews::Revoked { driver_id } => format!("revoked {node} {driver_id}"),
         }
     }
@@ -36,9 +46,20 @@ impl NodeNotice {
     pub fn decode(text: &str) -> Option<NodeNotice> {
         let parts: Vec<&str> = text.split(' ').collect();
         let (node, news) = match parts.as_slice() {
-            ["signed_in", node, at_ms, driver_id] => (
+            ["signed_in", node, at_ms, connection, driver_id] => (
                 node,
-                DriverNews::SignedIn { driver_id: (*driver_id).to_string(), at_ms: at_ms.parse().ok()? },
+                DriverNews::SignedIn {
+                    driver_id: (*driver_id).to_string(),
+                    at_ms: at_ms.parse().ok()?,
+                    connection: connection.parse().ok()?,
+                },
+            ),
+            ["signed_out", node, connection, driver_id] => (
+                node,
+                DriverNews::SignedOut {
+                    driver_id: (*driver_id).to_string(),
+                    connection: connection.parse().ok()?,
+                },
             ),
             ["revoked", node, driver_id] => {
                 (node, DriverNews::Revoked { driver_id: (*driver_id).to_string() })
@@ -56,13 +77,22 @@ mod tests {
     #[test]
     fn notices_round_trip_and_anything_else_is_ignored() {
         for news in [
-            DriverNews::SignedIn { driver_id: "van-7".into(), at_ms: 1_700_000_000_000 },
+            DriverNews::SignedIn { driver_id: "van-7".into(), at_ms: 1_700_000_000_000, connection: 4 },
+            DriverNews::SignedOut { driver_id: "van-7".into(), connection: 4 },
             DriverNews::Revoked { driver_id: "van-7".into() },
         ] {
             let notice = NodeNotice { node: "a1b2c3".into(), news };
             assert_eq!(NodeNotice::decode(&notice.encode()), Some(notice.clone()));
         }
-        for bad in ["", "signed_in", "signed_in a b c", "revoked a", "moved a b c", "signed_in a 1 b c"] {
+        for bad in [
+            "",
+            "signed_in",
+            "signed_in a b c d",
+            "revoked a",
+            "moved a b c",
+            "signed_in a 1 2 b c",
+            "signed_out a x b",
+        ] {
             assert_eq!(NodeNotice::decode(bad), None, "{bad:?}");
         }
     }

@@ -99,6 +99,25 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
              at_ms BIGINT NOT NULL
          );",
     ),
+    (
+        3,
+        "dispatcher feed shared by the nodes; node liveness; connection ids",
+        "CREATE TABLE feed_counter (
+             only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+             last_seq BIGINT NOT NULL
+         );
+         INSERT INTO feed_counter (only_row, last_seq) VALUES (TRUE, 0);
+         CREATE TABLE feed_changes (
+             feed_seq BIGINT PRIMARY KEY,
+             at_ms BIGINT NOT NULL,
+             body TEXT NOT NULL
+         );
+         CREATE TABLE nodes (
+             node TEXT COLLATE \"C\" PRIMARY KEY,
+             seen_at TIMESTAMPTZ NOT NULL
+         );
+         ALTER TABLE driver_sign_ins ADD COLUMN connection BIGINT NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The schema version this server writes.

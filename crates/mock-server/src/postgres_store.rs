@@ -10,8 +10,10 @@
 //! - reads and the dispatcher's changes take a connection from a small pool; the writer keeps
 //!   one of its own and connects again when it was lost (every batch of a failed group is
 //!   refused, unacknowledged, and the phone sends it again);
-//! - commits and what consoles are told of them go through one lock of this process, so they
-//!   are told in commit order, as with SQLite.
+//! - what consoles show of a commit (all but positions) is written into the shared feed in the
+//!   same transaction (`shared_feed.rs`), and every node's consoles, this one's included, read
+//!   it from there, so consoles on every node see one order; positions are told by the writer
+//!   to this node's consoles and read from the `drivers` table by the others.
 
 use crate::assignment_store::{
     AssignmentError, AssignmentRecord, Cancelled, Expired, NewAssignment, assignments_in,
@@ -24,11 +26,12 @@ use crate::driver_registry::{
 };
 use crate::fleet_snapshot::{Fleet, fleet_in};
 use crate::group_commit::{GroupCommit, WriteTarget, WriterWork};
+use crate::node_notice::{DriverNews, NodeNotice};
 use crate::postgres_sql::PgConnection;
 use crate::sql::SqlConnection;
 use crate::store::{
     DEFAULT_MAX_PARKED_RECORDS, DriverHistory, DriverSummary, RejectedRecord, StoreError, StoreOutcome,
-    acked_seq_in, driver_history, driver_summaries_in, notify_events_in, recent_rejections,
+    acked_seq_in, driver_history, driver_summaries_in, notify_commit_in, recent_rejections,
 };
 use crate::store_interface::{CommitListener, Store, StoreFuture};
 use enroute_protocol::{Assignment, Event, FeedChange, Record, RecordRejection};
@@ -42,7 +45,7 @@ const POOL_SIZE: usize = 16;
 /// each call, which tokio forbids inside another runtime's async code, so from there (a test's
 /// body, say) the call goes to a thread of its own. The server itself calls from its writer
 /// thread and from blocking tasks.
-fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return work();
     }
@@ -124,11 +127,12 @@ impl Drop for Pool {
     }
 }
 
-/// The writer's own connection, and the lock that orders commits with what consoles are told.
+/// The writer's own connection. It is the one thread of this process that tells consoles of
+/// commits directly (positions; everything else goes through the shared feed), so what it tells
+/// is in commit order without a lock.
 struct Writer {
     url: String,
     connection: Mutex<Option<PgConnection>>,
-    commit_order: Arc<Mutex<()>>,
 }
 
 /// The writer's connection: a row lock it waits for longer than 5 s (another node's transaction
@@ -157,10 +161,20 @@ impl WriteTarget for Writer {
             work(connection, None);
         }
     }
+}
 
-    fn in_commit_order(&self, commit_and_tell: &mut dyn FnMut()) {
-        let _order = self.commit_order.lock().unwrap_or_else(PoisonError::into_inner);
-        commit_and_tell();
+/// What a transaction did that others must hear of.
+#[derive(Default)]
+struct Told {
+    /// What consoles show.
+    changes: Vec<FeedChange>,
+    /// Drivers it stored events for.
+    events_for: Vec<String>,
+}
+
+impl Told {
+    fn changes(changes: Vec<FeedChange>) -> Told {
+        Told { changes, events_for: Vec::new() }
     }
 }
 
@@ -169,7 +183,6 @@ impl WriteTarget for Writer {
 pub struct PgStore {
     pool: Arc<Pool>,
     writer: GroupCommit,
-    commit_order: Arc<Mutex<()>>,
     /// This store's name among the nodes sharing the database (random): its notices say it.
     node: String,
 }
@@ -194,12 +207,8 @@ impl PgStore {
         }
         // From here on this connection is the writer's (see `writer_connection`).
         connection.batch("SET lock_timeout = '5s'")?;
-        let commit_order = Arc::new(Mutex::new(()));
-        let writer_target = Arc::new(Writer {
-            url: url.to_string(),
-            connection: Mutex::new(Some(connection)),
-            commit_order: commit_order.clone(),
-        });
+        let writer_target =
+            Arc::new(Writer { url: url.to_string(), connection: Mutex::new(Some(connection)) });
         let writer = GroupCommit::start(writer_target, max_parked)
             .map_err(|error| StoreError::Writer(error.to_string()))?;
         let pool = Arc::new(Pool {
@@ -207,28 +216,36 @@ impl PgStore {
             state: Mutex::new(PoolState::default()),
             freed: std::sync::Condvar::new(),
         });
-        Ok(PgStore { pool, writer, commit_order, node: crate::random_token()[..12].to_string() })
+        Ok(PgStore { pool, writer, node: crate::random_token()[..12].to_string() })
     }
 
-    /// Runs `work` in one transaction; after its commit, in commit order, consoles are told
-    /// what `changes` says it changed.
+    /// Runs `work` in one transaction. What `tell` says it did goes with it: its changes into the
+    /// shared feed (consoles on every node, this one's included, read them from there) and one
+    /// notification naming the drivers with new events.
     fn transaction<T: Send>(
         &self,
         work: impl FnOnce(&mut dyn SqlConnection) -> Result<T, StoreError> + Send,
-        changes: impl FnOnce(&T) -> Vec<FeedChange> + Send,
+        tell: impl FnOnce(&T) -> Told + Send,
     ) -> Result<T, StoreError> {
         self.pool.with(|connection| {
             connection.batch("BEGIN")?;
-            let done = match work(connection) {
+            let done = (|| {
+                let done = work(connection)?;
+                let Told { mut changes, events_for } = tell(&done);
+                let feed_grew =
+                    crate::shared_feed::share_in(connection, &mut changes, crate::socket::unix_time_ms())?;
+                let events_for: Vec<&str> = events_for.iter().map(String::as_str).collect();
+                notify_commit_in(connection, &events_for, feed_grew)?;
+                Ok(done)
+            })();
+            let done = match done {
                 Ok(done) => done,
                 Err(error) => {
                     let _ = connection.batch("ROLLBACK");
                     return Err(error);
                 }
             };
-            let _order = self.commit_order.lock().unwrap_or_else(PoisonError::into_inner);
             connection.batch("COMMIT")?;
-            self.writer.announce(changes(&done), crate::socket::unix_time_ms());
             Ok(done)
         })
     }
@@ -280,14 +297,17 @@ impl Store for PgStore {
                 let acked_seq = acked_seq_in(db, driver_id)?;
                 driver_history(db, driver_id, acked_seq)
             },
-            |_| Vec::new(),
+            |_| Told::default(),
         )
     }
     fn fleet(&self) -> Result<Fleet, StoreError> {
         // One transaction at REPEATABLE READ: one snapshot of drivers and jobs.
         self.pool.with(|connection| {
             connection.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-            let fleet = fleet_in(connection);
+            let fleet = fleet_in(connection).and_then(|mut fleet| {
+                fleet.shared_seq = Some(crate::shared_feed::last_seq_in(connection)?);
+                Ok(fleet)
+            });
             let _ = connection.batch(if fleet.is_ok() { "COMMIT" } else { "ROLLBACK" });
             fleet
         })
@@ -298,17 +318,15 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> Result<Result<(Assignment, Event), AssignmentError>, StoreError> {
         let created = self.transaction(
-            |db| {
-                let driver_id = new.driver_id.clone();
-                let created = create_assignment_in(db, new, now_ms)?;
-                if created.is_ok() {
-                    notify_events_in(db, &[&driver_id])?;
+            |db| Ok((new.driver_id.clone(), create_assignment_in(db, new, now_ms)?)),
+            |(driver_id, created)| match created {
+                Ok((_, _, change)) => {
+                    Told { changes: vec![change.clone()], events_for: vec![driver_id.clone()] }
                 }
-                Ok(created)
+                Err(_) => Told::default(),
             },
-            |created| created.as_ref().map(|(_, _, change)| vec![change.clone()]).unwrap_or_default(),
         )?;
-        Ok(created.map(|(assignment, event, _)| (assignment, event)))
+        Ok(created.1.map(|(assignment, event, _)| (assignment, event)))
     }
     fn cancel_assignment(
         &self,
@@ -316,29 +334,24 @@ impl Store for PgStore {
         now_ms: i64,
     ) -> Result<Result<(String, Assignment, Event), AssignmentError>, StoreError> {
         let cancelled = self.transaction(
-            |db| {
-                let cancelled = cancel_assignment_in(db, id, now_ms)?;
-                if let Ok(cancelled) = &cancelled {
-                    notify_events_in(db, &[&cancelled.driver_id])?;
-                }
-                Ok(cancelled)
-            },
-            |cancelled| {
-                cancelled.as_ref().map(|cancelled| vec![cancelled.change.clone()]).unwrap_or_default()
+            |db| cancel_assignment_in(db, id, now_ms),
+            |cancelled| match cancelled {
+                Ok(cancelled) => Told {
+                    changes: vec![cancelled.change.clone()],
+                    events_for: vec![cancelled.driver_id.clone()],
+                },
+                Err(_) => Told::default(),
             },
         )?;
         Ok(cancelled.map(|Cancelled { driver_id, assignment, event, .. }| (driver_id, assignment, event)))
     }
     fn expire_due(&self, now_ms: i64) -> Result<Vec<(String, Event)>, StoreError> {
         let Expired { events, .. } = self.transaction(
-            |db| {
-                let expired = expire_due_in(db, now_ms)?;
-                let drivers: Vec<&str> =
-                    expired.events.iter().map(|(driver_id, _)| driver_id.as_str()).collect();
-                notify_events_in(db, &drivers)?;
-                Ok(expired)
+            |db| expire_due_in(db, now_ms),
+            |expired| Told {
+                changes: expired.changes.clone(),
+                events_for: expired.events.iter().map(|(driver_id, _)| driver_id.clone()).collect(),
             },
-            |expired| expired.changes.clone(),
         )?;
         Ok(events)
     }
@@ -350,12 +363,8 @@ impl Store for PgStore {
     }
     fn send_message(&self, driver_id: &str, text: &str, now_ms: i64) -> Result<Event, StoreError> {
         let (event, _) = self.transaction(
-            |db| {
-                let sent = send_message_in(db, driver_id, text, now_ms)?;
-                notify_events_in(db, &[driver_id])?;
-                Ok(sent)
-            },
-            |(_, message)| vec![message.clone()],
+            |db| send_message_in(db, driver_id, text, now_ms),
+            |(_, message)| Told { changes: vec![message.clone()], events_for: vec![driver_id.to_string()] },
         )?;
         Ok(event)
     }
@@ -368,9 +377,9 @@ impl Store for PgStore {
             |db| insert_account(db, driver_id, &token, now_ms),
             |inserted| {
                 if *inserted {
-                    vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }]
+                    Told::changes(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }])
                 } else {
-                    Vec::new()
+                    Told::default()
                 }
             },
         )?;
@@ -385,7 +394,7 @@ impl Store for PgStore {
         }
         self.transaction(
             |db| set_account_token(db, driver_id, token, now_ms),
-            |_| vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }],
+            |_| Told::changes(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }]),
         )?;
         Ok(())
     }
@@ -402,9 +411,9 @@ impl Store for PgStore {
             |db| revoke_account(db, driver_id, now_ms),
             |revoked| {
                 if *revoked {
-                    vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }]
+                    Told::changes(vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }])
                 } else {
-                    Vec::new()
+                    Told::default()
                 }
             },
         )?;
@@ -429,19 +438,32 @@ impl Store for PgStore {
     fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.read(|db| setting_in(db, name))
     }
-    fn tell_nodes(&self, news: &crate::node_notice::DriverNews) {
-        let notice = crate::node_notice::NodeNotice { node: self.node.clone(), news: news.clone() };
+    fn tell_nodes(&self, news: &DriverNews) {
+        let notice = NodeNotice { node: self.node.clone(), news: news.clone() };
         let payload = notice.encode();
         let told = self.transaction(
             |db| {
-                // Kept in a table too: a node that missed the notice finds it on its next sweep.
-                if let crate::node_notice::DriverNews::SignedIn { driver_id, at_ms } = news {
-                    db.execute(
-                        "INSERT INTO driver_sign_ins (driver_id, node, at_ms) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node, at_ms = excluded.at_ms
-                         WHERE driver_sign_ins.at_ms <= excluded.at_ms",
-                        crate::sql_params![driver_id.as_str(), self.node.as_str(), *at_ms],
-                    )?;
+                // Kept in a table too: a node that missed the notice finds it on its next sweep,
+                // and a console's snapshot on any node reads who is connected where.
+                match news {
+                    DriverNews::SignedIn { driver_id, at_ms, connection } => {
+                        db.execute(
+                            "INSERT INTO driver_sign_ins (driver_id, node, at_ms, connection)
+                             VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node,
+                                 at_ms = excluded.at_ms, connection = excluded.connection
+                             WHERE driver_sign_ins.at_ms <= excluded.at_ms",
+                            crate::sql_params![driver_id.as_str(), self.node.as_str(), *at_ms, *connection],
+                        )?;
+                    }
+                    DriverNews::SignedOut { driver_id, connection } => {
+                        // Only this connection's row: a newer sign-in (here or elsewhere) stays.
+                        db.execute(
+                            "DELETE FROM driver_sign_ins WHERE driver_id = ?1 AND node = ?2 AND connection = ?3",
+                            crate::sql_params![driver_id.as_str(), self.node.as_str(), *connection],
+                        )?;
+                    }
+                    DriverNews::Revoked { .. } => {}
                 }
                 db.execute(
                     "SELECT pg_notify('enroute_drivers_' || current_schema(), ?1)",
@@ -449,7 +471,7 @@ impl Store for PgStore {
                 )?;
                 Ok(())
             },
-            |_| Vec::new(),
+            |_| Told::default(),
         );
         if let Err(error) = told {
             tracing::warn!(%error, ?notice, "cannot tell the other nodes");
@@ -459,6 +481,6 @@ impl Store for PgStore {
         Some(self.node.clone())
     }
     fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.transaction(|db| set_setting_in(db, name, value), |_| Vec::new())
+        self.transaction(|db| set_setting_in(db, name, value), |_| Told::default())
     }
 }

@@ -50,6 +50,9 @@ pub struct AppState {
     pub unsigned_connections: UnsignedConnections,
     /// Where the dispatch console's map gets its tiles (`--tiles`); none: a coordinate grid.
     pub tiles: Option<Arc<TileSource>>,
+    /// Held by every clone of the state: threads that serve it (`postgres_fanout`) end once the
+    /// last clone is gone.
+    pub(crate) clones: Arc<()>,
 }
 
 /// A map tile server for the dispatch console.
@@ -118,6 +121,7 @@ impl AppState {
             content_security_policy: crate::static_files::content_security_policy(&[]).into(),
             unsigned_connections: UnsignedConnections::default(),
             tiles: None,
+            clones: Arc::new(()),
         }
     }
 

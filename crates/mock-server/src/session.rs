@@ -347,11 +347,6 @@ impl Session {
         self._subscription = Some(subscription);
         self.event_receiver = Some(receiver);
         let (sign_in, ended) = self.state.sign_ins.sign_in(&hello.driver_id, now_ms);
-        // Another process on the same database ends its older connection of this driver.
-        self.state.store.tell_nodes(&crate::node_notice::DriverNews::SignedIn {
-            driver_id: hello.driver_id.clone(),
-            at_ms: now_ms,
-        });
         self._sign_in = Some(sign_in);
         self.ended = Some(ended);
         self.driver_id = Some(hello.driver_id);

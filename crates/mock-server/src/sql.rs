@@ -48,8 +48,9 @@ impl Dialect {
     }
 
     /// A statement that tells other processes on the database, when the transaction commits,
-    /// that `?1` names drivers with new events (`None`: no other process can share the database).
-    pub fn notify_events(self) -> Option<&'static str> {
+    /// what `?1` names for them to re-read (`commit_hint`; `None`: no other process can share
+    /// the database).
+    pub fn notify_commit(self) -> Option<&'static str> {
         match self {
             Dialect::Sqlite => None,
             // The channel is the schema's: deployments in other schemas of the database do not hear it.

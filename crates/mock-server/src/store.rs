@@ -648,23 +648,19 @@ pub(crate) fn driver_summaries_in(
         .collect()
 }
 
-/// PostgreSQL's limit on a notification's payload is 8,000 bytes: beyond this, "every driver".
-const MAX_NOTIFY_PAYLOAD: usize = 7_000;
-
 /// Tells the other processes on the database, once this transaction commits, which drivers have
-/// new events (one notification per transaction; a hint only: they also look on a timer). Does
-/// nothing where no other process can share the database.
-pub(crate) fn notify_events_in(db: &mut dyn SqlConnection, driver_ids: &[&str]) -> Result<(), StoreError> {
-    let Some(notify) = db.dialect().notify_events() else { return Ok(()) };
-    if driver_ids.is_empty() {
-        return Ok(());
+/// new events and whether the shared feed grew (one notification per transaction, `commit_hint`;
+/// a hint only: they also look on a timer). Does nothing where no other process can share the
+/// database, or when there is nothing to tell.
+pub(crate) fn notify_commit_in(
+    db: &mut dyn SqlConnection,
+    driver_ids: &[&str],
+    feed_grew: bool,
+) -> Result<(), StoreError> {
+    let Some(notify) = db.dialect().notify_commit() else { return Ok(()) };
+    if let Some(payload) = crate::commit_hint::encode(driver_ids, feed_grew) {
+        db.execute(notify, sql_params![payload])?;
     }
-    let mut unique: Vec<&str> = driver_ids.to_vec();
-    unique.sort_unstable();
-    unique.dedup();
-    let listed = unique.join(",");
-    let payload = if listed.len() <= MAX_NOTIFY_PAYLOAD { listed } else { "*".to_string() };
-    db.execute(notify, sql_params![payload])?;
     Ok(())
 }
 

@@ -242,11 +242,16 @@ async fn a_console_that_comes_back_gets_what_it_missed_or_a_fresh_snapshot() {
     let address = start_server(state.clone()).await;
     let mut console = console(address, everything()).await;
     let first = snapshot(&mut console).await;
+    // Another console stays: once it has seen a change, the feed holds it (with several nodes
+    // on PostgreSQL, a change reaches the feed a moment after its commit).
+    let mut watcher = console_for(address, everything()).await;
+    snapshot(&mut watcher).await;
     state.store.send_message("driver-3", "one", now_ms()).unwrap();
     let seen = deltas_until(&mut console, |deltas| deltas.len() == 1).await;
     drop(console);
     state.store.send_message("driver-3", "two", now_ms()).unwrap();
     state.store.send_message("driver-3", "three", now_ms()).unwrap();
+    deltas_until(&mut watcher, |deltas| deltas.len() == 3).await;
 
     let resume = Some(FeedPosition { feed_id: first.feed_id.clone(), feed_seq: seen[0].feed_seq });
     let mut back = console_for(address, Subscribe { drivers: None, resume }).await;

@@ -27,9 +27,9 @@ fn two_nodes() -> Option<(Arc<PgStore>, Arc<PgStore>)> {
     Some((Arc::new(PgStore::open(&url).unwrap()), Arc::new(PgStore::open(&url).unwrap())))
 }
 
-/// Two served nodes on one fresh schema, the test drivers registered, node A listening for
-/// the other's notices with no sweep but the one after connecting (so what reaches node A comes
-/// by notice): the cluster's URL, node A's name, node B's state and both addresses.
+/// Two served nodes on one fresh schema, the test drivers registered, both linked with no sweep
+/// but the one after connecting (so what reaches a node comes by notice): the cluster's URL,
+/// node A's name, node B's state and both addresses.
 struct ServedNodes {
     cluster: String,
     name_a: String,
@@ -44,7 +44,8 @@ async fn two_served_nodes() -> Option<ServedNodes> {
     let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
     support::register_test_drivers(&node_a);
-    let name_a = listening(&cluster, &url, &node_a, std::time::Duration::from_secs(3600)).await;
+    let name_a = listening(&url, &node_a, std::time::Duration::from_secs(3600)).await;
+    listening(&url, &node_b, std::time::Duration::from_secs(3600)).await;
     let address_a = support::start_server(node_a.clone()).await;
     let address_b = support::start_server(node_b.clone()).await;
     Some(ServedNodes { cluster, name_a, node_b, address_a, address_b })
@@ -146,41 +147,20 @@ async fn an_offer_past_its_deadline_expires_once_however_many_nodes_expire() {
     }
 }
 
-/// Starts node `state`'s listening thread, looking without a hint every `sweep_every`, and
-/// waits until it listens (its connection shows in `pg_stat_activity` as `enroute-fanout NODE`,
-/// idle); returns that name.
+/// Links node `state` to the others (`link_nodes`), looking without a hint every
+/// `sweep_every`; returns once it listens, with the node's name.
 async fn listening(
-    cluster: &str,
     url: &str,
     state: &enroute_mock_server::AppState,
     sweep_every: std::time::Duration,
 ) -> String {
-    let node = state.store.node_name().unwrap();
-    let (hub, sign_ins) = (state.hub.clone(), state.sign_ins.clone());
-    enroute_mock_server::postgres_fanout::start(url.to_string(), node.clone(), hub, sign_ins, sweep_every)
-        .unwrap();
-    let application = format!("enroute-fanout {node}");
-    let cluster = cluster.to_string();
-    let found = tokio::task::spawn_blocking(move || {
-        let mut admin = postgres::Client::connect(&cluster, postgres::NoTls).unwrap();
-        for _ in 0..200 {
-            let rows = admin
-                .query(
-                    "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
-                    &[&application],
-                )
-                .unwrap();
-            if !rows.is_empty() {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        false
+    let (url, state) = (url.to_string(), state.clone());
+    tokio::task::spawn_blocking(move || {
+        enroute_mock_server::link_nodes(&state, &url, sweep_every).unwrap();
+        state.store.node_name().unwrap()
     })
     .await
-    .unwrap();
-    assert!(found, "node {node} listens within 10 s");
-    node
+    .unwrap()
 }
 
 /// The next frame the server sends, within `seconds`.
@@ -297,4 +277,174 @@ async fn a_sign_in_or_a_revocation_on_one_node_ends_the_drivers_connection_on_an
         ServerMessage::Error(error) => assert_eq!(error.code, ErrorCode::TokenRevoked),
         other => panic!("expected `token_revoked` on node A, got {other:?}"),
     }
+}
+
+/// A console of the dispatcher feed on the server at `address`, subscribed to everything.
+async fn console(address: std::net::SocketAddr) -> support::Client {
+    use enroute_protocol::{ConsoleMessage, Subscribe};
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("ws://{address}/dispatch/ws?token=test-dispatcher-token");
+    let mut client = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let subscribe = ConsoleMessage::Subscribe(Subscribe { drivers: None, resume: None });
+    client.send(Message::text(subscribe.encode())).await.unwrap();
+    client
+}
+
+/// The next feed frame, within 20 s.
+async fn next_feed_frame(client: &mut support::Client) -> enroute_protocol::FeedMessage {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), client.next())
+            .await
+            .expect("a feed frame in time")
+            .expect("connection still open")
+            .unwrap();
+        if let Message::Text(text) = frame {
+            return enroute_protocol::FeedMessage::decode(&text).unwrap();
+        }
+    }
+}
+
+/// Changes from the console until one matches `wanted`; returns them all.
+async fn changes_until(
+    client: &mut support::Client,
+    wanted: impl Fn(&enroute_protocol::FeedChange) -> bool,
+) -> Vec<enroute_protocol::FeedChange> {
+    use enroute_protocol::FeedMessage;
+    let mut seen = Vec::new();
+    loop {
+        let deltas = match next_feed_frame(client).await {
+            FeedMessage::Delta(delta) => vec![delta],
+            FeedMessage::Deltas(several) => several.deltas,
+            FeedMessage::Pong(_) => continue,
+            other => panic!("expected deltas, got {other:?}"),
+        };
+        for delta in deltas {
+            let found = wanted(&delta.change);
+            seen.push(delta.change);
+            if found {
+                return seen;
+            }
+        }
+    }
+}
+
+/// A console on node A sees, as it happens, what happens on node B: a driver connecting there
+/// (and a snapshot on node A says it is connected), its duty and position, a job offered
+/// through node B, the driver accepting it, and the driver going offline. Job changes arrive in
+/// the order they committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_console_on_one_node_sees_what_happens_on_another() {
+    use enroute_protocol::{
+        AssignmentStatus as JobStatus, ClientMessage, DriverAction, FeedChange, FeedMessage, RecordBatch,
+        ServerMessage,
+    };
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(ServedNodes { node_b, address_a, address_b, .. }) = two_served_nodes().await else { return };
+    let mut on_a = console(address_a).await;
+    let FeedMessage::Snapshot(before) = next_feed_frame(&mut on_a).await else { panic!("a snapshot first") };
+    assert!(before.drivers.iter().all(|driver| !driver.connected));
+
+    let mut phone = signed_in(address_b, "driver-3").await;
+    changes_until(
+        &mut on_a,
+        |change| matches!(change, FeedChange::Connected { driver_id } if driver_id == "driver-3"),
+    )
+    .await;
+    let mut second_on_a = console(address_a).await;
+    let FeedMessage::Snapshot(after) = next_feed_frame(&mut second_on_a).await else { panic!("a snapshot") };
+    assert!(after.drivers.iter().any(|driver| driver.driver_id == "driver-3" && driver.connected));
+
+    let now_ms = enroute_mock_server::socket::unix_time_ms();
+    let fix = enroute_protocol::Fix {
+        time_ms: now_ms,
+        lat: 48.14,
+        lon: 11.58,
+        accuracy_m: 5.0,
+        speed_mps: Some(8.0),
+        heading_deg: Some(90.0),
+        altitude_m: None,
+    };
+    let records = vec![
+        Record {
+            seq: 1,
+            id: RecordId::from_random_bits(11),
+            created_at_ms: now_ms,
+            kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
+        },
+        Record {
+            seq: 2,
+            id: RecordId::from_random_bits(12),
+            created_at_ms: now_ms,
+            kind: RecordKind::Location { fix },
+        },
+    ];
+    phone.send(Message::text(ClientMessage::Records(RecordBatch::new(records)).encode())).await.unwrap();
+    let seen = changes_until(
+        &mut on_a,
+        |change| matches!(change, FeedChange::Position { driver_id, .. } if driver_id == "driver-3"),
+    )
+    .await;
+    // The status may come before or after the position (they travel apart), never lost.
+    if !seen.iter().any(|change| matches!(change, FeedChange::Status { status: DriverStatus::OnDuty, .. })) {
+        changes_until(&mut on_a, |change| {
+            matches!(change, FeedChange::Status { status: DriverStatus::OnDuty, .. })
+        })
+        .await;
+    }
+
+    let store_b = node_b.store.clone();
+    let job = NewAssignment {
+        id: Some("job-across".into()),
+        driver_id: "driver-3".into(),
+        pickup: Stop { address: "Marienplatz 1".into(), lat: 48.137, lon: 11.57 },
+        dropoff: Stop { address: "Leopoldstraße 50".into(), lat: 48.16, lon: 11.58 },
+        window: TimeWindow { from_ms: now_ms, to_ms: now_ms + 3_600_000 },
+        notes: String::new(),
+        accept_by_ms: None,
+    };
+    tokio::task::spawn_blocking(move || store_b.create_assignment(job, now_ms).unwrap().unwrap())
+        .await
+        .unwrap();
+    changes_until(
+        &mut on_a,
+        |change| matches!(change, FeedChange::Job { latest, .. } if latest.status == JobStatus::Offered),
+    )
+    .await;
+    let accept = Record {
+        seq: 3,
+        id: RecordId::from_random_bits(13),
+        created_at_ms: now_ms,
+        kind: RecordKind::Assignment {
+            assignment_id: "job-across".into(),
+            action: DriverAction::Accept,
+            reason: None,
+        },
+    };
+    phone.send(Message::text(ClientMessage::Records(RecordBatch::new(vec![accept])).encode())).await.unwrap();
+    loop {
+        if let ServerMessage::Ack(ack) = receive_within(&mut phone, 20).await
+            && ack.acked_seq == 3
+        {
+            break;
+        }
+    }
+    let seen = changes_until(
+        &mut on_a,
+        |change| matches!(change, FeedChange::Job { latest, .. } if latest.status == JobStatus::Accepted),
+    )
+    .await;
+    assert!(!seen.iter().any(
+        |change| matches!(change, FeedChange::Job { latest, .. } if latest.status == JobStatus::Offered)
+    ));
+
+    drop(phone);
+    changes_until(
+        &mut on_a,
+        |change| matches!(change, FeedChange::Disconnected { driver_id } if driver_id == "driver-3"),
+    )
+    .await;
 }

@@ -40,12 +40,18 @@ pub fn register_test_drivers(state: &AppState) {
 
 /// A server state with the test drivers registered, on a store of its own: SQLite in memory,
 /// or, when `ENROUTE_TEST_POSTGRES_URL` names a database (scripts/test starts a throwaway
-/// cluster and runs these tests again with it), a fresh schema of that PostgreSQL database.
+/// cluster and runs these tests again with it), a fresh schema of that PostgreSQL database,
+/// linked as a node (`link_nodes`) the way the server links itself.
 pub fn test_state() -> AppState {
     let state = match std::env::var("ENROUTE_TEST_POSTGRES_URL") {
-        Ok(url) => AppState::new(
-            enroute_mock_server::postgres_store::PgStore::open(&fresh_postgres_schema(&url)).unwrap(),
-        ),
+        Ok(url) => {
+            // A node as `--db postgres://…` runs it: linked to any others on the database.
+            let url = fresh_postgres_schema(&url);
+            let state = AppState::new(enroute_mock_server::postgres_store::PgStore::open(&url).unwrap());
+            enroute_mock_server::link_nodes(&state, &url, enroute_mock_server::postgres_fanout::SWEEP_EVERY)
+                .unwrap();
+            state
+        }
         Err(_) => AppState::new(SqliteStore::in_memory()),
     };
     register_test_drivers(&state);
