@@ -48,6 +48,15 @@ fn unauthorized() -> Response {
 
 fn store_failure(error: StoreError) -> Response {
     tracing::error!(%error, "query failed");
+    // The database out of reach (PostgreSQL restarting, a connection ended) passes: try again.
+    if error.is_unavailable() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            format!("{error}\n"),
+        )
+            .into_response();
+    }
     (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
 }
 

@@ -61,6 +61,24 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// Whether the database was out of reach (PostgreSQL restarting, the connection ended or
+    /// refused) rather than wrong: the same request may succeed a moment later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Postgres(error) => {
+                error.is_closed()
+                    || error.as_db_error().is_none_or(|db| {
+                        // Class 57 (operator intervention: shutting down, terminated) and 08 (connection).
+                        let code = db.code().code();
+                        code.starts_with("57") || code.starts_with("08")
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<postgres::Error> for StoreError {
     fn from(source: postgres::Error) -> StoreError {
         StoreError::Postgres(source)

@@ -12,6 +12,7 @@
 pub mod csv_trace;
 pub mod drive;
 pub mod evaluate;
+pub mod failover_driver;
 pub mod gpx;
 pub mod latency;
 pub mod load;
