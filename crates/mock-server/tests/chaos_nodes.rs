@@ -1,7 +1,7 @@
 //! Three server processes on one PostgreSQL database, failing in every way the design must
 //! survive, while simulated drivers (the load generator's failover drivers) spread over them
-//! send records and get events, a dispatcher sends messages and jobs through any node, and a
-//! console follows the feed. Then a checker proves from the database and the logs:
+//! send records, get events and accept the jobs offered to them, a dispatcher sends messages and
+//! jobs through any node, and a console follows the feed. Then a checker proves from the database and the logs:
 //! - every driver's applied sequence numbers are 1..k without duplicates, k ≥ the highest ever
 //!   acknowledged, and k is everything it made (its outbox drained);
 //! - every device saw its event ids rise one by one, and saw every event committed for it;
@@ -246,13 +246,17 @@ async fn dispatch(nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> u64 {
     let mut turn = 0usize;
     while !stop.load(Ordering::Relaxed) {
         turn += 1;
-        let driver = format!("chaos-{}", turn % DRIVERS);
+        // Messages and jobs go to every driver in turn, accepting or not (even or odd).
+        let driver = format!("chaos-{}", (turn / 2) % DRIVERS);
         let now_ms = enroute_mock_server::socket::unix_time_ms();
         let (path, body) = if turn.is_multiple_of(2) {
             (format!("/api/drivers/{driver}/messages"), format!(r#"{{"text":"chaos message {turn}"}}"#))
         } else {
-            let accept_by =
-                if turn % 4 == 1 { format!(r#","accept_by_ms":{}"#, now_ms + 1_500) } else { String::new() };
+            let accept_by = if (turn / 4).is_multiple_of(2) {
+                format!(r#","accept_by_ms":{}"#, now_ms + 1_500)
+            } else {
+                String::new()
+            };
             (
                 "/api/assignments".to_string(),
                 format!(
@@ -328,6 +332,8 @@ async fn three_nodes_lose_nothing_and_make_nothing_up_whatever_fails() {
                     first_node: driver,
                     interval: RECORD_INTERVAL,
                     records: RECORDS_PER_DRIVER,
+                    // Half accept their offers; the others' offers with a deadline expire.
+                    accepts_offers: driver % 2 == 0,
                     deadline,
                     keep_listening: keep_listening.clone(),
                 }
@@ -437,8 +443,11 @@ async fn three_nodes_lose_nothing_and_make_nothing_up_whatever_fails() {
                 log.highest_acked
             ));
         }
-        if log.made != RECORDS_PER_DRIVER || (k as u64) != log.made {
-            failures.push(format!("{driver_id}: made {} of {RECORDS_PER_DRIVER}, {k} applied", log.made));
+        if log.locations != RECORDS_PER_DRIVER || (k as u64) != log.made {
+            failures.push(format!(
+                "{driver_id}: made {} locations of {RECORDS_PER_DRIVER} and {} acceptances, {k} applied",
+                log.locations, log.accepted
+            ));
         }
         if !log.acks_went_back.is_empty() {
             failures.push(format!(
@@ -489,9 +498,10 @@ async fn three_nodes_lose_nothing_and_make_nothing_up_whatever_fails() {
 
     let sign_ins: u64 = logs_by_driver.values().map(|log| log.sign_ins).sum();
     let events: usize = logs_by_driver.values().map(|log| log.event_ids.len()).sum();
+    let accepted: u64 = logs_by_driver.values().map(|log| log.accepted).sum();
     eprintln!(
         "checked after {:.1} s: {DRIVERS} drivers × {RECORDS_PER_DRIVER} records, {sign_ins} sign-ins, \
-         {events} events delivered, {answered} dispatcher requests answered, {} job changes, \
+         {events} events delivered, {accepted} offers accepted, {answered} dispatcher requests answered, {} job changes, \
          {} expiries, console connected {} times",
         started.elapsed().as_secs_f64(),
         history.len(),

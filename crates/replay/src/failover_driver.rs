@@ -9,8 +9,8 @@
 //! `enroute-protocol`. This module must not depend on `enroute-core`.
 
 use enroute_protocol::{
-    ClientMessage, EventAck, Fix, Hello, PROTOCOL_VERSION, Ping, Record, RecordBatch, RecordId, RecordKind,
-    ServerMessage,
+    AssignmentStatus, ClientMessage, DriverAction, EventAck, EventPayload, Fix, Hello, PROTOCOL_VERSION,
+    Ping, Record, RecordBatch, RecordId, RecordKind, ServerMessage,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
@@ -39,6 +39,8 @@ pub struct FailoverDriver {
     /// It records one location every `interval`, `records` in all.
     pub interval: Duration,
     pub records: u64,
+    /// Whether it accepts every job offered to it (one more record each), or lets offers be.
+    pub accepts_offers: bool,
     /// It gives up (leaving what is unacknowledged in its outbox) at this moment.
     pub deadline: Instant,
     /// Once everything it made is acknowledged, it stays signed in (signing in again after a
@@ -54,8 +56,12 @@ pub const SETTLE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DriverLog {
     pub driver_id: String,
-    /// Records it made (sequence numbers 1..=made).
+    /// Records it made (sequence numbers 1..=made): locations and job acceptances.
     pub made: u64,
+    /// Of those, locations.
+    pub locations: u64,
+    /// Jobs it accepted (a record each).
+    pub accepted: u64,
     /// The highest sequence number any node acknowledged (in an `ack` or a `welcome`).
     pub highest_acked: u64,
     /// A `welcome` that acknowledged less than an earlier acknowledgement: a node forgot.
@@ -158,7 +164,7 @@ impl FailoverDriver {
             if now >= self.deadline {
                 return "deadline".into();
             }
-            if log.made == self.records
+            if log.locations == self.records
                 && outbox.is_empty()
                 && !self.keep_listening.load(Ordering::Relaxed)
                 && now >= opened + SETTLE
@@ -166,7 +172,9 @@ impl FailoverDriver {
                 return "done".into();
             }
             // Records due by now are made whether or not a node is reachable, as on a phone.
-            while log.made < self.records && started + self.interval.mul_f64(log.made as f64) <= now {
+            while log.locations < self.records && started + self.interval.mul_f64(log.locations as f64) <= now
+            {
+                log.locations += 1;
                 log.made += 1;
                 outbox.push_back(location(&self.driver_id, log.made));
             }
@@ -189,7 +197,7 @@ impl FailoverDriver {
             if now >= heard + SILENT_AFTER {
                 return "silent".into();
             }
-            let next_record = started + self.interval.mul_f64(log.made as f64);
+            let next_record = started + self.interval.mul_f64(log.locations as f64);
             let wake = [
                 next_record,
                 pinged + Duration::from_secs(1),
@@ -223,6 +231,24 @@ impl FailoverDriver {
                     }
                     *last_event_id = event.event_id;
                     log.event_ids.push(event.event_id);
+                    if let EventPayload::Assignment { assignment, notice: None, .. } = &event.payload
+                        && assignment.status == AssignmentStatus::Offered
+                        && self.accepts_offers
+                    {
+                        // Accepted like a driver would: a record in the outbox, sent with the rest.
+                        log.made += 1;
+                        log.accepted += 1;
+                        outbox.push_back(Record {
+                            seq: log.made,
+                            id: record_id(&self.driver_id, log.made),
+                            created_at_ms: crate::load_driver::unix_ms(),
+                            kind: RecordKind::Assignment {
+                                assignment_id: assignment.id.clone(),
+                                action: DriverAction::Accept,
+                                reason: None,
+                            },
+                        });
+                    }
                     let ack = ClientMessage::Ack(EventAck { event_id: event.event_id }).encode();
                     if socket.send(Message::text(ack)).await.is_err() {
                         return "send failed".into();
@@ -246,14 +272,19 @@ impl FailoverDriver {
     }
 }
 
-/// The `seq`th record of a driver: a location, with an id unique to the driver and number.
-fn location(driver_id: &str, seq: u64) -> Record {
-    let now_ms = crate::load_driver::unix_ms();
+/// An id unique to the driver and sequence number.
+fn record_id(driver_id: &str, seq: u64) -> RecordId {
     let salt =
         driver_id.bytes().fold(0u128, |hash, byte| hash.wrapping_mul(131).wrapping_add(u128::from(byte)));
+    RecordId::from_random_bits(salt.wrapping_mul(1_000_003).wrapping_add(u128::from(seq)))
+}
+
+/// The `seq`th record of a driver, a location.
+fn location(driver_id: &str, seq: u64) -> Record {
+    let now_ms = crate::load_driver::unix_ms();
     Record {
         seq,
-        id: RecordId::from_random_bits(salt.wrapping_mul(1_000_003).wrapping_add(u128::from(seq))),
+        id: record_id(driver_id, seq),
         created_at_ms: now_ms,
         kind: RecordKind::Location {
             fix: Fix {
