@@ -155,6 +155,13 @@ async function main() {
     const perRecordUs = (cpu) => (result.acked ? (cpu / result.acked) * 1e6 : NaN);
     return `| ${result.label} | ${result.connected.toLocaleString('en')} | ${result.acked.toLocaleString('en')} of ${result.sent.toLocaleString('en')} | ${fixed(result.p50)} / ${fixed(result.p99)} ms | ${Math.round(perRecordUs(result.serverCpu))} µs | ${result.postgresCpu ? `${Math.round(perRecordUs(result.postgresCpu))} µs` : '–'} | ${Math.round(perRecordUs(result.serverCpu + result.postgresCpu))} µs |`;
   });
+  const unacked = results.filter((result) => result.acked !== result.sent);
+  const lossLine = unacked.length === 0
+    ? 'every record sent was acknowledged in every configuration (the chaos test, `crates/mock-server/tests/chaos_nodes.rs`, is what shows none is lost when nodes fail)'
+    : `records not acknowledged by the end of the run in ${unacked.map((result) => `${result.label} (${(result.sent - result.acked).toLocaleString('en')})`).join(', ')}`;
+  const perRecord = (result) => (result.serverCpu + result.postgresCpu) / result.acked;
+  const [sqlite, ...postgres] = results;
+  const costLine = `Per record, PostgreSQL on one node costs ${(perRecord(postgres[0]) / perRecord(sqlite)).toFixed(1)}× the CPU of SQLite (its server process alone ${(postgres[0].serverCpu / postgres[0].acked / (sqlite.serverCpu / sqlite.acked)).toFixed(1)}×), and three nodes ${(perRecord(postgres[2]) / perRecord(postgres[0])).toFixed(2)}× one node.`;
   const markdown = `## Nodes: 1, 2 and 3 servers on PostgreSQL, and SQLite
 
 \`scripts/bench nodes\` (\`bench/nodes.js\`): ${DRIVERS.toLocaleString('en')} simulated drivers (\`enroute-replay load\`), one
@@ -169,9 +176,7 @@ acknowledged (the generators' own CPU not counted; on this machine they share th
 |---|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
-What it shows: every record sent was acknowledged in every configuration (the chaos test,
-\`crates/mock-server/tests/chaos_nodes.rs\`, is what shows none is lost when nodes fail). On
-PostgreSQL a record costs more CPU than on SQLite: each group commit is a network round trip per
+What it shows: ${lossLine}. ${costLine} On PostgreSQL a record costs more CPU than on SQLite: each group commit is a network round trip per
 statement to another process, each batch locks its driver's row, and every node also polls
 positions once a second and sweeps every 3 s. More nodes on the same 2 cores add their fixed
 costs and cannot add speed; on separate machines the servers' share spreads over them while

@@ -247,7 +247,7 @@ pub async fn revoke_driver(
     match blocking(move || {
         let revoked = state.store.revoke_driver(&id, unix_time_ms());
         if revoked.is_ok() {
-            state.store.tell_nodes(&crate::node_notice::DriverNews::Revoked { driver_id: id.clone() });
+            state.store.tell_nodes(&[crate::node_notice::DriverNews::Revoked { driver_id: id.clone() }]);
         }
         revoked
     })
@@ -264,6 +264,9 @@ pub async fn revoke_driver(
 
 fn registry_refused(error: crate::driver_registry::RegistryError) -> Response {
     use crate::driver_registry::RegistryError;
+    if let RegistryError::Store(error) = error {
+        return store_failure(error);
+    }
     let status = match &error {
         RegistryError::BadDriverId(_) => StatusCode::UNPROCESSABLE_ENTITY,
         RegistryError::AlreadyRegistered(_) => StatusCode::CONFLICT,

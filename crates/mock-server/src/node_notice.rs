@@ -70,6 +70,31 @@ impl NodeNotice {
     }
 }
 
+/// PostgreSQL's limit on a notification's payload is 8,000 bytes; notices are joined by new
+/// lines into payloads of at most this many.
+const MAX_PAYLOAD: usize = 7_000;
+
+/// The notices of `node` about `news`, in order, joined into as few payloads as fit.
+pub fn payloads(node: &str, news: &[DriverNews]) -> Vec<String> {
+    let mut payloads: Vec<String> = Vec::new();
+    for news in news {
+        let line = NodeNotice { node: node.to_string(), news: news.clone() }.encode();
+        match payloads.last_mut() {
+            Some(payload) if payload.len() + 1 + line.len() <= MAX_PAYLOAD => {
+                payload.push('\n');
+                payload.push_str(&line);
+            }
+            _ => payloads.push(line),
+        }
+    }
+    payloads
+}
+
+/// Every notice in a payload, in order (`None` for a line this server does not know).
+pub fn decode_payload(payload: &str) -> impl Iterator<Item = (&str, Option<NodeNotice>)> {
+    payload.lines().map(|line| (line, NodeNotice::decode(line)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +109,16 @@ mod tests {
             let notice = NodeNotice { node: "a1b2c3".into(), news };
             assert_eq!(NodeNotice::decode(&notice.encode()), Some(notice.clone()));
         }
+        let news: Vec<DriverNews> = (0..400)
+            .map(|connection| DriverNews::SignedOut { driver_id: format!("driver-{connection}"), connection })
+            .collect();
+        let payloads = payloads("a1b2c3", &news);
+        assert!(payloads.len() > 1 && payloads.iter().all(|payload| payload.len() <= MAX_PAYLOAD));
+        let decoded: Vec<DriverNews> = payloads
+            .iter()
+            .flat_map(|payload| decode_payload(payload).map(|(_, notice)| notice.unwrap().news))
+            .collect();
+        assert_eq!(decoded, news, "every notice, in order");
         for bad in [
             "",
             "signed_in",

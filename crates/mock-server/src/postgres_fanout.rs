@@ -164,10 +164,12 @@ impl Fanout {
             {
                 let mut take = |channel: &str, payload: &str| {
                     if channel == drivers {
-                        match NodeNotice::decode(payload) {
-                            Some(notice) => notices.push(notice),
-                            None => {
-                                tracing::warn!(payload, "a notice from another node this one does not know")
+                        for (line, notice) in crate::node_notice::decode_payload(payload) {
+                            match notice {
+                                Some(notice) => notices.push(notice),
+                                None => {
+                                    tracing::warn!(line, "a notice from another node this one does not know")
+                                }
                             }
                         }
                         return;

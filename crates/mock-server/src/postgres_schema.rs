@@ -118,6 +118,15 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
          );
          ALTER TABLE driver_sign_ins ADD COLUMN connection BIGINT NOT NULL DEFAULT 0;",
     ),
+    (
+        4,
+        "assignments.offer_deadline_ms: open offers by deadline, for the expiry pass",
+        "ALTER TABLE assignments ADD COLUMN offer_deadline_ms BIGINT;
+         UPDATE assignments SET offer_deadline_ms = (body::json->>'accept_by_ms')::bigint
+             WHERE body::json->>'status' = 'offered';
+         CREATE INDEX assignments_by_offer_deadline
+             ON assignments (offer_deadline_ms) WHERE offer_deadline_ms IS NOT NULL;",
+    ),
 ];
 
 /// The schema version this server writes.

@@ -26,7 +26,7 @@ use crate::driver_registry::{
 };
 use crate::fleet_snapshot::{Fleet, fleet_in};
 use crate::group_commit::{GroupCommit, WriteTarget, WriterWork};
-use crate::node_notice::{DriverNews, NodeNotice};
+use crate::node_notice::DriverNews;
 use crate::postgres_sql::PgConnection;
 use crate::sql::SqlConnection;
 use crate::store::{
@@ -438,43 +438,52 @@ impl Store for PgStore {
     fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.read(|db| setting_in(db, name))
     }
-    fn tell_nodes(&self, news: &DriverNews) {
-        let notice = NodeNotice { node: self.node.clone(), news: news.clone() };
-        let payload = notice.encode();
+    fn tell_nodes(&self, news: &[DriverNews]) {
+        if news.is_empty() {
+            return;
+        }
+        let payloads = crate::node_notice::payloads(&self.node, news);
         let told = self.transaction(
             |db| {
+                // Nothing here is acknowledged to anyone: a crash that loses it is corrected by
+                // the sweeps (a dead node's rows count for nothing), so no flush to wait for.
+                db.execute("SET LOCAL synchronous_commit = off", &[])?;
                 // Kept in a table too: a node that missed the notice finds it on its next sweep,
                 // and a console's snapshot on any node reads who is connected where.
-                match news {
-                    DriverNews::SignedIn { driver_id, at_ms, connection } => {
-                        db.execute(
-                            "INSERT INTO driver_sign_ins (driver_id, node, at_ms, connection)
-                             VALUES (?1, ?2, ?3, ?4)
-                             ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node,
-                                 at_ms = excluded.at_ms, connection = excluded.connection
-                             WHERE driver_sign_ins.at_ms <= excluded.at_ms",
-                            crate::sql_params![driver_id.as_str(), self.node.as_str(), *at_ms, *connection],
-                        )?;
+                for news in news {
+                    match news {
+                        DriverNews::SignedIn { driver_id, at_ms, connection } => {
+                            db.execute(
+                                "INSERT INTO driver_sign_ins (driver_id, node, at_ms, connection)
+                                 VALUES (?1, ?2, ?3, ?4)
+                                 ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node,
+                                     at_ms = excluded.at_ms, connection = excluded.connection
+                                 WHERE driver_sign_ins.at_ms <= excluded.at_ms",
+                                crate::sql_params![driver_id.as_str(), self.node.as_str(), *at_ms, *connection],
+                            )?;
+                        }
+                        DriverNews::SignedOut { driver_id, connection } => {
+                            // Only this connection's row: a newer sign-in (here or elsewhere) stays.
+                            db.execute(
+                                "DELETE FROM driver_sign_ins WHERE driver_id = ?1 AND node = ?2 AND connection = ?3",
+                                crate::sql_params![driver_id.as_str(), self.node.as_str(), *connection],
+                            )?;
+                        }
+                        DriverNews::Revoked { .. } => {}
                     }
-                    DriverNews::SignedOut { driver_id, connection } => {
-                        // Only this connection's row: a newer sign-in (here or elsewhere) stays.
-                        db.execute(
-                            "DELETE FROM driver_sign_ins WHERE driver_id = ?1 AND node = ?2 AND connection = ?3",
-                            crate::sql_params![driver_id.as_str(), self.node.as_str(), *connection],
-                        )?;
-                    }
-                    DriverNews::Revoked { .. } => {}
                 }
-                db.execute(
-                    "SELECT pg_notify('enroute_drivers_' || current_schema(), ?1)",
-                    crate::sql_params![payload],
-                )?;
+                for payload in &payloads {
+                    db.execute(
+                        "SELECT pg_notify('enroute_drivers_' || current_schema(), ?1)",
+                        crate::sql_params![payload.as_str()],
+                    )?;
+                }
                 Ok(())
             },
             |_| Told::default(),
         );
         if let Err(error) = told {
-            tracing::warn!(%error, ?notice, "cannot tell the other nodes");
+            tracing::warn!(%error, notices = news.len(), "cannot tell the other nodes");
         }
     }
     fn node_name(&self) -> Option<String> {

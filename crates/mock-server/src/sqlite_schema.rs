@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
         apply: tables_v1,
     },
     Migration { version: 2, description: "drivers.paused_reason", apply: paused_reason },
+    Migration {
+        version: 3,
+        description: "assignments.offer_deadline_ms: open offers by deadline, for the expiry pass",
+        apply: offer_deadline,
+    },
 ];
 
 /// The schema version this server writes.
@@ -177,6 +182,18 @@ fn paused_reason(transaction: &Transaction<'_>) -> rusqlite::Result<()> {
     add_column_if_missing(transaction, "drivers", "paused_reason", "TEXT")
 }
 
+/// The deadline of each open offer in a column of its own, indexed, so the expiry pass reads
+/// only the offers due instead of every job ever made.
+fn offer_deadline(transaction: &Transaction<'_>) -> rusqlite::Result<()> {
+    add_column_if_missing(transaction, "assignments", "offer_deadline_ms", "INTEGER")?;
+    transaction.execute_batch(
+        "UPDATE assignments SET offer_deadline_ms = json_extract(body, '$.accept_by_ms')
+             WHERE json_extract(body, '$.status') = 'offered';
+         CREATE INDEX IF NOT EXISTS assignments_by_offer_deadline
+             ON assignments (offer_deadline_ms) WHERE offer_deadline_ms IS NOT NULL;",
+    )
+}
+
 fn add_column_if_missing(
     connection: &Connection,
     table: &str,
@@ -246,7 +263,7 @@ mod tests {
             if had_paused_reason {
                 connection.execute_batch("ALTER TABLE drivers ADD COLUMN paused_reason TEXT").unwrap();
             }
-            assert_eq!(migrate(&mut connection, 1).unwrap(), vec![1, 2]);
+            assert_eq!(migrate(&mut connection, 1).unwrap(), vec![1, 2, 3]);
             let acked: i64 = connection
                 .query_row("SELECT acked_seq FROM drivers WHERE driver_id = 'van-7'", [], |row| row.get(0))
                 .unwrap();
@@ -256,6 +273,36 @@ mod tests {
                 1
             );
         }
+    }
+
+    /// Offers made before the deadline column are found by the expiry pass after the migration.
+    #[test]
+    fn open_offers_from_before_the_deadline_column_get_their_deadline() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate(&mut connection, 1).unwrap();
+        connection
+            .execute_batch(
+                "DELETE FROM schema_migrations WHERE version = 3;
+                 DROP INDEX assignments_by_offer_deadline;
+                 ALTER TABLE assignments DROP COLUMN offer_deadline_ms;
+                 INSERT INTO assignments (id, driver_id, body, created_at_ms, updated_at_ms) VALUES
+                     ('open', 'van-7', '{\"id\":\"open\",\"status\":\"offered\",\"accept_by_ms\":5000}', 1, 1),
+                     ('taken', 'van-7', '{\"id\":\"taken\",\"status\":\"accepted\",\"accept_by_ms\":5000}', 1, 1),
+                     ('no-deadline', 'van-7', '{\"id\":\"no-deadline\",\"status\":\"offered\"}', 1, 1);",
+            )
+            .unwrap();
+        assert_eq!(migrate(&mut connection, 2).unwrap(), vec![3]);
+        let due: Vec<(String, Option<i64>)> = connection
+            .prepare("SELECT id, offer_deadline_ms FROM assignments ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            due,
+            vec![("no-deadline".into(), None), ("open".into(), Some(5000)), ("taken".into(), None)]
+        );
     }
 
     #[test]
@@ -281,7 +328,7 @@ mod tests {
     fn a_failed_migration_leaves_the_version_before_it() {
         let mut connection = Connection::open_in_memory().unwrap();
         migrate(&mut connection, 1).unwrap();
-        connection.execute("DELETE FROM schema_migrations WHERE version = 2", []).unwrap();
+        connection.execute("DELETE FROM schema_migrations WHERE version >= 2", []).unwrap();
         // Make migration 2 fail: `drivers` is a view now, so a column cannot be added to it.
         connection
             .execute_batch(

@@ -100,9 +100,9 @@ pub trait Store: Send + Sync {
 
     // The other processes sharing the database.
 
-    /// Tells the other processes on this database about a driver's connections (best effort:
-    /// a notice lost is logged). With one process (SQLite) there is no one to tell.
-    fn tell_nodes(&self, _news: &crate::node_notice::DriverNews) {}
+    /// Tells the other processes on this database about drivers' connections, in order (best
+    /// effort: a notice lost is logged). With one process (SQLite) there is no one to tell.
+    fn tell_nodes(&self, _news: &[crate::node_notice::DriverNews]) {}
     /// This process's name among those sharing the database, if others can share it.
     fn node_name(&self) -> Option<String> {
         None
