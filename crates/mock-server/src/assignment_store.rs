@@ -394,7 +394,11 @@ pub(crate) fn expire_due_in(db: &mut dyn SqlConnection, now_ms: i64) -> Result<E
     // Only offers past their deadline, by the indexed column: a pass reads (and, on
     // PostgreSQL, locks) the jobs it will change, not every job ever made.
     let offered = db.query(
-        &format!("SELECT driver_id, body FROM assignments WHERE offer_deadline_ms < ?1{skip_locked}"),
+        // In driver order: each expiry takes its driver's event lock, and two nodes' passes
+        // taking them in different orders could deadlock.
+        &format!(
+            "SELECT driver_id, body FROM assignments WHERE offer_deadline_ms < ?1 ORDER BY driver_id, id{skip_locked}"
+        ),
         sql_params![now_ms],
     )?;
     let mut events = Vec::new();

@@ -67,7 +67,7 @@ where
             delta = live.recv() => {
                 // This change and the others already waiting go out together.
                 let (ready, stopped) = match delta {
-                    Ok(delta) => ready_with(delta, &mut live, &follows, in_snapshot, &mut pacing),
+                    Ok(delta) => ready_with(delta, &mut live, &follows, &mut in_snapshot, &state.feed, &mut pacing),
                     Err(error) => (Vec::new(), Some(error)),
                 };
                 if send_deltas(&mut write, ready).await.is_err() {
@@ -201,52 +201,39 @@ where
         jobs,
     };
     send(write, FeedMessage::Snapshot(snapshot)).await?;
-    Ok(match shared_seq {
-        Some(shared_seq) => InSnapshot::shared_through(state, shared_seq).await,
-        None => InSnapshot::NOTHING,
-    })
+    Ok(InSnapshot { shared_seq, through: None })
 }
 
 /// The shared changes (several nodes on PostgreSQL, `shared_feed`) a console's snapshot holds:
-/// those this node publishes up to its feed number `through`. They reach the console's live
-/// changes after the snapshot was read, and are skipped there.
+/// those up to the shared number `shared_seq` it read. This node may publish some of them after
+/// the console subscribed; they are skipped in its live changes.
 #[derive(Clone, Copy, Debug)]
 struct InSnapshot {
-    through: u64,
+    shared_seq: Option<u64>,
+    /// This node's feed number through which every shared change up to `shared_seq` was
+    /// published, once known.
+    through: Option<u64>,
 }
 
 impl InSnapshot {
     /// A resumed console, or one store and one process: nothing to skip.
-    const NOTHING: InSnapshot = InSnapshot { through: 0 };
+    const NOTHING: InSnapshot = InSnapshot { shared_seq: None, through: None };
 
-    /// What a snapshot that read the shared changes up to `shared_seq` holds, once this node
-    /// has published them all (at once, nearly always: the snapshot was read after they
-    /// committed; after [`SHARED_CATCH_UP`] without them, nothing is skipped and the console may
-    /// get a change twice, which it ignores).
-    async fn shared_through(state: &AppState, shared_seq: u64) -> InSnapshot {
-        let deadline = Instant::now() + SHARED_CATCH_UP;
-        loop {
-            if let Some(through) = state.feed.published_through_shared(shared_seq) {
-                return InSnapshot { through };
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(
-                    shared_seq,
-                    "this node is behind the shared feed; a console may get changes twice"
-                );
-                return InSnapshot::NOTHING;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    /// Whether the snapshot holds `delta`. Shared changes are published in order, so while this
+    /// node has not yet published through `shared_seq`, every shared change that reaches the
+    /// console comes before it, and the snapshot holds it; once it has, those up to the feed
+    /// number it did that at.
+    fn holds(&mut self, feed: &crate::feed::Feed, delta: &FeedDelta) -> bool {
+        let Some(shared_seq) = self.shared_seq else { return false };
+        if !crate::shared_feed::is_shared(&delta.change) {
+            return false;
         }
-    }
-
-    fn holds(&self, delta: &FeedDelta) -> bool {
-        delta.feed_seq <= self.through && crate::shared_feed::is_shared(&delta.change)
+        if self.through.is_none() {
+            self.through = feed.published_through_shared(shared_seq);
+        }
+        self.through.is_none_or(|through| delta.feed_seq <= through)
     }
 }
-
-/// How long a console's snapshot waits for this node to publish the shared changes it read.
-const SHARED_CATCH_UP: Duration = Duration::from_secs(5);
 
 /// Which drivers a console follows.
 struct Follows(Option<HashSet<String>>);
@@ -285,7 +272,8 @@ fn ready_with(
     first: Arc<FeedDelta>,
     live: &mut tokio::sync::broadcast::Receiver<Arc<FeedDelta>>,
     follows: &Follows,
-    in_snapshot: InSnapshot,
+    in_snapshot: &mut InSnapshot,
+    feed: &crate::feed::Feed,
     pacing: &mut PositionCoalescer,
 ) -> (Vec<Arc<FeedDelta>>, Option<RecvError>) {
     let now = Instant::now();
@@ -293,7 +281,7 @@ fn ready_with(
     let mut next = first;
     loop {
         if follows.change(&next.change)
-            && !in_snapshot.holds(&next)
+            && !in_snapshot.holds(feed, &next)
             && let Some(delta) = pacing.pass(next, now)
         {
             ready.push(delta);

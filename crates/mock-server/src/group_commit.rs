@@ -82,22 +82,13 @@ pub(crate) type SequenceCache<'a> = Option<&'a mut HashMap<String, SequenceState
 /// What the writer does with its connection.
 pub(crate) type WriterWork<'w> = dyn FnMut(&mut dyn SqlConnection, SequenceCache<'_>) + 'w;
 
-/// The database a writer commits to: each engine says how the writer gets its connection, and
-/// what it holds while it commits and tells the listener (so that other commits, a dispatcher's
-/// action say, are told in the same order as they committed).
+/// The database a writer commits to: each engine says how the writer gets its connection.
 pub(crate) trait WriteTarget: Send + Sync + 'static {
     /// Runs `work` with the writer's connection and, when the engine keeps one (SQLite, the
     /// only writer of its file), the cache of drivers' sequence states; `None` means the state
     /// is read from the database, under a row lock, in every transaction (PostgreSQL, where
     /// other nodes write too).
     fn with_connection(&self, work: &mut WriterWork<'_>);
-
-    /// Runs `commit_and_tell` (a `COMMIT` and the listener's call) so that commits are told in
-    /// the order they committed: every commit of the engine's, the writer's and the others',
-    /// goes through here. SQLite's writer already holds the store's one lock: nothing to add.
-    fn in_commit_order(&self, commit_and_tell: &mut dyn FnMut()) {
-        commit_and_tell();
-    }
 }
 
 impl WriteTarget for Mutex<StoreInner> {
@@ -281,14 +272,17 @@ fn commit_group(
                     .filter_map(|(_, _, outcome)| outcome.as_ref().ok())
                     .flat_map(|outcome| outcome.changes.iter().cloned())
                     .collect();
-                let feed_grew = crate::shared_feed::share_in(db, &mut changes, crate::socket::unix_time_ms())?;
-                notify_commit_in(db, &with_events, feed_grew)?;
+                let shared = crate::shared_feed::take_shared(db.dialect(), &mut changes);
+                notify_commit_in(db, &with_events, !shared.is_empty())?;
+                crate::shared_feed::write_in(db, &shared, crate::socket::unix_time_ms())?;
                 if report.batches > 0 {
                     crate::crash_points::reached(crate::crash_points::CrashPoint::BeforeCommit);
                 }
-                // The commit and the listener's call together, in the engine's commit order.
+                // The commit and the listener's call together, while the writer holds its
+                // connection (with SQLite, the store's one lock, which a dispatcher's change
+                // also takes to commit and tell): consoles hear commits in commit order.
                 let mut told = Ok(());
-                target.in_commit_order(&mut || {
+                (|| {
                     if let Err(error) = db.execute("COMMIT", &[]) {
                         told = Err(error);
                         return;
@@ -308,7 +302,7 @@ fn commit_group(
                     if let Some(listener) = listener.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
                         listener.committed(&report, &events, &changes);
                     }
-                });
+                })();
                 told
             }));
             let work = match work {

@@ -312,6 +312,7 @@ impl Fanout {
         self.push_newest(connection, &here)?;
         self.publish_shared_changes(connection)?;
         crate::shared_feed::prune_in(connection)?;
+        self.repair_own_sign_ins(connection)?;
 
         let dead_after = format!("{} seconds", NODE_DEAD_AFTER.as_secs());
         let rows = connection
@@ -346,6 +347,57 @@ impl Fanout {
                 self.sign_ins.end(row.get::<_, &str>(0), enroute_protocol::ErrorCode::TokenRevoked);
             }
         }
+        Ok(())
+    }
+
+    /// Makes this node's rows in `driver_sign_ins` say what its connections are: the messenger
+    /// writes them as drivers come and go, but a write can fail (the database restarting) and
+    /// nothing would correct a live node's rows. Rows of nodes gone for an hour are dropped.
+    fn repair_own_sign_ins(&mut self, connection: &mut PgConnection) -> Result<(), StoreError> {
+        let here = self.sign_ins.connections_here();
+        let rows = connection
+            .client()
+            .query("SELECT driver_id, connection FROM driver_sign_ins WHERE node = $1", &[&self.node])
+            .map_err(StoreError::from)?;
+        let mut written: HashMap<String, u64> = HashMap::new();
+        for row in rows {
+            let (driver_id, connection_id): (String, i64) = (row.get(0), row.get(1));
+            written.insert(driver_id, connection_id as u64);
+        }
+        for (driver_id, connection_id) in &written {
+            if here.get(driver_id).map(|(id, _)| id) != Some(connection_id) {
+                connection
+                    .client()
+                    .execute(
+                        "DELETE FROM driver_sign_ins WHERE driver_id = $1 AND node = $2 AND connection = $3",
+                        &[driver_id, &self.node, &(*connection_id as i64)],
+                    )
+                    .map_err(StoreError::from)?;
+            }
+        }
+        for (driver_id, (connection_id, at_ms)) in &here {
+            if written.get(driver_id) != Some(connection_id) {
+                // A later sign-in on another node keeps its row (this connection is ended next).
+                connection
+                    .client()
+                    .execute(
+                        "INSERT INTO driver_sign_ins (driver_id, node, at_ms, connection) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node,
+                             at_ms = excluded.at_ms, connection = excluded.connection
+                         WHERE driver_sign_ins.at_ms <= excluded.at_ms",
+                        &[driver_id, &self.node, at_ms, &(*connection_id as i64)],
+                    )
+                    .map_err(StoreError::from)?;
+            }
+        }
+        connection
+            .client()
+            .batch_execute(
+                "DELETE FROM driver_sign_ins WHERE node IN
+                     (SELECT node FROM nodes WHERE seen_at < clock_timestamp() - interval '1 hour');
+                 DELETE FROM nodes WHERE seen_at < clock_timestamp() - interval '1 hour';",
+            )
+            .map_err(StoreError::from)?;
         Ok(())
     }
 

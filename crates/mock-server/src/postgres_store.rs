@@ -109,7 +109,7 @@ impl Pool {
             if state.open < POOL_SIZE {
                 state.open += 1;
                 drop(state);
-                return PgConnection::connect(&self.url).inspect_err(|_| {
+                return pool_connection(&self.url).inspect_err(|_| {
                     self.state.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
                     self.freed.notify_one();
                 });
@@ -117,6 +117,14 @@ impl Pool {
             state = self.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
+}
+
+/// A pool connection: like the writer's, it gives up on a row lock after 5 s (another node
+/// stuck holding it, say) rather than hold a thread and a connection for as long.
+fn pool_connection(url: &str) -> Result<PgConnection, StoreError> {
+    let mut connection = PgConnection::connect(url)?;
+    connection.batch("SET lock_timeout = '5s'")?;
+    Ok(connection)
 }
 
 impl Drop for Pool {
@@ -136,7 +144,9 @@ struct Writer {
 }
 
 /// The writer's connection: a row lock it waits for longer than 5 s (another node's transaction
-/// stuck, say) fails that one batch at its savepoint instead of holding up every driver's.
+/// stuck, say) fails that one batch at its savepoint instead of holding up every driver's (or,
+/// for the shared feed's counter, taken after the savepoints, the group: its batches are not
+/// answered, and the phones send them again).
 fn writer_connection(url: &str) -> Result<PgConnection, StoreError> {
     let mut connection = PgConnection::connect(url)?;
     connection.batch("SET lock_timeout = '5s'")?;
@@ -232,10 +242,10 @@ impl PgStore {
             let done = (|| {
                 let done = work(connection)?;
                 let Told { mut changes, events_for } = tell(&done);
-                let feed_grew =
-                    crate::shared_feed::share_in(connection, &mut changes, crate::socket::unix_time_ms())?;
+                let shared = crate::shared_feed::take_shared(connection.dialect(), &mut changes);
                 let events_for: Vec<&str> = events_for.iter().map(String::as_str).collect();
-                notify_commit_in(connection, &events_for, feed_grew)?;
+                notify_commit_in(connection, &events_for, !shared.is_empty())?;
+                crate::shared_feed::write_in(connection, &shared, crate::socket::unix_time_ms())?;
                 Ok(done)
             })();
             let done = match done {

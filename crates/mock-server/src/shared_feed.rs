@@ -13,7 +13,7 @@
 //! the counter's lock. Consoles get at most about one position a second per driver anyway, so a
 //! node reads the drivers' newest positions from the `drivers` table every second instead.
 //!
-//! With SQLite there is one process: [`share_in`] leaves every change to be told in memory.
+//! With SQLite there is one process: [`take_shared`] leaves every change to be told in memory.
 
 use crate::sql::{Dialect, SqlConnection};
 use crate::sql_params;
@@ -34,43 +34,44 @@ pub fn is_shared(change: &FeedChange) -> bool {
     )
 }
 
-/// Moves every change but positions out of `changes` into the shared table, numbered in commit
-/// order; returns whether it wrote any (the transaction's notification says so). On SQLite,
-/// does nothing.
-pub(crate) fn share_in(
+/// Takes out of `changes` those that reach consoles through the shared table on an engine of
+/// `dialect` (PostgreSQL: all but positions and connects; SQLite: none), in order.
+pub(crate) fn take_shared(dialect: Dialect, changes: &mut Vec<FeedChange>) -> Vec<FeedChange> {
+    if dialect != Dialect::Postgres {
+        return Vec::new();
+    }
+    let (shared, rest): (Vec<FeedChange>, Vec<FeedChange>) =
+        std::mem::take(changes).into_iter().partition(is_shared);
+    *changes = rest;
+    shared
+}
+
+/// Writes `shared` (from [`take_shared`]) into the table, numbered in commit order, in one
+/// statement: call it last before the commit (after the transaction's notification), since the
+/// counter's row lock it takes is held until the commit and every node's shared writes wait
+/// for it.
+pub(crate) fn write_in(
     db: &mut dyn SqlConnection,
-    changes: &mut Vec<FeedChange>,
+    shared: &[FeedChange],
     at_ms: i64,
-) -> Result<bool, StoreError> {
-    if db.dialect() != Dialect::Postgres {
-        return Ok(false);
-    }
-    let shared: Vec<FeedChange> = {
-        let (shared, positions): (Vec<FeedChange>, Vec<FeedChange>) =
-            std::mem::take(changes).into_iter().partition(is_shared);
-        *changes = positions;
-        shared
-    };
+) -> Result<(), StoreError> {
     if shared.is_empty() {
-        return Ok(false);
+        return Ok(());
     }
-    // Taken last in the transaction, so the lock is held for as short a time as can be: the
-    // commit itself.
-    let last = db
-        .query_one(
-            "UPDATE feed_counter SET last_seq = last_seq + ?1 RETURNING last_seq",
-            sql_params![shared.len() as i64],
-        )?
-        .int(0)?;
-    let first = last - shared.len() as i64 + 1;
-    for (offset, change) in shared.iter().enumerate() {
-        let body = serde_json::to_string(change).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        db.execute(
-            "INSERT INTO feed_changes (feed_seq, at_ms, body) VALUES (?1, ?2, ?3)",
-            sql_params![first + offset as i64, at_ms, body],
-        )?;
-    }
-    Ok(true)
+    let bodies = shared
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<String>, _>>()
+        .and_then(|bodies| serde_json::to_string(&bodies))
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    db.execute(
+        "WITH counter AS (UPDATE feed_counter SET last_seq = last_seq + ?1 RETURNING last_seq)
+         INSERT INTO feed_changes (feed_seq, at_ms, body)
+         SELECT counter.last_seq - ?1 + changes.position, ?2, changes.body
+         FROM counter, json_array_elements_text(?3::text::json) WITH ORDINALITY AS changes(body, position)",
+        sql_params![shared.len() as i64, at_ms, bodies],
+    )?;
+    Ok(())
 }
 
 /// The number of the newest shared change (0: none yet).

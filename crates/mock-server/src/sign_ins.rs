@@ -102,6 +102,15 @@ impl SignIns {
         self.lock().here.keys().cloned().collect()
     }
 
+    /// This node's connections: by driver, its number and when it signed in.
+    pub fn connections_here(&self) -> HashMap<String, (u64, i64)> {
+        self.lock()
+            .here
+            .iter()
+            .map(|(driver_id, (id, at_ms, _))| (driver_id.clone(), (*id, *at_ms)))
+            .collect()
+    }
+
     /// The drivers with a signed-in connection here or on another node.
     pub fn connected(&self) -> HashSet<String> {
         let connections = self.lock();

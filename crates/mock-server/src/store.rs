@@ -65,16 +65,19 @@ impl StoreError {
     /// Whether the database was out of reach (PostgreSQL restarting, the connection ended or
     /// refused) rather than wrong: the same request may succeed a moment later.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Postgres(error) => {
-                error.is_closed()
-                    || error.as_db_error().is_none_or(|db| {
-                        // Class 57 (operator intervention: shutting down, terminated) and 08 (connection).
-                        let code = db.code().code();
-                        code.starts_with("57") || code.starts_with("08")
-                    })
+        let StoreError::Postgres(error) = self else { return false };
+        if error.is_closed() {
+            return true;
+        }
+        match error.as_db_error() {
+            // Class 57 (operator intervention: shutting down, terminated), 08 (connection), and
+            // a lock not had in time (55P03: another node holds the row; try again).
+            Some(db) => {
+                let code = db.code().code();
+                code.starts_with("57") || code.starts_with("08") || code == "55P03"
             }
-            _ => false,
+            // Not from the server: unavailable only if the connection itself failed.
+            None => std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>()),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! - every driver's applied sequence numbers are 1..k without duplicates, k ≥ the highest ever
 //!   acknowledged, and k is everything it made (its outbox drained);
 //! - every device saw its event ids rise one by one, and saw every event committed for it;
-//! - the console saw every job change committed;
-//! - each offer past its deadline expired once.
+//! - the console saw every job change committed, each as a delta while its connection lived,
+//!   and shows every driver offline at the end; the shared feed is numbered 1..N and holds each
+//!   job change once;
+//! - each offer past its deadline expired once, and none is left open past it.
 //!
 //! The failures: SIGKILL; a node that aborts at its crash points (`--crash-at`, just before a
 //! commit and just after one, before the ack); a node paused (SIGSTOP) and resumed; the nodes'
@@ -138,20 +140,41 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Every job change the console saw: (job id, status), from snapshots and deltas.
+/// What the console saw.
 #[derive(Default)]
 struct ConsoleLog {
+    /// Every job change, (job id, status), from snapshots and deltas.
     job_changes: BTreeSet<(String, String)>,
-    connections: u64,
+    /// Each connection that got its snapshot (or resumed): from when to when (server clock,
+    /// ms), and the job changes that came as deltas on it.
+    connections: Vec<ConsoleConnection>,
+    /// Drivers the console shows connected at the end.
+    connected_at_end: BTreeSet<String>,
+}
+
+struct ConsoleConnection {
+    from_ms: i64,
+    until_ms: i64,
+    deltas: BTreeSet<(String, String)>,
 }
 
 /// A console that follows the feed through any node: on a failure it connects to the next one,
-/// asking to resume (a different node answers with a snapshot).
+/// asking to resume (a different node answers with a snapshot). Once `stop` is set it goes on
+/// until it shows every driver offline, or 20 s more.
 async fn follow_feed(nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> ConsoleLog {
     let mut log = ConsoleLog::default();
     let mut position: Option<FeedPosition> = None;
+    let mut connected: BTreeSet<String> = BTreeSet::new();
     let mut next_node = 0;
-    while !stop.load(Ordering::Relaxed) {
+    let mut stopping_since: Option<Instant> = None;
+    let finished = |connected: &BTreeSet<String>, stopping_since: &mut Option<Instant>| {
+        if !stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let since = *stopping_since.get_or_insert_with(Instant::now);
+        connected.is_empty() || since.elapsed() > Duration::from_secs(20)
+    };
+    while !finished(&connected, &mut stopping_since) {
         let address = nodes[next_node % nodes.len()];
         next_node += 1;
         let url = format!("ws://{address}/dispatch/ws?token={DISPATCHER_TOKEN}");
@@ -161,14 +184,14 @@ async fn follow_feed(nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> ConsoleLo
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        log.connections += 1;
         let subscribe = ConsoleMessage::Subscribe(Subscribe { drivers: None, resume: position.clone() });
         if socket.send(Message::text(subscribe.encode())).await.is_err() {
             continue;
         }
         let mut heard = Instant::now();
         let mut nonce = 0;
-        while !stop.load(Ordering::Relaxed) {
+        let mut this: Option<ConsoleConnection> = None;
+        while !finished(&connected, &mut stopping_since) {
             let frame = tokio::select! {
                 frame = socket.next() => frame,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {
@@ -190,6 +213,7 @@ async fn follow_feed(nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> ConsoleLo
                 }
                 break;
             };
+            let now_ms = enroute_mock_server::socket::unix_time_ms();
             let deltas = match FeedMessage::decode(&text) {
                 Ok(FeedMessage::Snapshot(snapshot)) => {
                     for job in &snapshot.jobs {
@@ -198,7 +222,26 @@ async fn follow_feed(nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> ConsoleLo
                                 .insert((job.assignment.id.clone(), format!("{:?}", entry.status)));
                         }
                     }
+                    connected = snapshot
+                        .drivers
+                        .iter()
+                        .filter(|driver| driver.connected)
+                        .map(|driver| driver.driver_id.clone())
+                        .collect();
                     position = Some(FeedPosition { feed_id: snapshot.feed_id, feed_seq: snapshot.feed_seq });
+                    this = Some(ConsoleConnection {
+                        from_ms: now_ms,
+                        until_ms: now_ms,
+                        deltas: BTreeSet::new(),
+                    });
+                    continue;
+                }
+                Ok(FeedMessage::Resumed(_)) => {
+                    this = Some(ConsoleConnection {
+                        from_ms: now_ms,
+                        until_ms: now_ms,
+                        deltas: BTreeSet::new(),
+                    });
                     continue;
                 }
                 Ok(FeedMessage::Delta(delta)) => vec![delta],
@@ -207,15 +250,33 @@ async fn follow_feed(nodes: Vec<SocketAddr>, stop: Arc<AtomicBool>) -> ConsoleLo
                 Err(error) => panic!("the console got an unreadable frame: {error}"),
             };
             for delta in deltas {
-                if let enroute_protocol::FeedChange::Job { assignment, latest, .. } = &delta.change {
-                    log.job_changes.insert((assignment.id.clone(), format!("{:?}", latest.status)));
+                match &delta.change {
+                    enroute_protocol::FeedChange::Job { assignment, latest, .. } => {
+                        let change = (assignment.id.clone(), format!("{:?}", latest.status));
+                        log.job_changes.insert(change.clone());
+                        if let Some(this) = this.as_mut() {
+                            this.deltas.insert(change);
+                        }
+                    }
+                    enroute_protocol::FeedChange::Connected { driver_id } => {
+                        connected.insert(driver_id.clone());
+                    }
+                    enroute_protocol::FeedChange::Disconnected { driver_id } => {
+                        connected.remove(driver_id);
+                    }
+                    _ => {}
                 }
                 if let Some(position) = position.as_mut() {
                     position.feed_seq = delta.feed_seq;
                 }
             }
         }
+        if let Some(mut this) = this {
+            this.until_ms = enroute_mock_server::socket::unix_time_ms();
+            log.connections.push(this);
+        }
     }
+    log.connected_at_end = connected;
     log
 }
 
@@ -475,25 +536,78 @@ async fn three_nodes_lose_nothing_and_make_nothing_up_whatever_fails() {
             failures.push(format!("{driver_id}: delivered events {delivered:?}, stored {events:?}"));
         }
     }
-    let history = blocking_query(&url, "SELECT assignment_id, status FROM assignment_history", &[]);
+    let history = blocking_query(&url, "SELECT assignment_id, status, at_ms FROM assignment_history", &[]);
     let mut expired_per_job: HashMap<String, u32> = HashMap::new();
     let mut unseen = Vec::new();
+    let mut missed_live = Vec::new();
     for row in &history {
-        let (job, status): (String, String) = (row.get(0), row.get(1));
+        let (job, status, at_ms): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
         let status_name: enroute_protocol::AssignmentStatus =
             serde_json::from_value(serde_json::Value::String(status.clone())).unwrap();
         if status == "expired" {
             *expired_per_job.entry(job.clone()).or_default() += 1;
         }
-        if !console.job_changes.contains(&(job.clone(), format!("{status_name:?}"))) {
+        let change = (job.clone(), format!("{status_name:?}"));
+        if !console.job_changes.contains(&change) {
             unseen.push(format!("{job} {status}"));
+        }
+        // A change committed well inside a connection's life must have come on it as a delta,
+        // not only in the next snapshot (the margins: a change just before a snapshot may be in
+        // it; one just before the connection failed may not have arrived).
+        for connection in &console.connections {
+            if at_ms >= connection.from_ms + 1_000
+                && at_ms <= connection.until_ms - 4_000
+                && !connection.deltas.contains(&change)
+            {
+                missed_live.push(format!("{job} {status}"));
+            }
         }
     }
     if !unseen.is_empty() {
         failures.push(format!("the console never saw {} job changes: {:?}", unseen.len(), unseen));
     }
+    if !missed_live.is_empty() {
+        failures.push(format!(
+            "the console's live connection missed {} job changes: {:?}",
+            missed_live.len(),
+            missed_live
+        ));
+    }
     if let Some((job, count)) = expired_per_job.iter().find(|(_, count)| **count > 1) {
         failures.push(format!("{job} expired {count} times"));
+    }
+    if expired_per_job.is_empty() {
+        failures.push("no offer expired: the drivers that do not accept had offers with deadlines".into());
+    }
+    let overdue = blocking_query(
+        &url,
+        "SELECT id FROM assignments WHERE offer_deadline_ms < $1",
+        &[&(enroute_mock_server::socket::unix_time_ms() - 3_000)],
+    );
+    if !overdue.is_empty() {
+        failures.push(format!("{} offers are still open past their deadline", overdue.len()));
+    }
+    // The shared feed: numbered 1..N without a gap, each job change in it once.
+    let feed = blocking_query(&url, "SELECT feed_seq, body FROM feed_changes ORDER BY feed_seq", &[]);
+    let numbers: Vec<i64> = feed.iter().map(|row| row.get(0)).collect();
+    if numbers != (1..=numbers.len() as i64).collect::<Vec<i64>>() {
+        failures.push("the shared feed's numbers are not 1..N".into());
+    }
+    let job_changes_in_feed =
+        feed.iter().filter(|row| row.get::<_, &str>(1).contains(r#""change":"job""#)).count();
+    if job_changes_in_feed != history.len() {
+        failures.push(format!(
+            "{} job changes in the shared feed, {} in the jobs' history",
+            job_changes_in_feed,
+            history.len()
+        ));
+    }
+    if !console.connected_at_end.is_empty() {
+        failures.push(format!(
+            "the console still shows {} drivers connected after all left: {:?}",
+            console.connected_at_end.len(),
+            console.connected_at_end
+        ));
     }
 
     let sign_ins: u64 = logs_by_driver.values().map(|log| log.sign_ins).sum();
@@ -506,7 +620,7 @@ async fn three_nodes_lose_nothing_and_make_nothing_up_whatever_fails() {
         started.elapsed().as_secs_f64(),
         history.len(),
         expired_per_job.len(),
-        console.connections
+        console.connections.len()
     );
     drop(nodes);
     assert!(
