@@ -499,6 +499,49 @@ impl Store for PgStore {
     fn node_name(&self) -> Option<String> {
         Some(self.node.clone())
     }
+    fn claim_scenario(&self, key: &str, length_ms: i64, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        let name = format!("scenario {key}");
+        let dead_after = format!("{} seconds", crate::postgres_fanout::NODE_DEAD_AFTER.as_secs());
+        self.transaction(
+            |db| {
+                // `settings` holds "NODE START_MS" for the run; the row lock makes one claim at a time.
+                db.execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, '') ON CONFLICT (name) DO NOTHING",
+                    crate::sql_params![name.as_str()],
+                )?;
+                let claim = db
+                    .query_one(&format!("SELECT value FROM settings WHERE name = ?1{}", db.dialect().for_update()), crate::sql_params![name.as_str()])?
+                    .text(0)?;
+                let (player, started_ms) = match claim.split_once(' ') {
+                    Some((player, started)) => (player.to_string(), started.parse::<i64>().ok()),
+                    None => (String::new(), None),
+                };
+                let run = match started_ms {
+                    Some(started_ms) if now_ms < started_ms + length_ms => {
+                        let alive = !db
+                            .query(
+                                "SELECT 1 FROM nodes WHERE node = ?1 AND seen_at > clock_timestamp() - ?2::text::interval",
+                                crate::sql_params![player.as_str(), dead_after.as_str()],
+                            )?
+                            .is_empty();
+                        if alive && player != self.node {
+                            return Ok(None);
+                        }
+                        // Its player is gone: this node goes on with the same run.
+                        started_ms
+                    }
+                    // Never played, or the last run is over: a new run.
+                    _ => now_ms,
+                };
+                db.execute(
+                    "UPDATE settings SET value = ?2 WHERE name = ?1",
+                    crate::sql_params![name.as_str(), format!("{} {run}", self.node)],
+                )?;
+                Ok(Some(run))
+            },
+            |_| Told::default(),
+        )
+    }
     fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.transaction(|db| set_setting_in(db, name, value), |_| Told::default())
     }

@@ -107,4 +107,11 @@ pub trait Store: Send + Sync {
     fn node_name(&self) -> Option<String> {
         None
     }
+    /// Claims the playing of the scenario named `key` (`scenario.rs`), which lasts `length_ms`:
+    /// the run's start time if this process is to play it (from that start: a run another
+    /// process began and left unfinished when it died goes on where it was), `None` while
+    /// another live process plays it. With one process (SQLite), always a new run from now.
+    fn claim_scenario(&self, _key: &str, _length_ms: i64, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        Ok(Some(now_ms))
+    }
 }
