@@ -55,3 +55,7 @@ fs.writeFileSync(
     .replace(layoutLine, `const LAYOUT = ${JSON.stringify(layout)}; // device-layout.json, written by scripts/precache.js`),
 );
 console.log(`precache.js: version ${version}, ${precache.length} files`);
+
+// Last, once every file is final: brotli and gzip copies for the server to send as they are.
+const copies = require('./precompress').precompress(staging);
+console.log(`precache.js: ${copies} compressed copies written (scripts/precompress.js)`);

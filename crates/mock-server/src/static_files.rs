@@ -21,10 +21,13 @@ pub fn static_files(dist: &Path, policy: std::sync::Arc<str>) -> MethodRouter {
 async fn serve(dist: PathBuf, policy: HeaderValue, request: Request<Body>) -> Response {
     let path = request.uri().path().to_string();
     let index = dist.join("index.html");
+    // The build writes brotli and gzip copies of its files (scripts/precompress.js): a browser
+    // gets the smallest it accepts, with `Content-Encoding` set and the original's
+    // `Content-Type` (`application/wasm` exactly, which streaming compilation needs).
     let mut response = if looks_like_app_route(&path) {
-        ServeFile::new(&index).oneshot(request).await.into_response()
+        ServeFile::new(&index).precompressed_br().precompressed_gzip().oneshot(request).await.into_response()
     } else {
-        ServeDir::new(&dist).oneshot(request).await.into_response()
+        ServeDir::new(&dist).precompressed_br().precompressed_gzip().oneshot(request).await.into_response()
     };
     if response.status() == StatusCode::NOT_FOUND && looks_like_app_route(&path) && !index.exists() {
         return (StatusCode::NOT_FOUND, "the app is not built: run scripts/serve\n").into_response();

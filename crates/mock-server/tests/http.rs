@@ -152,6 +152,48 @@ async fn app_files_are_gzipped_when_the_browser_accepts_it() {
     assert!(body.len() < big_script.len() / 10, "{} compressed bytes of {}", body.len(), big_script.len());
 }
 
+/// The build writes brotli and gzip copies (scripts/precompress.js): each browser gets the
+/// smallest it accepts, with the original's exact type (streaming wasm compilation needs
+/// `application/wasm`), and one that accepts neither gets the file itself.
+#[tokio::test]
+async fn precompressed_copies_are_sent_to_browsers_that_accept_them_with_the_files_own_type() {
+    let dist = tempdir::TempDist::new(&[
+        ("index.html", "<!doctype html>"),
+        ("index.html.br", "brotli page"),
+        ("enroute-0123abcd_bg.wasm", "\0asm plain"),
+        ("enroute-0123abcd_bg.wasm.br", "brotli wasm"),
+        ("enroute-0123abcd_bg.wasm.gz", "gzip wasm"),
+    ]);
+    for (accepts, encoding, body) in [
+        (Some("gzip, deflate, br, zstd"), Some("br"), "brotli wasm"),
+        (Some("gzip"), Some("gzip"), "gzip wasm"),
+        (None, None, "\0asm plain"),
+    ] {
+        let app = router(support::test_state(), dist.path());
+        let mut request = Request::get("/enroute-0123abcd_bg.wasm");
+        if let Some(accepts) = accepts {
+            request = request.header(header::ACCEPT_ENCODING, accepts);
+        }
+        let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers().get(header::CONTENT_TYPE).unwrap(), "application/wasm", "{accepts:?}");
+        assert_eq!(
+            response.headers().get(header::CONTENT_ENCODING).map(|value| value.to_str().unwrap()),
+            encoding,
+            "{accepts:?}"
+        );
+        let got = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), body, "{accepts:?}");
+    }
+    // The page on an app route too.
+    let app = router(support::test_state(), dist.path());
+    let request =
+        Request::get("/settings").header(header::ACCEPT_ENCODING, "br").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.headers().get(header::CONTENT_ENCODING).unwrap(), "br");
+    assert!(response.headers().get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("text/html"));
+}
+
 #[tokio::test]
 async fn the_app_is_served_with_a_content_security_policy_that_allows_no_inline_script() {
     let dist = fake_dist();
