@@ -128,7 +128,9 @@ async fn shell_shows_the_connection_state_it_is_given() {
 
 #[wasm_bindgen_test]
 async fn navigation_switches_routes() {
-    let shell = MountedShell::new("/", SyncState::new(), RwSignal::new(Settings::default()));
+    // Signed in: signed out, the sign-in warning has a Settings link of its own.
+    let settings = Settings { token: Some("a-token-of-sixteen-chars".into()), ..Settings::default() };
+    let shell = MountedShell::new("/", SyncState::new(), RwSignal::new(settings));
     let root = &shell.root;
     tick().await;
     assert_eq!(find(root, "h1").text_content().unwrap(), "Duty");
@@ -260,7 +262,8 @@ async fn a_refused_sign_in_offers_reconnect_and_refused_records_offer_export() {
     let mut view = view_of(&refused, Instant::default());
     view.dead_letters_total = 2;
     let state = SyncState::showing(view);
-    let shell = MountedShell::with_intents("/", state, RwSignal::new(Settings::default()), intents);
+    let settings = Settings { token: Some("a-wrong-token-of-16-chars".into()), ..Settings::default() };
+    let shell = MountedShell::with_intents("/", state, RwSignal::new(settings), intents);
     tick().await;
     assert!(
         find(&shell.root, "[data-testid=connection]").text_content().unwrap().contains("Sign-in rejected")
@@ -281,6 +284,41 @@ async fn a_refused_sign_in_offers_reconnect_and_refused_records_offer_export() {
     state.view.update(|view| *view = view_of(&LinkStatus::Online, Instant::default()));
     tick().await;
     assert!(shell.root.query_selector("[data-testid=refused]").unwrap().is_none(), "gone once online");
+}
+
+/// Regression (layout shift when opened signed out): with no token on the phone, the sign-in
+/// warning is there from the first frame, not only once dispatch refuses, and keeps its words
+/// (and so its size) when dispatch's refusal comes.
+#[wasm_bindgen_test]
+async fn with_no_token_the_sign_in_warning_is_there_from_the_first_frame() {
+    let state = SyncState::showing(view_of(&LinkStatus::Connecting, Instant::default()));
+    let shell = MountedShell::new("/", state, RwSignal::new(Settings::default()));
+    tick().await;
+    let warning = find(&shell.root, "[data-testid=refused]");
+    assert!(warning.text_content().unwrap().contains("no sign-in token yet"), "{:?}", warning.text_content());
+    let refused = LinkStatus::Refused {
+        code: enroute_protocol::ErrorCode::Unauthorized,
+        message: "unknown driver or wrong token".into(),
+    };
+    state.view.update(|view| *view = view_of(&refused, Instant::default()));
+    tick().await;
+    let answered = find(&shell.root, "[data-testid=refused]");
+    assert!(answered.is_same_node(Some(&*warning)), "the same element");
+    assert!(
+        answered.text_content().unwrap().contains("no sign-in token yet"),
+        "the same words: the same size"
+    );
+    assert!(
+        find(&shell.root, "[data-testid=connection]").text_content().unwrap().contains("Sign-in rejected"),
+        "the header says what dispatch answered"
+    );
+
+    // With a token, nothing is shown until dispatch answers.
+    let settings = Settings { token: Some("a-token-of-sixteen-chars".into()), ..Settings::default() };
+    let state = SyncState::showing(view_of(&LinkStatus::Connecting, Instant::default()));
+    let signed_in = MountedShell::new("/", state, RwSignal::new(settings));
+    tick().await;
+    assert!(signed_in.root.query_selector("[data-testid=refused]").unwrap().is_none());
 }
 
 #[wasm_bindgen_test]

@@ -1,6 +1,11 @@
 use crate::platform::browser::format_clock_time;
 use crate::state::{Intent, Intents, SyncState, TabRole};
+use enroute_core::Settings;
 use leptos::prelude::*;
+
+/// What the sign-in warning says while the phone has no token, before dispatch answers and after.
+const NO_TOKEN_YET: &str = "This phone has no sign-in token yet. Open the sign-in link from dispatch, or enter \
+     your driver id and token in Settings; nothing you record is lost meanwhile.";
 
 /// One line under the header: records waiting and the last sync; below it, lasting warnings
 /// (sign-in refused, records not durable, records refused by dispatch, fixes dropped, tracking
@@ -10,6 +15,9 @@ pub fn SyncStatus() -> impl IntoView {
     let state = expect_context::<SyncState>();
     let view = state.view;
     let intents = use_context::<Intents>();
+    let settings = use_context::<RwSignal<Settings>>();
+    let signed_out =
+        move || settings.is_some_and(|settings| settings.with(|settings| settings.sign_in_token().is_none()));
     let send = move |intent: Intent| {
         if let Some(intents) = intents {
             intents.send(intent);
@@ -25,9 +33,18 @@ pub fn SyncStatus() -> impl IntoView {
                 " · "
                 <span data-testid="last-sync">{move || view.with(|view| view.last_sync_label(format_clock_time))}</span>
             </p>
-            <Show when=move || view.with(|view| view.link_refused)>
+            // Shown from the first frame when the phone has no token yet, rather than once dispatch
+            // refuses it: the warning appearing later would push the screen down under the
+            // driver's thumb (and count as layout shift).
+            <Show when=move || view.with(|view| view.link_refused || (signed_out() && view.link_tone != "good"))>
                 <p class="warning" role="alert" data-testid="refused">
-                    {move || view.with(|view| view.link_detail.clone())}
+                    // With no token the cause is known before and after dispatch answers: the same
+                    // words throughout, so the warning keeps its size.
+                    {move || if signed_out() {
+                        NO_TOKEN_YET.to_string()
+                    } else {
+                        view.with(|view| view.link_detail.clone())
+                    }}
                     " "
                     <a href="/settings">"Settings"</a>
                     " "
