@@ -17,6 +17,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { writeSection } = require('./report');
+const { untilListening, stopServer } = require('./server-process');
 
 const ROOT = path.resolve(__dirname, '..');
 const SERVER = path.join(ROOT, 'target/release/enroute-mock-server');
@@ -46,31 +47,10 @@ function start(kind, db) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: 'warn' },
   });
-  child.stderr.resume();
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${kind} did not start: ${output}`)), 20000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const match = output.match(/listening on http:\/\/(\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, address: match[1], pid: child.pid });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}: ${output}`)));
-  });
+  return untilListening(child, kind, 20000);
 }
 
-async function stop(server) {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 10000);
-  await exited;
-  clearTimeout(timer);
-}
+const stop = stopServer;
 
 function openFileLimit() {
   try {

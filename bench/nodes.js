@@ -15,6 +15,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { writeSection } = require('./report');
+const { untilListening, stopServer } = require('./server-process');
 
 const ROOT = path.resolve(__dirname, '..');
 const SERVER = path.join(ROOT, 'target/release/enroute-mock-server');
@@ -56,31 +57,10 @@ function startNode(db) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: 'warn' },
   });
-  child.stderr.resume();
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`the server did not start: ${output}`)), 30000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const match = output.match(/listening on http:\/\/(\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, address: match[1], pid: child.pid });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${output}`)));
-  });
+  return untilListening(child, 'the server');
 }
 
-async function stopNode(node) {
-  if (node.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => node.child.once('exit', resolve));
-  node.child.kill('SIGTERM');
-  const timer = setTimeout(() => node.child.kill('SIGKILL'), 10000);
-  await exited;
-  clearTimeout(timer);
-}
+const stopNode = stopServer;
 
 /** A fresh schema of the cluster at `url`; the URL that uses it. */
 function freshSchema(url, name) {

@@ -235,22 +235,18 @@ impl Fanout {
 
     /// Every second: this node is alive; drivers' newest positions.
     fn tick(&mut self, connection: &mut PgConnection) -> Result<(), StoreError> {
-        connection
-            .client()
-            .execute(
-                "INSERT INTO nodes (node, seen_at) VALUES ($1, clock_timestamp())
+        run(
+            connection,
+            "INSERT INTO nodes (node, seen_at) VALUES ($1, clock_timestamp())
                  ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at",
-                &[&self.node],
-            )
-            .map_err(StoreError::from)?;
+            &[&self.node],
+        )?;
         let since = crate::socket::unix_time_ms() - POSITION_WINDOW_MS;
-        let rows = connection
-            .client()
-            .query(
-                "SELECT driver_id, position FROM drivers WHERE position IS NOT NULL AND last_seen_ms >= $1",
-                &[&since],
-            )
-            .map_err(StoreError::from)?;
+        let rows = rows(
+            connection,
+            "SELECT driver_id, position FROM drivers WHERE position IS NOT NULL AND last_seen_ms >= $1",
+            &[&since],
+        )?;
         let now_ms = crate::socket::unix_time_ms();
         let mut changes = Vec::new();
         for row in rows {
@@ -315,17 +311,15 @@ impl Fanout {
         self.repair_own_sign_ins(connection)?;
 
         let dead_after = format!("{} seconds", NODE_DEAD_AFTER.as_secs());
-        let rows = connection
-            .client()
-            .query(
-                "SELECT s.driver_id, s.node, s.connection, s.at_ms FROM driver_sign_ins s
+        let sign_ins = rows(
+            connection,
+            "SELECT s.driver_id, s.node, s.connection, s.at_ms FROM driver_sign_ins s
                  JOIN nodes n ON n.node = s.node
                  WHERE s.node <> $1 AND n.seen_at > clock_timestamp() - $2::text::interval",
-                &[&self.node, &dead_after],
-            )
-            .map_err(StoreError::from)?;
+            &[&self.node, &dead_after],
+        )?;
         let mut elsewhere = HashMap::new();
-        for row in rows {
+        for row in sign_ins {
             let driver_id: String = row.get(0);
             let (node, connection, at_ms): (String, i64, i64) = (row.get(1), row.get(2), row.get(3));
             self.sign_ins.replaced_elsewhere(&driver_id, at_ms);
@@ -336,13 +330,11 @@ impl Fanout {
         let signed_in: Vec<String> = self.sign_ins.signed_in().into_iter().collect();
         if !signed_in.is_empty() {
             // A token revoked through another node whose notice was missed.
-            let revoked = connection
-                .client()
-                .query(
-                    "SELECT driver_id FROM driver_accounts WHERE driver_id = ANY($1) AND revoked_ms IS NOT NULL",
-                    &[&signed_in],
-                )
-                .map_err(StoreError::from)?;
+            let revoked = rows(
+                connection,
+                "SELECT driver_id FROM driver_accounts WHERE driver_id = ANY($1) AND revoked_ms IS NOT NULL",
+                &[&signed_in],
+            )?;
             for row in revoked {
                 self.sign_ins.end(row.get::<_, &str>(0), enroute_protocol::ErrorCode::TokenRevoked);
             }
@@ -355,10 +347,11 @@ impl Fanout {
     /// nothing would correct a live node's rows. Rows of nodes gone for an hour are dropped.
     fn repair_own_sign_ins(&mut self, connection: &mut PgConnection) -> Result<(), StoreError> {
         let here = self.sign_ins.connections_here();
-        let rows = connection
-            .client()
-            .query("SELECT driver_id, connection FROM driver_sign_ins WHERE node = $1", &[&self.node])
-            .map_err(StoreError::from)?;
+        let rows = rows(
+            connection,
+            "SELECT driver_id, connection FROM driver_sign_ins WHERE node = $1",
+            &[&self.node],
+        )?;
         let mut written: HashMap<String, u64> = HashMap::new();
         for row in rows {
             let (driver_id, connection_id): (String, i64) = (row.get(0), row.get(1));
@@ -366,28 +359,24 @@ impl Fanout {
         }
         for (driver_id, connection_id) in &written {
             if here.get(driver_id).map(|(id, _)| id) != Some(connection_id) {
-                connection
-                    .client()
-                    .execute(
-                        "DELETE FROM driver_sign_ins WHERE driver_id = $1 AND node = $2 AND connection = $3",
-                        &[driver_id, &self.node, &(*connection_id as i64)],
-                    )
-                    .map_err(StoreError::from)?;
+                run(
+                    connection,
+                    "DELETE FROM driver_sign_ins WHERE driver_id = $1 AND node = $2 AND connection = $3",
+                    &[driver_id, &self.node, &(*connection_id as i64)],
+                )?;
             }
         }
         for (driver_id, (connection_id, at_ms)) in &here {
             if written.get(driver_id) != Some(connection_id) {
                 // A later sign-in on another node keeps its row (this connection is ended next).
-                connection
-                    .client()
-                    .execute(
-                        "INSERT INTO driver_sign_ins (driver_id, node, at_ms, connection) VALUES ($1, $2, $3, $4)
+                run(
+                    connection,
+                    "INSERT INTO driver_sign_ins (driver_id, node, at_ms, connection) VALUES ($1, $2, $3, $4)
                          ON CONFLICT (driver_id) DO UPDATE SET node = excluded.node,
                              at_ms = excluded.at_ms, connection = excluded.connection
                          WHERE driver_sign_ins.at_ms <= excluded.at_ms",
-                        &[driver_id, &self.node, at_ms, &(*connection_id as i64)],
-                    )
-                    .map_err(StoreError::from)?;
+                    &[driver_id, &self.node, at_ms, &(*connection_id as i64)],
+                )?;
             }
         }
         connection
@@ -410,14 +399,12 @@ impl Fanout {
         if driver_ids.is_empty() {
             return Ok(());
         }
-        let rows = connection
-            .client()
-            .query(
-                "SELECT DISTINCT ON (driver_id) driver_id, event_id, body FROM events
+        let rows = rows(
+            connection,
+            "SELECT DISTINCT ON (driver_id) driver_id, event_id, body FROM events
                  WHERE driver_id = ANY($1) ORDER BY driver_id, event_id DESC",
-                &[&driver_ids],
-            )
-            .map_err(StoreError::from)?;
+            &[&driver_ids],
+        )?;
         for row in rows {
             let driver_id: String = row.get(0);
             let event_id = row.get::<_, i64>(1) as u64;
@@ -437,6 +424,24 @@ impl Fanout {
         }
         Ok(())
     }
+}
+
+/// The rows `sql` reads.
+fn rows(
+    connection: &mut PgConnection,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<Vec<postgres::Row>, StoreError> {
+    connection.client().query(sql, params).map_err(StoreError::from)
+}
+
+/// Runs `sql`; how many rows it changed.
+fn run(
+    connection: &mut PgConnection,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    connection.client().execute(sql, params).map_err(StoreError::from)
 }
 
 /// Where commits' hints are sent (`commit_hint`), for the schema `schema`.

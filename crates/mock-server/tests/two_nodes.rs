@@ -453,29 +453,16 @@ async fn a_console_on_one_node_sees_what_happens_on_another() {
 /// claimed the scenario, not once per node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scenario_given_to_two_nodes_offers_each_job_once() {
-    let Some(cluster) = cluster() else { return };
-    let url = support::fresh_postgres_schema(&cluster);
-    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    support::register_test_drivers(&node_a);
-    listening(&url, &node_a, enroute_mock_server::postgres_fanout::SWEEP_EVERY).await;
-    listening(&url, &node_b, enroute_mock_server::postgres_fanout::SWEEP_EVERY).await;
-    let scenario: enroute_mock_server::scenario::Scenario = serde_json::from_str(
-        r#"{"jobs": [
-            {"after_s": 0, "driver_id": "driver-1", "pickup": {"address": "A", "lat": 48.1, "lon": 11.5}, "dropoff": {"address": "B", "lat": 48.2, "lon": 11.6}},
-            {"after_s": 0.3, "driver_id": "driver-2", "pickup": {"address": "A", "lat": 48.1, "lon": 11.5}, "dropoff": {"address": "B", "lat": 48.2, "lon": 11.6}},
-            {"after_s": 0.6, "driver_id": "driver-3", "pickup": {"address": "A", "lat": 48.1, "lon": 11.5}, "dropoff": {"address": "B", "lat": 48.2, "lon": 11.6}}
-        ]}"#,
-    )
-    .unwrap();
+    let Some((node_a, node_b)) = two_linked_nodes().await else { return };
+    let scenario = three_jobs_after([0.0, 0.3, 0.6]);
     tokio::spawn(enroute_mock_server::scenario::play(scenario.clone(), node_a.clone()));
     tokio::spawn(enroute_mock_server::scenario::play(scenario, node_b.clone()));
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let store = node_a.store.clone();
-    let jobs = tokio::task::spawn_blocking(move || store.assignments(None).unwrap()).await.unwrap();
-    let mut drivers: Vec<String> = jobs.iter().map(|job| job.driver_id.clone()).collect();
-    drivers.sort();
-    assert_eq!(drivers, vec!["driver-1", "driver-2", "driver-3"], "each scripted job once");
+    assert_eq!(
+        drivers_with_jobs(&node_a).await,
+        vec!["driver-1", "driver-2", "driver-3"],
+        "each scripted job once"
+    );
 }
 
 /// The node playing a scenario dies in the middle of it: another node that was given the same
@@ -483,21 +470,8 @@ async fn a_scenario_given_to_two_nodes_offers_each_job_once() {
 /// offered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scenario_goes_on_on_another_node_when_its_player_dies() {
-    let Some(cluster) = cluster() else { return };
-    let url = support::fresh_postgres_schema(&cluster);
-    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
-    support::register_test_drivers(&node_a);
-    listening(&url, &node_a, enroute_mock_server::postgres_fanout::SWEEP_EVERY).await;
-    listening(&url, &node_b, enroute_mock_server::postgres_fanout::SWEEP_EVERY).await;
-    let scenario: enroute_mock_server::scenario::Scenario = serde_json::from_str(
-        r#"{"jobs": [
-            {"after_s": 0, "driver_id": "driver-1", "pickup": {"address": "A", "lat": 48.1, "lon": 11.5}, "dropoff": {"address": "B", "lat": 48.2, "lon": 11.6}},
-            {"after_s": 0.5, "driver_id": "driver-2", "pickup": {"address": "A", "lat": 48.1, "lon": 11.5}, "dropoff": {"address": "B", "lat": 48.2, "lon": 11.6}},
-            {"after_s": 20, "driver_id": "driver-3", "pickup": {"address": "A", "lat": 48.1, "lon": 11.5}, "dropoff": {"address": "B", "lat": 48.2, "lon": 11.6}}
-        ]}"#,
-    )
-    .unwrap();
+    let Some((node_a, node_b)) = two_linked_nodes().await else { return };
+    let scenario = three_jobs_after([0.0, 0.5, 20.0]);
     let player = tokio::spawn(enroute_mock_server::scenario::play(scenario.clone(), node_a.clone()));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let follower = tokio::spawn(enroute_mock_server::scenario::play(scenario, node_b.clone()));
@@ -509,14 +483,52 @@ async fn a_scenario_goes_on_on_another_node_when_its_player_dies() {
     // Node A is taken for gone 10 s after its last word; node B looks every 5 s; the last job is
     // due 20 s after the run began.
     tokio::time::sleep(std::time::Duration::from_secs(21)).await;
-    let store = node_b.store.clone();
-    let jobs = tokio::task::spawn_blocking(move || store.assignments(None).unwrap()).await.unwrap();
-    let mut drivers: Vec<String> = jobs.iter().map(|job| job.driver_id.clone()).collect();
-    drivers.sort();
     assert_eq!(
-        drivers,
+        drivers_with_jobs(&node_b).await,
         vec!["driver-1", "driver-2", "driver-3"],
         "each scripted job once, the last by node B"
     );
     follower.abort();
+}
+
+/// Two nodes on one fresh schema, both linked as the server links itself, the test drivers
+/// registered; `None` without PostgreSQL.
+async fn two_linked_nodes() -> Option<(enroute_mock_server::AppState, enroute_mock_server::AppState)> {
+    let url = support::fresh_postgres_schema(&cluster()?);
+    let node_a = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    let node_b = enroute_mock_server::AppState::new(PgStore::open(&url).unwrap());
+    support::register_test_drivers(&node_a);
+    listening(&url, &node_a, enroute_mock_server::postgres_fanout::SWEEP_EVERY).await;
+    listening(&url, &node_b, enroute_mock_server::postgres_fanout::SWEEP_EVERY).await;
+    Some((node_a, node_b))
+}
+
+/// A scenario of three jobs, for driver-1, driver-2 and driver-3, `after_s` seconds in.
+fn three_jobs_after(after_s: [f64; 3]) -> enroute_mock_server::scenario::Scenario {
+    let stop = |address: &str, lat: f64| Stop { address: address.into(), lat, lon: 11.5 };
+    enroute_mock_server::scenario::Scenario {
+        jobs: after_s
+            .iter()
+            .enumerate()
+            .map(|(index, after_s)| enroute_mock_server::scenario::ScriptedJob {
+                after_s: *after_s,
+                id: None,
+                driver_id: format!("driver-{}", index + 1),
+                pickup: stop("A", 48.1),
+                dropoff: stop("B", 48.2),
+                window_minutes: 60.0,
+                accept_within_s: None,
+                notes: String::new(),
+            })
+            .collect(),
+    }
+}
+
+/// The drivers that have jobs, one entry per job, sorted.
+async fn drivers_with_jobs(node: &enroute_mock_server::AppState) -> Vec<String> {
+    let store = node.store.clone();
+    let jobs = tokio::task::spawn_blocking(move || store.assignments(None).unwrap()).await.unwrap();
+    let mut drivers: Vec<String> = jobs.iter().map(|job| job.driver_id.clone()).collect();
+    drivers.sort();
+    drivers
 }
