@@ -23,11 +23,20 @@ async fn serve(dist: PathBuf, policy: HeaderValue, request: Request<Body>) -> Re
     let index = dist.join("index.html");
     // The build writes brotli and gzip copies of its files (scripts/precompress.js): a browser
     // gets the smallest it accepts, with `Content-Encoding` set and the original's
-    // `Content-Type` (`application/wasm` exactly, which streaming compilation needs).
+    // `Content-Type` (`application/wasm` exactly, which streaming compilation needs). A copy
+    // older than its file (the file changed after the build) is not used: the file is sent,
+    // compressed on the way.
     let mut response = if looks_like_app_route(&path) {
-        ServeFile::new(&index).precompressed_br().precompressed_gzip().oneshot(request).await.into_response()
+        let serve = ServeFile::new(&index);
+        let serve =
+            if copies_are_current(&index) { serve.precompressed_br().precompressed_gzip() } else { serve };
+        serve.oneshot(request).await.into_response()
     } else {
-        ServeDir::new(&dist).precompressed_br().precompressed_gzip().oneshot(request).await.into_response()
+        let current =
+            plain_relative_path(&path).is_some_and(|relative| copies_are_current(&dist.join(relative)));
+        let serve = ServeDir::new(&dist);
+        let serve = if current { serve.precompressed_br().precompressed_gzip() } else { serve };
+        serve.oneshot(request).await.into_response()
     };
     if response.status() == StatusCode::NOT_FOUND && looks_like_app_route(&path) && !index.exists() {
         return (StatusCode::NOT_FOUND, "the app is not built: run scripts/serve\n").into_response();
@@ -90,6 +99,28 @@ pub fn parse_connect_origin(text: &str) -> Result<Vec<String>, String> {
 pub const APP_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
      style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; \
      manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Whether the compressed copies of `file` that exist (`.br`, `.gz`) are at least as new as it.
+fn copies_are_current(file: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok();
+    let Some(original) = modified(file) else { return false };
+    ["br", "gz"].iter().all(|extension| {
+        let mut copy = file.as_os_str().to_owned();
+        copy.push(".");
+        copy.push(extension);
+        modified(Path::new(&copy)).is_none_or(|copied| copied >= original)
+    })
+}
+
+/// A request path as a path under `dist/` when it is plainly one (no `..`, no escapes), else
+/// `None` (then no copy is used, and `ServeDir` decides what the path means).
+fn plain_relative_path(path: &str) -> Option<&str> {
+    let relative = path.trim_start_matches('/');
+    let plain = !relative.is_empty()
+        && relative.split('/').all(|segment| !segment.is_empty() && segment != ".." && segment != ".")
+        && !relative.contains(['%', '\\']);
+    plain.then_some(relative)
+}
 
 /// App routes have no file extension in their last segment; assets always do.
 fn looks_like_app_route(path: &str) -> bool {

@@ -194,6 +194,34 @@ async fn precompressed_copies_are_sent_to_browsers_that_accept_them_with_the_fil
     assert!(response.headers().get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("text/html"));
 }
 
+/// Regression (e2e tests that change a copy of the build saw the old files): a compressed copy
+/// older than its file is not sent; the file is.
+#[tokio::test]
+async fn a_compressed_copy_older_than_its_file_is_not_sent() {
+    let dist = tempdir::TempDist::new(&[
+        ("index.html", "<!doctype html>"),
+        ("service-worker.js", "const VERSION = 'b';"),
+        ("service-worker.js.br", "brotli of version a"),
+        ("service-worker.js.gz", "gzip of version a"),
+    ]);
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for copy in ["service-worker.js.br", "service-worker.js.gz"] {
+        std::fs::File::options()
+            .write(true)
+            .open(dist.path().join(copy))
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+    }
+    let app = router(support::test_state(), dist.path());
+    let request =
+        Request::get("/service-worker.js").header(header::ACCEPT_ENCODING, "br").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&body), "const VERSION = 'b';");
+}
+
 #[tokio::test]
 async fn the_app_is_served_with_a_content_security_policy_that_allows_no_inline_script() {
     let dist = fake_dist();
