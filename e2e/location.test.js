@@ -21,13 +21,20 @@ after(async () => {
   if (directory) fs.rmSync(directory, { recursive: true, force: true });
 });
 
-async function open({ permissions = [], geolocation } = {}) {
+async function open({ permissions = [], geolocation, frames } = {}) {
   const server = await startServer();
   servers.push(server);
   const browser = await launchBrowser(geolocation ? { geolocation } : {});
   browsers.push(browser);
   if (permissions.length > 0) await browser.context.grantPermissions(permissions, { origin: server.url });
   const page = await browser.context.newPage();
+  if (frames) {
+    // Every frame of the app's sockets, as the browser sent and received it.
+    page.on('websocket', (socket) => {
+      socket.on('framesent', ({ payload }) => frames.push({ sent: true, text: String(payload) }));
+      socket.on('framereceived', ({ payload }) => frames.push({ sent: false, text: String(payload) }));
+    });
+  }
   await page.goto(`${server.url}/?debug`);
   await eventually(async () => (await page.getByTestId('connection').textContent()).includes('Online'), { message: 'Online' });
   return { server, browser, page };
@@ -48,9 +55,11 @@ function munichRoute(count) {
 
 test('the server receives exactly the fixes the core throttle picks for the same positions', { timeout: 180000 }, async () => {
   const route = munichRoute(150);
+  const frames = [];
   const { server, browser, page } = await open({
     permissions: ['geolocation'],
     geolocation: { ...route[0], accuracy: 5 },
+    frames,
   });
   await page.getByTestId('duty-toggle').click();
   await eventually(async () => (await page.getByTestId('tracking-headline').textContent()) === 'Tracking', {
@@ -95,6 +104,31 @@ test('the server receives exactly the fixes the core throttle picks for the same
   );
   const statuses = (await records(server)).filter((record) => record.kind === 'status').map((record) => record.status);
   assert.deepEqual(statuses, ['on_duty', 'off_duty']);
+
+  // What the app really put on the wire: protocol 2, offered in hello and chosen by welcome;
+  // after it, every records frame compact with every fix in its compact form, every ack compact.
+  const sent = frames.filter((frame) => frame.sent).map((frame) => frame.text);
+  const answers = frames.filter((frame) => !frame.sent).map((frame) => frame.text);
+  const hello = JSON.parse(sent[0]);
+  assert.equal(hello.type, 'hello');
+  assert.equal(hello.max_protocol, 2, 'the app offers protocol 2');
+  assert.equal(JSON.parse(answers[0]).protocol, 2, 'the server chose protocol 2');
+  const recordFrames = sent.slice(1).filter((text) => /^\["[rR]"|"type":"records"/.test(text));
+  assert.ok(recordFrames.length >= expected.length, `${recordFrames.length} records frames`);
+  for (const text of recordFrames) {
+    assert.match(text, /^\["[rR]",/, 'a records frame in the compact form');
+    for (const entry of JSON.parse(text).slice(1)) {
+      if (!Array.isArray(entry)) assert.notEqual(entry.kind, 'location', `a fix as an object: ${text}`);
+    }
+  }
+  const acks = answers.filter((text) => /^\["a"|"type":"ack"/.test(text));
+  assert.ok(acks.length >= recordFrames.length, `${acks.length} acks`);
+  for (const text of acks) assert.match(text, /^\["a",\d+/, 'a compact ack');
+  const fixEntries = recordFrames.flatMap((text) => JSON.parse(text).slice(1).filter(Array.isArray));
+  assert.ok(fixEntries.length >= expected.length, `${fixEntries.length} compact fixes`);
+  for (const entry of fixEntries) {
+    assert.ok(JSON.stringify(entry).length <= 100, `a compact fix is under 100 bytes: ${JSON.stringify(entry)}`);
+  }
 });
 
 test('a denied location permission is explained and on record', async () => {

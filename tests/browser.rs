@@ -195,6 +195,7 @@ async fn websocket_greets_the_test_server_and_gets_welcome() {
     let (driver_id, token) = unique_driver();
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id,
         token: Some(token),
         app_version: "browser-test".into(),

@@ -129,6 +129,7 @@ async fn records_held_for(driver_id: &str) -> u64 {
     socket.send(
         ClientMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            max_protocol: None,
             driver_id: driver_id.into(),
             token: Some(format!("{driver_id}-token")),
             app_version: "browser-test".into(),

@@ -426,7 +426,7 @@ impl<S: OutboxStorage + 'static> AppLoop<S> {
                     self.socket = Some((id, opened)); // replacing an old socket drops (closes) it
                 }
                 EngineAction::Send(message) => match &self.socket {
-                    Some((_, current)) => current.send(message.encode()),
+                    Some((_, current)) => current.send(self.engine.encode(&message)),
                     None => log::warn!("no socket to send a frame on"),
                 },
                 EngineAction::CloseSocket(id) => {

@@ -14,7 +14,9 @@
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::random::Random;
 use crate::time::Instant;
-use enroute_protocol::{ClientMessage, ErrorCode, Hello, PROTOCOL_VERSION, Ping, ServerMessage, Welcome};
+use enroute_protocol::{
+    ClientMessage, ErrorCode, Hello, MAX_PROTOCOL_VERSION, PROTOCOL_VERSION, Ping, ServerMessage, WireFormat,
+};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -37,6 +39,9 @@ pub struct ConnectionConfig {
     /// While the browser says it is offline, retry after a random time in this range instead
     /// of the backoff. `navigator.onLine` can be wrong, so attempts never stop.
     pub offline_retry: (Duration, Duration),
+    /// The newest protocol version to offer in `hello` (1 or 2; 2 writes the frequent frames
+    /// compactly). Lower only to measure or test version 1.
+    pub max_protocol: u32,
 }
 
 impl Default for ConnectionConfig {
@@ -48,6 +53,7 @@ impl Default for ConnectionConfig {
             ping_after_silence: (Duration::from_secs(20), Duration::from_secs(25)),
             pong_timeout: Duration::from_secs(10),
             offline_retry: (Duration::from_secs(15), Duration::from_secs(30)),
+            max_protocol: MAX_PROTOCOL_VERSION,
         }
     }
 }
@@ -93,11 +99,29 @@ pub struct DeviceIdentity {
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
     Idle,
-    Waiting { retry_at: Instant },
-    Connecting { socket: SocketId, deadline: Instant },
-    Greeting { socket: SocketId, deadline: Instant },
-    Open { socket: SocketId, opened_at: Instant, ping_due_at: Instant, awaiting_pong: Option<(u64, Instant)> },
-    Refused { code: ErrorCode, message: String },
+    Waiting {
+        retry_at: Instant,
+    },
+    Connecting {
+        socket: SocketId,
+        deadline: Instant,
+    },
+    Greeting {
+        socket: SocketId,
+        deadline: Instant,
+    },
+    Open {
+        socket: SocketId,
+        opened_at: Instant,
+        ping_due_at: Instant,
+        awaiting_pong: Option<(u64, Instant)>,
+        /// The form of this connection's frames, from its `welcome`.
+        wire: WireFormat,
+    },
+    Refused {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// The connection state machine. See the module documentation.
@@ -145,6 +169,14 @@ impl Connection {
             Phase::Connecting { .. } | Phase::Greeting { .. } => LinkStatus::Connecting,
             Phase::Open { .. } => LinkStatus::Online,
             Phase::Refused { code, message } => LinkStatus::Refused { code: *code, message: message.clone() },
+        }
+    }
+
+    /// The form frames take on the open connection (the object form until a `welcome`).
+    pub fn wire_format(&self) -> WireFormat {
+        match self.phase {
+            Phase::Open { wire, .. } => wire,
+            _ => WireFormat::Objects,
         }
     }
 
@@ -197,6 +229,8 @@ impl Connection {
         {
             self.actions.push_back(ConnectionAction::Send(ClientMessage::Hello(Hello {
                 protocol: PROTOCOL_VERSION,
+                max_protocol: (self.config.max_protocol > PROTOCOL_VERSION)
+                    .then_some(self.config.max_protocol),
                 driver_id: self.identity.driver_id.clone(),
                 token: self.identity.token.clone(),
                 app_version: self.identity.app_version.clone(),
@@ -228,16 +262,19 @@ impl Connection {
             return false;
         }
         match (message, &mut self.phase) {
-            (ServerMessage::Welcome(Welcome { protocol, .. }), Phase::Greeting { .. }) => {
-                if *protocol != PROTOCOL_VERSION {
+            (ServerMessage::Welcome(welcome), Phase::Greeting { .. }) => {
+                let protocol = welcome.protocol;
+                let newest = self.config.max_protocol.max(PROTOCOL_VERSION);
+                if !(PROTOCOL_VERSION..=newest).contains(&protocol) {
                     self.refuse(
                         ErrorCode::UnsupportedProtocol,
-                        format!("the server speaks protocol {protocol}, this app speaks {PROTOCOL_VERSION}"),
+                        format!("the server speaks protocol {protocol}, this app speaks {PROTOCOL_VERSION} to {newest}"),
                     );
                     return true;
                 }
                 let ping_due_at = now + self.draw_ping_wait();
-                self.phase = Phase::Open { socket, opened_at: now, ping_due_at, awaiting_pong: None };
+                let wire = WireFormat::after_welcome(welcome);
+                self.phase = Phase::Open { socket, opened_at: now, ping_due_at, awaiting_pong: None, wire };
             }
             (ServerMessage::Error(error), _) if !error.code.is_retryable() => {
                 self.refuse(error.code, error.message.clone());

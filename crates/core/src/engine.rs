@@ -192,9 +192,20 @@ impl Engine {
     }
 
     /// The driver produced something: it becomes a record, stored, then sent. Returns its
-    /// sequence number.
+    /// sequence number. A location fix is kept at the precision the protocol sends
+    /// ([`enroute_protocol::Fix::at_sent_precision`]).
     pub fn record(&mut self, now: Now, kind: RecordKind) -> u64 {
+        let kind = match kind {
+            RecordKind::Location { fix } => RecordKind::Location { fix: fix.at_sent_precision() },
+            other => other,
+        };
         self.outbox.create(kind, now.unix_ms)
+    }
+
+    /// A message of [`EngineAction::Send`] as the text frame to send on the current socket, in
+    /// the form its `welcome` chose (`hello` and everything before a `welcome` as objects).
+    pub fn encode(&self, message: &ClientMessage) -> String {
+        self.connection.wire_format().encode_client(message)
     }
 
     pub fn handle_socket_opened(&mut self, now: Now, socket: SocketId) {

@@ -336,21 +336,53 @@ fn unsupported_protocol_stops_retrying_until_started_again() {
     opened_socket(&drain(&mut connection));
 }
 
-#[test]
-fn welcome_with_another_protocol_version_is_refused() {
-    let mut connection = Connection::new(ConnectionConfig::default(), identity(), 1);
+fn welcome_of(protocol: u32, server_time_ms: i64) -> ServerMessage {
+    ServerMessage::Welcome(Welcome { rejected: Vec::new(), protocol, acked_seq: 0, server_time_ms })
+}
+
+/// Opens a connection with `config` up to its `hello`; returns it, the socket and the hello.
+fn greeting(config: ConnectionConfig) -> (Connection, SocketId, Hello) {
+    let mut connection = Connection::new(config, identity(), 1);
     connection.handle_start(at(0));
     let socket = opened_socket(&drain(&mut connection));
     connection.handle_socket_opened(at(1), socket);
-    drain(&mut connection);
-    let welcome_v2 = ServerMessage::Welcome(Welcome {
-        rejected: Vec::new(),
-        protocol: 2,
-        acked_seq: 0,
-        server_time_ms: 0,
-    });
-    connection.handle_message(at(2), socket, &welcome_v2);
+    let hello = drain(&mut connection)
+        .into_iter()
+        .find_map(|action| match action {
+            ConnectionAction::Send(ClientMessage::Hello(hello)) => Some(hello),
+            _ => None,
+        })
+        .expect("a hello");
+    (connection, socket, hello)
+}
+
+#[test]
+fn welcome_with_a_protocol_version_newer_than_offered_is_refused() {
+    let (mut connection, socket, hello) = greeting(ConnectionConfig::default());
+    assert_eq!((hello.protocol, hello.max_protocol), (1, Some(MAX_PROTOCOL_VERSION)));
+    connection.handle_message(at(2), socket, &welcome_of(MAX_PROTOCOL_VERSION + 1, 0));
     assert!(matches!(connection.status(), LinkStatus::Refused { code: ErrorCode::UnsupportedProtocol, .. }));
+
+    let version_1_only = ConnectionConfig { max_protocol: 1, ..ConnectionConfig::default() };
+    let (mut connection, socket, hello) = greeting(version_1_only);
+    assert_eq!(hello.max_protocol, None, "an app that speaks only version 1 says nothing more");
+    connection.handle_message(at(2), socket, &welcome_of(2, 0));
+    assert!(matches!(connection.status(), LinkStatus::Refused { code: ErrorCode::UnsupportedProtocol, .. }));
+}
+
+#[test]
+fn the_welcome_chooses_the_form_of_the_frames_after_it() {
+    let (mut connection, socket, _) = greeting(ConnectionConfig::default());
+    assert_eq!(connection.wire_format(), WireFormat::Objects, "the hello is an object");
+    connection.handle_message(at(2), socket, &welcome_of(2, 1_763_769_600_123));
+    assert_eq!(connection.status(), LinkStatus::Online);
+    assert_eq!(connection.wire_format(), WireFormat::Compact { time_base_ms: 1_763_769_600_123 });
+
+    // A server that knows only version 1 ignores `max_protocol` and welcomes with 1.
+    let (mut connection, socket, _) = greeting(ConnectionConfig::default());
+    connection.handle_message(at(2), socket, &welcome_of(1, 1_763_769_600_123));
+    assert_eq!(connection.status(), LinkStatus::Online);
+    assert_eq!(connection.wire_format(), WireFormat::Objects);
 }
 
 #[test]

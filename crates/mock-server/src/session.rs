@@ -12,9 +12,9 @@ use crate::router::AppState;
 use crate::sign_ins::SignIn;
 use crate::store::StoreError;
 use enroute_protocol::{
-    ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, MAX_RECORDS_PER_BATCH,
-    MAX_REJECTIONS_IN_WELCOME, PROTOCOL_VERSION, Pong, Record, RecordAck, RecordRejection, ServerMessage,
-    Welcome,
+    ClientMessage, DecodeError, ErrorCode, ErrorMessage, Event, Hello, MAX_PROTOCOL_VERSION,
+    MAX_RECORDS_PER_BATCH, MAX_REJECTIONS_IN_WELCOME, PROTOCOL_VERSION, Pong, Record, RecordAck,
+    RecordRejection, ServerMessage, Welcome, WireFormat,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,6 +31,8 @@ pub struct Session {
     _sign_in: Option<SignIn>,
     ended: Option<oneshot::Receiver<ErrorCode>>,
     frames: TokenBucket,
+    /// The form of this connection's frames: objects until a `welcome` says otherwise.
+    wire: WireFormat,
 }
 
 /// What the connection should do after a frame.
@@ -88,6 +90,7 @@ impl Session {
             _sign_in: None,
             ended: None,
             frames,
+            wire: WireFormat::Objects,
         }
     }
 
@@ -141,6 +144,11 @@ impl Session {
         messages
     }
 
+    /// The form this connection's frames take (chosen by its `welcome`).
+    pub fn wire_format(&self) -> WireFormat {
+        self.wire
+    }
+
     /// The driver this connection belongs to, once `hello` was accepted.
     pub fn driver_id(&self) -> Option<&str> {
         self.driver_id.as_deref()
@@ -153,7 +161,7 @@ impl Session {
         if let Some(refusal) = self.take_frame(now_ms) {
             return Step::Reply(refusal);
         }
-        let step = match ClientMessage::decode(text) {
+        let step = match self.wire.decode_client(text) {
             Ok(message) => self.handle_message(message),
             Err(error @ DecodeError::TooLarge { .. }) => {
                 Step::Reply(Reply::refuse(ErrorCode::TooLarge, error.to_string()))
@@ -274,12 +282,19 @@ impl Session {
     /// Checks a `hello` against the store and signs the connection in: `welcome` and the events
     /// the device missed, or the refusal. Blocking (reads the store).
     pub fn handle_hello(&mut self, hello: Hello, now_ms: i64) -> Reply {
-        if hello.protocol != PROTOCOL_VERSION {
+        // The app speaks `protocol` up to `max_protocol`; the connection gets the newest
+        // version both speak. An app whose oldest version is newer than ours is refused.
+        if !(PROTOCOL_VERSION..=MAX_PROTOCOL_VERSION).contains(&hello.protocol) {
             return Reply::refuse(
                 ErrorCode::UnsupportedProtocol,
-                format!("this server speaks protocol {PROTOCOL_VERSION}, the app spoke {}", hello.protocol),
+                format!(
+                    "this server speaks protocol {PROTOCOL_VERSION} to {MAX_PROTOCOL_VERSION}, the app spoke {}",
+                    hello.protocol
+                ),
             );
         }
+        let protocol =
+            hello.max_protocol.unwrap_or(hello.protocol).clamp(hello.protocol, MAX_PROTOCOL_VERSION);
         match self.state.store.check_sign_in(&hello.driver_id, hello.token.as_deref()) {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => {
@@ -350,7 +365,8 @@ impl Session {
         self._sign_in = Some(sign_in);
         self.ended = Some(ended);
         self.driver_id = Some(hello.driver_id);
-        let welcome = Welcome { protocol: PROTOCOL_VERSION, acked_seq, server_time_ms: now_ms, rejected };
+        let welcome = Welcome { protocol, acked_seq, server_time_ms: now_ms, rejected };
+        self.wire = WireFormat::after_welcome(&welcome);
         let mut messages = vec![ServerMessage::Welcome(welcome)];
         messages.extend(missed.into_iter().map(ServerMessage::Event));
         Reply { messages, close: None }

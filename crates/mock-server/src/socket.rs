@@ -8,7 +8,7 @@ use crate::router::AppState;
 use crate::session::{Reply, Session, Step};
 use crate::unsigned_connections::UnsignedSlot;
 use axum::extract::ws::{CloseFrame, Message};
-use enroute_protocol::{ErrorCode, ErrorMessage, ServerMessage};
+use enroute_protocol::{ErrorCode, ErrorMessage, ServerMessage, WireFormat};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,6 +32,8 @@ where
     let mut session = Some(Session::new(state.clone()));
     let mut pushed: Option<mpsc::UnboundedReceiver<enroute_protocol::Event>> = None;
     let mut ended: Option<oneshot::Receiver<ErrorCode>> = None;
+    // The form of the frames after `welcome` (the welcome itself is an object either way).
+    let mut wire = WireFormat::Objects;
     loop {
         let signed_in = session.as_ref().is_some_and(|session| session.driver_id().is_some());
         let deadline = if signed_in { Instant::now() + limits.idle_timeout } else { hello_deadline };
@@ -81,7 +83,7 @@ where
                 } else {
                     current.handle_pushed(event)
                 };
-                if send_all(&mut write, &metrics, messages).await.is_err() {
+                if send_all(&mut write, &metrics, wire, messages).await.is_err() {
                     return;
                 }
                 continue;
@@ -158,6 +160,8 @@ where
                     pushed = returned.take_event_receiver();
                     ended = returned.take_end_receiver();
                 }
+                // The welcome and the events after it have one form in every version.
+                wire = returned.wire_format();
                 session = Some(returned);
                 reply
             }
@@ -166,7 +170,7 @@ where
             finish(&mut write, &mut read, &state, reply).await;
             break;
         }
-        if send_all(&mut write, &metrics, reply.messages).await.is_err() {
+        if send_all(&mut write, &metrics, wire, reply.messages).await.is_err() {
             return;
         }
     }
@@ -199,7 +203,8 @@ where
     W: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    if send_all(write, &state.metrics, reply.messages).await.is_err() {
+    // Refusals are `error` frames, which have one form in every version.
+    if send_all(write, &state.metrics, WireFormat::Objects, reply.messages).await.is_err() {
         return;
     }
     if let Some(code) = reply.close {
@@ -243,13 +248,18 @@ where
     .await;
 }
 
-async fn send_all<W>(write: &mut W, metrics: &Metrics, messages: Vec<ServerMessage>) -> Result<(), ()>
+async fn send_all<W>(
+    write: &mut W,
+    metrics: &Metrics,
+    wire: WireFormat,
+    messages: Vec<ServerMessage>,
+) -> Result<(), ()>
 where
     W: Sink<Message> + Unpin,
 {
     let count = messages.len();
     for (index, message) in messages.into_iter().enumerate() {
-        let text = message.encode();
+        let text = wire.encode_server(&message);
         Metrics::add(&metrics.sent_bytes, text.len() as u64);
         let frame = Message::Text(text.into());
         // One flush for the whole reply.

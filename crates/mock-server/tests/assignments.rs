@@ -59,6 +59,7 @@ async fn connect(address: std::net::SocketAddr, driver_id: &str, last_event_id: 
     let mut client = support::connect(address).await;
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: driver_id.into(),
         token: Some(support::token_of(driver_id)),
         app_version: "test".into(),

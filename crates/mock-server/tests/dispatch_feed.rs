@@ -64,6 +64,7 @@ async fn driver(address: std::net::SocketAddr, driver_id: &str) -> Client {
     let mut client = connect(address).await;
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: driver_id.into(),
         token: Some(token_of(driver_id)),
         app_version: "feed-test".into(),

@@ -106,6 +106,7 @@ async fn exchange(
 fn hello() -> ClientMessage {
     ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: "driver-1".into(),
         token: Some(support::token_of("driver-1")),
         app_version: "test".into(),

@@ -92,6 +92,7 @@ async fn records_sent_on_the_socket_and_uploaded_too_take_effect_once() {
     let mut session = Session::new(state.clone());
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: "driver-7".into(),
         token: Some(support::token_of("driver-7")),
         app_version: "test".into(),

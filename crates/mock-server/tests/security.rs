@@ -33,6 +33,7 @@ fn limits() -> Limits {
 fn hello(driver_id: &str, token: Option<String>) -> String {
     ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: driver_id.into(),
         token,
         app_version: "security-test".into(),

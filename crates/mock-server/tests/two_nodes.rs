@@ -238,6 +238,7 @@ async fn signed_in(address: std::net::SocketAddr, driver_id: &str) -> support::C
     let mut client = support::connect(address).await;
     let hello = ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: driver_id.into(),
         token: Some(support::token_of(driver_id)),
         app_version: "test".into(),

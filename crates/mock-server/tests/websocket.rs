@@ -32,6 +32,7 @@ const T0: i64 = 1_763_769_600_000;
 fn hello(driver_id: &str) -> ClientMessage {
     ClientMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id: driver_id.into(),
         token: Some(support::token_of(driver_id)),
         app_version: "test".into(),

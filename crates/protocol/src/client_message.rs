@@ -18,22 +18,29 @@ pub enum ClientMessage {
 }
 
 impl ClientMessage {
-    /// Decodes one text frame.
+    /// Decodes one text frame in the object form (version 1); a version 2 connection reads
+    /// its frames with [`crate::WireFormat::decode_client`].
     pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         decode_frame(text)
     }
 
-    /// Encodes this message as one text frame.
+    /// Encodes this message as one text frame in the object form (version 1);
+    /// [`crate::WireFormat::encode_client`] writes a connection's form.
     pub fn encode(&self) -> String {
         encode_frame(self)
     }
 }
 
-/// Opens a session: who the device is and what it already has.
+/// Opens a session: who the device is and what it already has. Always written as an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
-    /// The protocol version the app speaks, [`crate::PROTOCOL_VERSION`].
+    /// The protocol version the app speaks, [`crate::PROTOCOL_VERSION`] (1).
     pub protocol: u32,
+    /// The newest version the app also speaks, when newer than `protocol`: the server answers
+    /// with the newest version both speak (a server that knows only version 1 ignores this
+    /// field, so a newer app still works with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_protocol: Option<u32>,
     /// The driver this device belongs to.
     pub driver_id: String,
     /// The driver's secret, when the server requires one.

@@ -1,4 +1,4 @@
-//! Enroute wire protocol, version 1.
+//! Enroute wire protocol, versions 1 and 2 (version 2 writes the frequent frames compactly).
 //!
 //! This crate is the only place where the wire format is defined: the app and the dispatch
 //! server both encode and decode frames through it, and its golden tests pin every message's
@@ -18,6 +18,7 @@ mod record;
 mod record_check;
 mod record_upload;
 mod server_message;
+mod wire_format;
 
 pub use assignment::{Assignment, AssignmentStatus, DriverAction, Stop, TimeWindow};
 pub use client_message::{ClientMessage, EventAck, Hello, Ping, RecordBatch};
@@ -35,6 +36,7 @@ pub use record_check::{
 };
 pub use record_upload::{RecordUpload, UploadReceipt};
 pub use server_message::{ErrorMessage, Pong, RecordAck, ServerMessage, Welcome};
+pub use wire_format::{COMPACT_PROTOCOL_VERSION, MAX_PROTOCOL_VERSION, WireFormat};
 
 /// The protocol version this crate speaks. A `hello` with another version is refused with
 /// [`ErrorCode::UnsupportedProtocol`].

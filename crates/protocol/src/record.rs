@@ -204,6 +204,28 @@ pub struct Fix {
     pub altitude_m: Option<f64>,
 }
 
+impl Fix {
+    /// The fix at the precision the app records and sends: latitude and longitude to 7 decimal
+    /// places (1.1 cm at most, far below what a phone can measure), accuracy, heading and
+    /// altitude to 0.1, speed to 0.01 m/s. Phones give 15 to 17 digits, most of them noise,
+    /// and every digit is a byte on the wire.
+    pub fn at_sent_precision(self) -> Fix {
+        let round = |value: f64, scale: f64| {
+            let rounded = (value * scale).round() / scale;
+            if rounded.is_finite() { rounded } else { value }
+        };
+        Fix {
+            time_ms: self.time_ms,
+            lat: round(self.lat, 1e7),
+            lon: round(self.lon, 1e7),
+            accuracy_m: round(self.accuracy_m, 10.0),
+            speed_mps: self.speed_mps.map(|speed| round(speed, 100.0)),
+            heading_deg: self.heading_deg.map(|heading| round(heading, 10.0)),
+            altitude_m: self.altitude_m.map(|altitude| round(altitude, 10.0)),
+        }
+    }
+}
+
 /// A driver's status change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -20,12 +20,18 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    /// Decodes one text frame.
+    /// Decodes one text frame, in either form: an object (every version) or a compact array
+    /// (version 2, [`crate::WireFormat`]). Server frames carry no times that need the
+    /// connection's time base, so no version is needed to read them.
     pub fn decode(text: &str) -> Result<ServerMessage, DecodeError> {
+        if text.trim_start().starts_with('[') {
+            return crate::wire_format::decode_compact_server(text);
+        }
         decode_frame(text)
     }
 
-    /// Encodes this message as one text frame.
+    /// Encodes this message as one text frame in the object form (version 1, and version 2's
+    /// rare messages); [`crate::WireFormat::encode_server`] writes a connection's form.
     pub fn encode(&self) -> String {
         encode_frame(self)
     }

@@ -216,3 +216,154 @@ fn capped_ranges_bridge_the_smallest_holes_first_and_cover_every_number() {
     assert_eq!(SeqRange::collapse_capped(seqs, 1), vec![SeqRange::new(1, 30)]);
     assert_eq!(SeqRange::collapse_capped([], 1), Vec::<SeqRange>::new());
 }
+
+// Version 2's compact forms.
+
+const BASE: i64 = 1_763_769_600_000;
+
+fn compact() -> WireFormat {
+    WireFormat::Compact { time_base_ms: BASE }
+}
+
+fn compact_records(frame: &str) -> RecordBatch {
+    match compact().decode_client(frame) {
+        Ok(ClientMessage::Records(batch)) => batch,
+        other => panic!("not records: {other:?}"),
+    }
+}
+
+#[test]
+fn a_compact_location_reads_back_with_absolute_times() {
+    let batch = compact_records(r#"["r",[7,"AAAAAAAAAAAAAAAAAAAAAH",1500,500,48.1,11.5,5,null,90]]"#);
+    assert!(batch.unreadable.is_empty());
+    let record = &batch.records[0];
+    assert_eq!(
+        (record.seq, record.id.0.as_str(), record.created_at_ms),
+        (7, "00000000000000000000000000000007", BASE + 1500)
+    );
+    let RecordKind::Location { fix } = &record.kind else { panic!("not a location") };
+    assert_eq!(
+        *fix,
+        Fix {
+            time_ms: BASE + 1000,
+            lat: 48.1,
+            lon: 11.5,
+            accuracy_m: 5.0,
+            speed_mps: None,
+            heading_deg: Some(90.0),
+            altitude_m: None
+        }
+    );
+}
+
+#[test]
+fn a_bad_compact_location_is_rejected_alone_when_its_seq_is_readable() {
+    let batch = compact_records(
+        r#"["r",[1,"not an id",0,0,48.1,11.5,5],[2,"AAAAAAAAAAAAAAAAAAAAAH",0,0,48.1,11.5],[3,"AAAAAAAAAAAAAAAAAAAAAH",0.5,0,48.1,11.5,5],[4,"AAAAAAAAAAAAAAAAAAAAAH",0,0,"north",11.5,5],[5,"AAAAAAAAAAAAAAAAAAAAAH",0,0,48.1,11.5,5]]"#,
+    );
+    assert_eq!(batch.records.iter().map(|record| record.seq).collect::<Vec<_>>(), [5]);
+    let mut reasons: Vec<(u64, String)> =
+        batch.unreadable.iter().map(|rejection| (rejection.seq, rejection.reason.clone())).collect();
+    reasons.sort();
+    assert!(reasons[0].1.contains("id is not 22 characters"), "{reasons:?}");
+    assert!(reasons[1].1.contains("7 to 10 fields"), "{reasons:?}");
+    assert!(reasons[2].1.contains("not whole numbers"), "{reasons:?}");
+    assert!(reasons[3].1.contains("invalid type"), "{reasons:?}");
+    assert_eq!(reasons.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_compact_entry_without_a_readable_seq_fails_the_frame() {
+    for frame in [
+        r#"["r",["one","AAAAAAAAAAAAAAAAAAAAAH",0,0,48.1,11.5,5]]"#,
+        r#"["r",[0,"x",0,0,1,1,1]]"#,
+        r#"["r",[]]"#,
+        r#"["r"]"#,
+    ] {
+        assert!(matches!(compact().decode_client(frame), Err(DecodeError::Malformed { .. })), "{frame}");
+    }
+}
+
+#[test]
+fn unknown_or_malformed_compact_frames_are_malformed_with_a_reason() {
+    for (frame, says) in [
+        (r#"["x",1]"#, "unknown compact frame"),
+        (r#"["p"]"#, "one whole number"),
+        (r#"["p",1,2]"#, "one whole number"),
+        (r#"["e",-1]"#, "one whole number"),
+        (r#"[1,2]"#, "starts with its tag"),
+        (r#"["r",1"#, "EOF"),
+    ] {
+        let error = compact().decode_client(frame).unwrap_err();
+        assert!(error.to_string().contains(says), "{frame}: {error}");
+    }
+    for frame in [r#"["x",1]"#, r#"["a"]"#, r#"["a","1"]"#, r#"["o",1,[[1,"x"]]]"#] {
+        assert!(matches!(ServerMessage::decode(frame), Err(DecodeError::Malformed { .. })), "{frame}");
+    }
+}
+
+#[test]
+fn a_version_1_connection_reads_objects_only_and_version_2_reads_both() {
+    let compact_ping = r#"["p",3]"#;
+    assert!(WireFormat::Objects.decode_client(compact_ping).is_err());
+    assert_eq!(compact().decode_client(compact_ping).unwrap(), ClientMessage::Ping(Ping { nonce: 3 }));
+    let object_ping = r#"{"type":"ping","nonce":3}"#;
+    assert_eq!(compact().decode_client(object_ping).unwrap(), ClientMessage::Ping(Ping { nonce: 3 }));
+    assert_eq!(WireFormat::Objects.encode_client(&ClientMessage::Ping(Ping { nonce: 3 })), object_ping);
+}
+
+#[test]
+fn an_oversized_compact_frame_is_refused_before_parsing() {
+    let frame = format!("[\"r\",{}]", "1,".repeat(MAX_FRAME_BYTES / 2));
+    assert!(matches!(compact().decode_client(&frame), Err(DecodeError::TooLarge { .. })));
+    let frame = format!("[\"a\",1{}]", " ".repeat(MAX_FRAME_BYTES));
+    assert!(matches!(ServerMessage::decode(&frame), Err(DecodeError::TooLarge { .. })));
+}
+
+#[test]
+fn a_record_with_no_compact_form_goes_as_an_object_in_a_compact_frame() {
+    let odd_id = Record {
+        seq: 9,
+        id: RecordId("not-hex".into()),
+        created_at_ms: BASE,
+        kind: RecordKind::Location {
+            fix: Fix {
+                time_ms: BASE,
+                lat: 1.0,
+                lon: 2.0,
+                accuracy_m: 3.0,
+                speed_mps: None,
+                heading_deg: None,
+                altitude_m: None,
+            },
+        },
+    };
+    let frame = compact().encode_client(&ClientMessage::Records(RecordBatch::new(vec![odd_id.clone()])));
+    assert_eq!(frame, format!("[\"r\",{}]", odd_id.encode()));
+    assert_eq!(compact_records(&frame).records, [odd_id]);
+}
+
+#[test]
+fn fixes_are_kept_to_the_precision_the_app_sends() {
+    let phone = Fix {
+        time_ms: BASE,
+        lat: 49.02370166666667,
+        lon: -12.065176666666666,
+        accuracy_m: 14.123456789,
+        speed_mps: Some(10.340333333333335),
+        heading_deg: Some(85.06),
+        altitude_m: Some(347.149),
+    };
+    assert_eq!(
+        phone.at_sent_precision(),
+        Fix {
+            time_ms: BASE,
+            lat: 49.0237017,
+            lon: -12.0651767,
+            accuracy_m: 14.1,
+            speed_mps: Some(10.34),
+            heading_deg: Some(85.1),
+            altitude_m: Some(347.1),
+        }
+    );
+}

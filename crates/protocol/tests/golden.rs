@@ -51,6 +51,7 @@ fn client_hello() {
         "client_hello",
         ClientMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            max_protocol: None,
             driver_id: "driver-7".into(),
             token: Some("4f2a9c1e7b3d5a8f0c6e2b9d4a7f1c3e".into()),
             app_version: "0.1.0".into(),
@@ -65,6 +66,7 @@ fn client_hello_without_token() {
         "client_hello_without_token",
         ClientMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            max_protocol: None,
             driver_id: "driver-7".into(),
             token: None,
             app_version: "0.1.0".into(),
@@ -397,6 +399,7 @@ fn every_golden_file_is_checked() {
         [
             "client_ack",
             "client_hello",
+            "client_hello_offering_v2",
             "client_hello_without_token",
             "client_ping",
             "client_records",
@@ -424,9 +427,18 @@ fn every_golden_file_is_checked() {
             "server_event_message",
             "server_pong",
             "server_welcome",
+            "server_welcome_v2",
             "server_welcome_with_rejections",
             "upload_receipt",
             "upload_records",
+            "v2_client_ack",
+            "v2_client_ping",
+            "v2_client_records",
+            "v2_client_records_assignment_and_gap",
+            "v2_client_records_live",
+            "v2_server_ack",
+            "v2_server_ack_with_rejections",
+            "v2_server_pong",
         ]
     );
 }
@@ -580,4 +592,175 @@ fn feed_deltas() {
             FeedChange::Message { driver_id: "driver-7".into(), event_id: 13, text: "Gate code 4711".into() },
         ),
     );
+}
+
+// Version 2: the compact forms (`WireFormat::Compact`), and the hello and welcome that choose them.
+
+/// The `server_time_ms` of the version 2 welcome below: compact record times count from it.
+const TIME_BASE_MS: i64 = 1_763_769_600_123;
+
+fn compact() -> WireFormat {
+    WireFormat::Compact { time_base_ms: TIME_BASE_MS }
+}
+
+fn check_client_v2(name: &str, message: ClientMessage) {
+    let encoded = compact().encode_client(&message);
+    check_golden(name, &encoded);
+    assert_eq!(compact().decode_client(&encoded).unwrap(), message, "round trip of `{name}`");
+}
+
+fn check_server_v2(name: &str, message: ServerMessage) {
+    let encoded = compact().encode_server(&message);
+    check_golden(name, &encoded);
+    assert_eq!(ServerMessage::decode(&encoded).unwrap(), message, "round trip of `{name}`");
+}
+
+#[test]
+fn client_hello_offering_version_2() {
+    check_client(
+        "client_hello_offering_v2",
+        ClientMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            max_protocol: Some(MAX_PROTOCOL_VERSION),
+            driver_id: "driver-7".into(),
+            token: Some("4f2a9c1e7b3d5a8f0c6e2b9d4a7f1c3e".into()),
+            app_version: "0.1.0".into(),
+            last_event_id: 12,
+        }),
+    );
+}
+
+#[test]
+fn server_welcome_version_2() {
+    let welcome = Welcome { protocol: 2, acked_seq: 40, server_time_ms: TIME_BASE_MS, rejected: Vec::new() };
+    assert_eq!(WireFormat::after_welcome(&welcome), compact());
+    check_server("server_welcome_v2", ServerMessage::Welcome(welcome));
+}
+
+#[test]
+fn v2_client_records() {
+    check_client_v2(
+        "v2_client_records",
+        ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
+            live: false,
+            records: vec![
+                Record {
+                    seq: 41,
+                    id: RecordId::from_random_bits(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
+                    created_at_ms: 1_763_769_599_000,
+                    kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
+                },
+                Record {
+                    seq: 42,
+                    id: RecordId::from_random_bits(0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff),
+                    created_at_ms: 1_763_769_600_010,
+                    kind: RecordKind::Location { fix: sample_fix() },
+                },
+                Record {
+                    seq: 43,
+                    id: RecordId::from_random_bits(43),
+                    created_at_ms: 1_763_769_612_500,
+                    kind: RecordKind::Location {
+                        fix: Fix {
+                            time_ms: 1_763_769_612_000,
+                            accuracy_m: 5.0,
+                            speed_mps: Some(0.0),
+                            heading_deg: None,
+                            ..sample_fix()
+                        },
+                    },
+                },
+            ],
+        }),
+    );
+}
+
+#[test]
+fn v2_client_records_live_with_altitude_and_no_speed() {
+    check_client_v2(
+        "v2_client_records_live",
+        ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
+            live: true,
+            records: vec![Record {
+                seq: 980,
+                id: RecordId::from_random_bits(7),
+                // Older than the connection: a backlog's fix counts back from the time base.
+                created_at_ms: 1_763_760_000_000,
+                kind: RecordKind::Location {
+                    fix: Fix {
+                        time_ms: 1_763_759_999_000,
+                        speed_mps: None,
+                        heading_deg: None,
+                        altitude_m: Some(519.3),
+                        ..sample_fix()
+                    },
+                },
+            }],
+        }),
+    );
+}
+
+#[test]
+fn v2_client_records_of_other_kinds_go_as_objects() {
+    check_client_v2(
+        "v2_client_records_assignment_and_gap",
+        ClientMessage::Records(RecordBatch {
+            unreadable: Vec::new(),
+            live: false,
+            records: vec![
+                Record {
+                    seq: 52,
+                    id: RecordId::from_random_bits(52),
+                    created_at_ms: 1_763_769_850_000,
+                    kind: RecordKind::Assignment {
+                        assignment_id: "job-481".into(),
+                        action: DriverAction::Accept,
+                        reason: None,
+                    },
+                },
+                Record {
+                    seq: 5000,
+                    id: RecordId::from_random_bits(0xabc),
+                    created_at_ms: 1_763_769_600_000,
+                    kind: RecordKind::Gap { reason: GapReason::Evicted, lost: vec![SeqRange::new(1, 40)] },
+                },
+            ],
+        }),
+    );
+}
+
+#[test]
+fn v2_client_ping_and_event_ack() {
+    check_client_v2("v2_client_ping", ClientMessage::Ping(Ping { nonce: 3 }));
+    check_client_v2("v2_client_ack", ClientMessage::Ack(EventAck { event_id: 12 }));
+}
+
+#[test]
+fn v2_server_ack_and_pong() {
+    check_server_v2("v2_server_ack", ServerMessage::Ack(RecordAck { acked_seq: 42, rejected: Vec::new() }));
+    check_server_v2(
+        "v2_server_ack_with_rejections",
+        ServerMessage::Ack(RecordAck {
+            acked_seq: 42,
+            rejected: vec![RecordRejection {
+                seq: 41,
+                reason: "reason is 612 characters, at most 500".into(),
+            }],
+        }),
+    );
+    check_server_v2("v2_server_pong", ServerMessage::Pong(Pong { nonce: 3 }));
+}
+
+#[test]
+fn v2_keeps_the_object_form_for_rare_server_messages() {
+    let event = ServerMessage::Event(Event {
+        event_id: 13,
+        created_at_ms: 1_763_769_700_000,
+        payload: EventPayload::Message { text: "Call the depot".into() },
+    });
+    assert_eq!(compact().encode_server(&event), event.encode());
+    let error = ServerMessage::Error(ErrorMessage { code: ErrorCode::BadMessage, message: "x".into() });
+    assert_eq!(compact().encode_server(&error), error.encode());
 }

@@ -3,7 +3,7 @@
 
 use enroute_protocol::{
     ClientMessage, DriverAction, DriverStatus, Fix, GapReason, PauseReason, Record, RecordBatch, RecordId,
-    RecordKind, RecordUpload, SeqRange, ServerMessage, UploadReceipt, check_record,
+    RecordKind, RecordUpload, SeqRange, ServerMessage, UploadReceipt, WireFormat, check_record,
 };
 use proptest::prelude::*;
 
@@ -162,6 +162,22 @@ proptest! {
             ClientMessage::Records(decoded) => prop_assert_eq!(decoded.records, vec![record]),
             other => prop_assert!(false, "decoded as {:?}", other),
         }
+    }
+
+    #[test]
+    fn a_batch_survives_the_compact_form(records in prop::collection::vec(record(), 1..4), live in any::<bool>(), time_base_ms in any::<i64>()) {
+        let wire = WireFormat::Compact { time_base_ms };
+        let batch = ClientMessage::Records(RecordBatch { live, ..RecordBatch::new(records) });
+        prop_assert_eq!(wire.decode_client(&wire.encode_client(&batch)).unwrap(), batch);
+    }
+
+    #[test]
+    fn compact_decoders_never_panic_on_arbitrary_json(value in json_value(), tag in prop::sample::select(vec!["r", "R", "p", "e", "a", "o", "x"]), time_base_ms in any::<i64>()) {
+        let wire = WireFormat::Compact { time_base_ms };
+        let frame = serde_json::json!([tag, value.clone(), value]).to_string();
+        let _ = wire.decode_client(&frame);
+        let _ = ServerMessage::decode(&frame);
+        let _ = wire.decode_client(&value.to_string());
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! load generator.
 //!
 //! Each driver lives in its own virtual time: with `speed` 10, ten seconds of trace (and of the
-//! driver's wall clock, which stamps the records) pass per real second; the connection's timers
-//! run in real time.
+//! driver's wall clock, which stamps the records) pass per real second. The connection's timers
+//! (pings, reconnect backoff) run in real time, or in trace time with `timers_in_trace_time`, so
+//! a drive at speed 20 sends the pings an hour of driving sends (what the wire count needs).
+//!
+//! Every WebSocket frame each way is counted ([`crate::wire_count`]).
 
 use enroute_core::{
     DeviceIdentity, Engine, EngineAction, EngineConfig, Fix, Instant, LinkStatus, Now, SocketId,
@@ -13,9 +16,12 @@ use enroute_core::{
 use enroute_protocol::{DriverStatus, RecordKind, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::wire_count::WireTraffic;
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -30,6 +36,11 @@ pub struct DriveOptions {
     pub policy: ThrottlePolicy,
     /// Each driver's token, in driver order (see [`register_drivers`]); empty for none.
     pub tokens: Vec<String>,
+    /// Run the engine's timers at `speed` too (see the module's documentation).
+    pub timers_in_trace_time: bool,
+    /// The newest protocol version the drivers offer (the app offers
+    /// [`enroute_protocol::MAX_PROTOCOL_VERSION`]; 1 measures the object form).
+    pub max_protocol: u32,
 }
 
 /// The ids the drive gives its drivers.
@@ -121,6 +132,10 @@ pub struct DriveReport {
     /// `records` frames and bytes sent (including resends).
     pub frames_sent: u64,
     pub bytes_sent: u64,
+    /// Every WebSocket frame, both ways, all drivers.
+    pub traffic: WireTraffic,
+    /// Trace time driven, per driver (first fix to last).
+    pub trace_seconds: f64,
     pub elapsed: Duration,
     /// Drivers that did not finish, and why.
     pub failures: Vec<String>,
@@ -132,6 +147,18 @@ impl fmt::Display for DriveReport {
         writeln!(formatter, "fixes replayed: {}", self.fixes)?;
         writeln!(formatter, "records made: {}, acknowledged: {}", self.records, self.acknowledged)?;
         writeln!(formatter, "frames sent: {}, bytes sent: {}", self.frames_sent, self.bytes_sent)?;
+        let WireTraffic { up, down, connections } = self.traffic;
+        writeln!(
+            formatter,
+            "on the wire: up {} frames, {} payload + {} framing bytes; down {} frames, {} payload + {} framing bytes; {} connections",
+            up.frames,
+            up.payload_bytes,
+            up.framing_bytes,
+            down.frames,
+            down.payload_bytes,
+            down.framing_bytes,
+            connections
+        )?;
         writeln!(formatter, "elapsed: {:.1} s", self.elapsed.as_secs_f64())?;
         if self.failures.is_empty() {
             write!(formatter, "all drivers finished with nothing waiting")
@@ -172,7 +199,8 @@ pub async fn drive(options: DriveOptions, fixes: Vec<Fix>) -> Result<DriveReport
     for (index, driver_id) in driver_ids(&options.prefix, options.drivers).into_iter().enumerate() {
         tasks.push(tokio::spawn(simulate_driver(driver_id, options.clone(), fixes.clone(), index as u64)));
     }
-    let mut report = DriveReport { drivers: options.drivers, ..DriveReport::default() };
+    let trace_seconds = (fixes[fixes.len() - 1].time_ms - fixes[0].time_ms) as f64 / 1000.0;
+    let mut report = DriveReport { drivers: options.drivers, trace_seconds, ..DriveReport::default() };
     for task in tasks {
         match task.await {
             Ok(outcome) => {
@@ -181,6 +209,7 @@ pub async fn drive(options: DriveOptions, fixes: Vec<Fix>) -> Result<DriveReport
                 report.acknowledged += outcome.acknowledged;
                 report.frames_sent += outcome.frames_sent;
                 report.bytes_sent += outcome.bytes_sent;
+                report.traffic += *outcome.traffic.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if let Some(failure) = outcome.failure {
                     report.failures.push(failure);
                 }
@@ -199,6 +228,8 @@ struct DriverOutcome {
     acknowledged: u64,
     frames_sent: u64,
     bytes_sent: u64,
+    /// Shared with the driver's socket tasks, which count the frames.
+    traffic: Arc<Mutex<WireTraffic>>,
     failure: Option<String>,
 }
 
@@ -222,17 +253,21 @@ async fn simulate_driver(
     let unix_start =
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64);
     let trace_start = fixes[0].time_ms;
+    // How many engine milliseconds pass per real one.
+    let timer_speed = if options.timers_in_trace_time { options.speed } else { 1.0 };
     let now = || {
         let elapsed = real_start.elapsed();
         Now {
-            monotonic: Instant::from_millis(elapsed.as_millis() as u64),
+            monotonic: Instant::from_millis((elapsed.as_secs_f64() * 1000.0 * timer_speed) as u64),
             unix_ms: unix_start + (elapsed.as_secs_f64() * 1000.0 * options.speed) as i64,
         }
     };
     let token = options.tokens.get(seed as usize).cloned();
     let identity =
         DeviceIdentity { driver_id: driver_id.clone(), token, app_version: "enroute-replay".into() };
-    let mut engine = Engine::new(EngineConfig::default(), identity, StoredOutbox::default(), 0x5eed ^ seed);
+    let mut config = EngineConfig::default();
+    config.connection.max_protocol = options.max_protocol;
+    let mut engine = Engine::new(config, identity, StoredOutbox::default(), 0x5eed ^ seed);
     let mut throttle = Throttle::new(options.policy);
     let mut outcome = DriverOutcome::default();
     let (events, mut receiver) = mpsc::unbounded_channel();
@@ -248,11 +283,17 @@ async fn simulate_driver(
                 EngineAction::OpenSocket(id) => {
                     let (sender, outgoing) = mpsc::unbounded_channel();
                     socket = Some((id, sender));
-                    tokio::spawn(run_socket(options.server.clone(), id, events.clone(), outgoing));
+                    tokio::spawn(run_socket(
+                        options.server.clone(),
+                        id,
+                        events.clone(),
+                        outgoing,
+                        outcome.traffic.clone(),
+                    ));
                 }
                 EngineAction::Send(message) => {
                     if let Some((_, sender)) = &socket {
-                        let text = message.encode();
+                        let text = engine.encode(&message);
                         if matches!(message, enroute_protocol::ClientMessage::Records(_)) {
                             outcome.frames_sent += 1;
                             outcome.bytes_sent += text.len() as u64;
@@ -294,7 +335,9 @@ async fn simulate_driver(
         });
         let timer = engine
             .poll_timeout()
-            .map(|deadline| real_start + Duration::from_millis(deadline.as_millis()))
+            .map(|deadline| {
+                real_start + Duration::from_secs_f64(deadline.as_millis() as f64 / 1000.0 / timer_speed)
+            })
             .into_iter()
             .chain(fix_due)
             .chain(finished_at.map(|_| tokio::time::Instant::now() + Duration::from_millis(200)))
@@ -347,6 +390,7 @@ async fn run_socket(
     id: SocketId,
     events: mpsc::UnboundedSender<SocketEvent>,
     mut outgoing: mpsc::UnboundedReceiver<String>,
+    traffic: Arc<Mutex<WireTraffic>>,
 ) {
     let connection = match tokio_tungstenite::connect_async(url.as_str()).await {
         Ok((connection, _)) => connection,
@@ -355,6 +399,11 @@ async fn run_socket(
             return;
         }
     };
+    let count = |up: bool, payload_len: usize| {
+        let mut traffic = traffic.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if up { traffic.up.add_frame(payload_len, true) } else { traffic.down.add_frame(payload_len, false) }
+    };
+    traffic.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).connections += 1;
     let _ = events.send(SocketEvent::Opened(id));
     let (mut writer, mut reader) = connection.split();
     let mut close_code = None;
@@ -362,22 +411,27 @@ async fn run_socket(
         tokio::select! {
             frame = reader.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
+                    count(false, text.len());
                     let _ = events.send(SocketEvent::Frame(id, text.to_string()));
                 }
                 Some(Ok(Message::Close(frame))) => {
+                    // A close frame's payload: the 2-byte code and the reason.
+                    count(false, frame.as_ref().map_or(0, |frame| 2 + frame.reason.len()));
                     close_code = frame.map(|frame| u16::from(frame.code));
                     break;
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(other)) => count(false, other.len()),
                 Some(Err(_)) | None => break,
             },
             text = outgoing.recv() => match text {
                 Some(text) => {
+                    count(true, text.len());
                     if writer.send(Message::text(text)).await.is_err() {
                         break;
                     }
                 }
                 None => {
+                    count(true, 0);
                     let _ = writer.close().await;
                     return; // the engine closed the socket
                 }

@@ -124,6 +124,7 @@ impl FailoverDriver {
             .map_err(|error| error.to_string())?;
         let hello = ClientMessage::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            max_protocol: None,
             driver_id: self.driver_id.clone(),
             token: Some(self.token.clone()),
             app_version: "enroute-replay-failover".into(),

@@ -25,5 +25,7 @@ pub mod report;
 pub mod socketio_client;
 pub mod timestamp;
 pub mod trace;
+pub mod wire_count;
+pub mod wire_report;
 
 pub use trace::{Skipped, Trace, TraceError, TraceFix, read_trace, read_trace_text};

@@ -217,6 +217,7 @@ pub(crate) async fn run_driver(
 
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
+        max_protocol: None,
         driver_id,
         token: Some(token),
         app_version: "enroute-replay-load".into(),

@@ -179,6 +179,7 @@ mod tests {
     fn hello() -> Hello {
         Hello {
             protocol: 1,
+            max_protocol: None,
             driver_id: "load-1".into(),
             token: Some("secret".into()),
             app_version: "enroute-replay".into(),

@@ -23,7 +23,7 @@ mod cli {
     use enroute_replay::load::{LoadOptions, run as run_load};
     use enroute_replay::load_peer::Peer;
     use enroute_replay::report::{NamedTrace, throttle_report};
-    use enroute_replay::{csv_trace, drive, read_trace};
+    use enroute_replay::{csv_trace, drive, read_trace, wire_report};
     use std::path::PathBuf;
 
     #[derive(clap::Parser)]
@@ -74,6 +74,30 @@ mod cli {
             dispatcher_token: String,
             #[command(flatten)]
             policy: PolicyArgs,
+        },
+        /// Count the bytes one driver costs on the wire per hour of driving: one simulated driver
+        /// per trace (the app's engine and throttle) against the server, every WebSocket frame
+        /// counted each way, beside one Socket.IO event per fix; writes a Markdown table.
+        Wire {
+            traces: Vec<PathBuf>,
+            /// WebSocket URL of the server.
+            #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+            server: String,
+            /// Playback speed; the engine's timers (pings, backoff) run in trace time too.
+            #[arg(long, default_value_t = 20.0)]
+            speed: f64,
+            /// The server's dispatcher token (drivers `wire-1`, `wire-2`, … are registered).
+            #[arg(long, env = "ENROUTE_DISPATCHER_TOKEN")]
+            dispatcher_token: String,
+            #[command(flatten)]
+            policy: PolicyArgs,
+            /// Also write the figures as JSON to this file.
+            #[arg(long)]
+            json: Option<PathBuf>,
+            /// The newest protocol version the driver offers: 2 (compact, what the app offers)
+            /// or 1 (every frame an object). Repeatable; default both, one drive each.
+            #[arg(long, default_values_t = [1, enroute_protocol::MAX_PROTOCOL_VERSION])]
+            protocol: Vec<u32>,
         },
         /// Load a loopback server: many drivers each sending a location every interval (or, with
         /// --backlog, all reconnecting at once); reports ack latency, failures, server CPU/RSS.
@@ -276,14 +300,84 @@ mod cli {
                 let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
                 let ids = drive::driver_ids(&prefix, drivers);
                 let tokens = runtime.block_on(drive::register_drivers(&server, &dispatcher_token, &ids))?;
-                let options =
-                    drive::DriveOptions { server, drivers, prefix, speed, policy: policy.policy()?, tokens };
+                let options = drive::DriveOptions {
+                    server,
+                    drivers,
+                    prefix,
+                    speed,
+                    policy: policy.policy()?,
+                    tokens,
+                    timers_in_trace_time: false,
+                    max_protocol: enroute_protocol::MAX_PROTOCOL_VERSION,
+                };
                 let report =
                     runtime.block_on(drive::drive(options, fixes)).map_err(|error| error.to_string())?;
                 println!("{report}");
                 Ok(())
             }
             Command::Load(args) => load_command(args),
+            Command::Wire { traces, server, speed, dispatcher_token, policy, json, protocol } => {
+                if traces.is_empty() {
+                    return Err("name at least one trace".into());
+                }
+                let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
+                let policy = policy.policy()?;
+                let mut named = Vec::new();
+                for path in &traces {
+                    let name =
+                        path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+                    named.push((name, load(path)?));
+                }
+                let runs: Vec<(u32, usize)> = protocol
+                    .iter()
+                    .flat_map(|version| (0..named.len()).map(move |index| (*version, index)))
+                    .collect();
+                let drives = runs.iter().map(|(version, index)| {
+                    let prefix = format!("wire-v{version}-{}-", index + 1);
+                    let server = server.clone();
+                    let dispatcher_token = dispatcher_token.clone();
+                    let fixes = named[*index].1.clone();
+                    let max_protocol = *version;
+                    async move {
+                        let ids = drive::driver_ids(&prefix, 1);
+                        let tokens = drive::register_drivers(&server, &dispatcher_token, &ids).await?;
+                        let options = drive::DriveOptions {
+                            server,
+                            drivers: 1,
+                            prefix,
+                            speed,
+                            policy,
+                            tokens,
+                            timers_in_trace_time: true,
+                            max_protocol,
+                        };
+                        drive::drive(options, fixes).await.map_err(|error| error.to_string())
+                    }
+                });
+                // Every drive at once: they are independent drivers, and the run takes the
+                // longest trace's time, not the sum.
+                let reports = runtime.block_on(futures_util::future::join_all(drives));
+                let mut drives_by_trace = vec![Vec::new(); named.len()];
+                for ((version, index), report) in runs.iter().zip(reports) {
+                    let report = report?;
+                    let name = &named[*index].0;
+                    if !report.failures.is_empty() {
+                        return Err(format!("{name}: {}", report.failures.join("; ")));
+                    }
+                    drives_by_trace[*index].push((*version, report));
+                }
+                let rows: Vec<wire_report::WireRow> = named
+                    .iter()
+                    .zip(drives_by_trace)
+                    .map(|((name, fixes), drives)| wire_report::WireRow::new(name, fixes, drives))
+                    .collect();
+                print!("{}", wire_report::markdown(&rows));
+                if let Some(path) = json {
+                    std::fs::write(&path, wire_report::json(&rows))
+                        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+                }
+                Ok(())
+            }
         }
     }
 

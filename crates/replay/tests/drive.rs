@@ -44,6 +44,8 @@ async fn simulated_drivers_deliver_every_record_and_the_server_holds_them_in_ord
         speed: 60.0, // two minutes in two seconds
         policy: ThrottlePolicy::default(),
         tokens,
+        timers_in_trace_time: false,
+        max_protocol: enroute_protocol::MAX_PROTOCOL_VERSION,
     };
     let report = drive(options, fixes).await.unwrap();
     assert!(report.failures.is_empty(), "{report}");
