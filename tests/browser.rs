@@ -91,8 +91,6 @@ fn view_of(link: &LinkStatus, now: Instant) -> SyncView {
     SyncView::of(&snapshot, enroute_core::TrackingView::default(), now)
 }
 
-/// Polls `condition` for up to 15 s (CI machines are slow and busy).
-
 /// Waits until the page's heading reads `expected`: navigation finishes asynchronously.
 async fn wait_for_heading(root: &web_sys::HtmlElement, expected: &str) {
     for _ in 0..100 {

@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use enroute_protocol::{ClientMessage, RecordUpload, check_record};
+use enroute_protocol::{ClientMessage, RecordUpload, WireFormat, check_record};
 use libfuzzer_sys::fuzz_target;
 
 /// 2025-11-22, a fixed "now" so runs are reproducible.
@@ -23,6 +23,18 @@ fuzz_target!(|data: &[u8]| {
         let encoded = message.encode();
         let again = ClientMessage::decode(&encoded).expect("an encoded message decodes");
         assert_eq!(again.encode(), encoded);
+    }
+    // The same frame on a version 2 connection (compact forms and objects).
+    let compact = WireFormat::Compact { time_base_ms: NOW_MS };
+    if let Ok(message) = compact.decode_client(text) {
+        if let ClientMessage::Records(batch) = &message {
+            for record in &batch.records {
+                let _ = check_record(record, NOW_MS);
+            }
+        }
+        let encoded = compact.encode_client(&message);
+        let again = compact.decode_client(&encoded).expect("an encoded message decodes");
+        assert_eq!(compact.encode_client(&again), encoded);
     }
     if let Ok(upload) = RecordUpload::decode(text) {
         for record in &upload.records {

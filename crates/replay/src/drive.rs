@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::wire_count::WireTraffic;
+use crate::wire_count::{PermessageDeflate, WireTraffic};
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -399,9 +399,25 @@ async fn run_socket(
             return;
         }
     };
-    let count = |up: bool, payload_len: usize| {
+    // Each direction's permessage-deflate context, for the estimate of what it would save.
+    let mut deflate_up = PermessageDeflate::default();
+    let mut deflate_down = PermessageDeflate::default();
+    let mut count_text = |up: bool, text: &str| {
         let mut traffic = traffic.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if up { traffic.up.add_frame(payload_len, true) } else { traffic.down.add_frame(payload_len, false) }
+        if up {
+            traffic.up.add_frame(text.len(), true);
+            traffic.up.add_deflated(deflate_up.message_len(text.as_bytes()));
+        } else {
+            traffic.down.add_frame(text.len(), false);
+            traffic.down.add_deflated(deflate_down.message_len(text.as_bytes()));
+        }
+    };
+    // Control frames are never compressed.
+    let count_control = |up: bool, payload_len: usize| {
+        let mut traffic = traffic.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let direction = if up { &mut traffic.up } else { &mut traffic.down };
+        direction.add_frame(payload_len, up);
+        direction.add_deflated(payload_len);
     };
     traffic.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).connections += 1;
     let _ = events.send(SocketEvent::Opened(id));
@@ -411,27 +427,27 @@ async fn run_socket(
         tokio::select! {
             frame = reader.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    count(false, text.len());
+                    count_text(false, &text);
                     let _ = events.send(SocketEvent::Frame(id, text.to_string()));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     // A close frame's payload: the 2-byte code and the reason.
-                    count(false, frame.as_ref().map_or(0, |frame| 2 + frame.reason.len()));
+                    count_control(false, frame.as_ref().map_or(0, |frame| 2 + frame.reason.len()));
                     close_code = frame.map(|frame| u16::from(frame.code));
                     break;
                 }
-                Some(Ok(other)) => count(false, other.len()),
+                Some(Ok(other)) => count_control(false, other.len()),
                 Some(Err(_)) | None => break,
             },
             text = outgoing.recv() => match text {
                 Some(text) => {
-                    count(true, text.len());
+                    count_text(true, &text);
                     if writer.send(Message::text(text)).await.is_err() {
                         break;
                     }
                 }
                 None => {
-                    count(true, 0);
+                    count_control(true, 0);
                     let _ = writer.close().await;
                     return; // the engine closed the socket
                 }

@@ -29,6 +29,9 @@ pub struct WireCount {
     /// Their RFC 6455 header bytes: 2, plus 2 or 8 for the extended length, plus 4 for the
     /// mask on frames from the client.
     pub framing_bytes: u64,
+    /// What their payload would be under permessage-deflate, when counted with
+    /// [`WireCount::add_deflated`] (an estimate: see [`PermessageDeflate`]).
+    pub deflated_payload_bytes: u64,
 }
 
 impl WireCount {
@@ -37,6 +40,11 @@ impl WireCount {
         self.frames += 1;
         self.payload_bytes += payload_len as u64;
         self.framing_bytes += websocket_header_bytes(payload_len, masked);
+    }
+
+    /// Counts the permessage-deflate size of a message this count has counted.
+    pub fn add_deflated(&mut self, deflated_len: usize) {
+        self.deflated_payload_bytes += deflated_len as u64;
     }
 
     /// The estimated TCP/IP+TLS bytes these frames add ([`TRANSPORT_BYTES_PER_FRAME`] each).
@@ -65,6 +73,52 @@ impl AddAssign for WireCount {
         self.frames += other.frames;
         self.payload_bytes += other.payload_bytes;
         self.framing_bytes += other.framing_bytes;
+        self.deflated_payload_bytes += other.deflated_payload_bytes;
+    }
+}
+
+/// One direction of a connection as permessage-deflate (RFC 7692) would compress it, to measure
+/// the lever without a server that speaks it: raw deflate at zlib's default level with a 15-bit
+/// window, the context kept from message to message (what browsers and servers negotiate by
+/// default), each message ended with a sync flush whose 4-byte tail is dropped, as §7.2.1 says.
+pub struct PermessageDeflate {
+    compressor: flate2::Compress,
+    output: Vec<u8>,
+}
+
+impl Default for PermessageDeflate {
+    fn default() -> PermessageDeflate {
+        PermessageDeflate {
+            compressor: flate2::Compress::new(flate2::Compression::default(), false),
+            output: Vec::new(),
+        }
+    }
+}
+
+impl PermessageDeflate {
+    /// The compressed size of the next message on this connection.
+    pub fn message_len(&mut self, payload: &[u8]) -> usize {
+        self.output.clear();
+        self.output.reserve(payload.len() + 64);
+        let before_in = self.compressor.total_in();
+        loop {
+            let consumed = (self.compressor.total_in() - before_in) as usize;
+            if self.output.capacity() - self.output.len() < 64 {
+                self.output.reserve(64);
+            }
+            let status = self.compressor.compress_vec(
+                &payload[consumed..],
+                &mut self.output,
+                flate2::FlushCompress::Sync,
+            );
+            let done = (self.compressor.total_in() - before_in) as usize == payload.len()
+                && self.output.ends_with(&[0, 0, 0xff, 0xff])
+                && self.output.capacity() > self.output.len();
+            if status.is_err() || done {
+                break;
+            }
+        }
+        self.output.len().saturating_sub(4)
     }
 }
 
@@ -156,11 +210,36 @@ mod tests {
         let mut count = WireCount::default();
         count.add_frame(100, true);
         count.add_frame(200, true);
-        assert_eq!(count, WireCount { frames: 2, payload_bytes: 300, framing_bytes: 6 + 8 });
+        assert_eq!(
+            count,
+            WireCount { frames: 2, payload_bytes: 300, framing_bytes: 6 + 8, deflated_payload_bytes: 0 }
+        );
         assert_eq!(count.transport_bytes(), 2 * TRANSPORT_BYTES_PER_FRAME);
         let hourly = count.per_hour(0.5);
         assert_eq!(hourly.frames, 4.0);
         assert_eq!(hourly.payload_bytes, 600.0);
+    }
+
+    #[test]
+    fn permessage_deflate_shrinks_repeated_messages_and_keeps_its_context() {
+        let mut deflate = PermessageDeflate::default();
+        let message = br#"{"type":"ack","acked_seq":12345}"#;
+        let first = deflate.message_len(message);
+        let second = deflate.message_len(message);
+        assert!(first > 0 && first < message.len() + 8, "{first}");
+        assert!(second < first / 2, "the second copy refers back to the first: {second} of {first}");
+        // What a real inflater makes of the stream is the messages themselves.
+        let mut stream = PermessageDeflate::default();
+        let mut inflater = flate2::Decompress::new(false);
+        for text in [&b"hello"[..], b"hello hello", b"{}"] {
+            stream.output.clear();
+            let length = stream.message_len(text);
+            let mut wire = stream.output[..length].to_vec();
+            wire.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            let mut plain = Vec::with_capacity(64);
+            inflater.decompress_vec(&wire, &mut plain, flate2::FlushDecompress::Sync).unwrap();
+            assert_eq!(plain, text);
+        }
     }
 
     #[test]

@@ -50,9 +50,11 @@ fn line(out: &mut String, trace: &str, design: &str, traffic: &WireTraffic, hour
     let framing = up.framing_bytes + down.framing_bytes;
     let transport = up.transport_bytes + down.transport_bytes;
     let setup = traffic.connections as f64 * CONNECTION_SETUP_BYTES as f64 / hours;
+    let deflated = (traffic.up.deflated_payload_bytes + traffic.down.deflated_payload_bytes) as f64 / hours;
+    let deflated = if deflated > 0.0 { kb(deflated) } else { "–".to_string() };
     let _ = writeln!(
         out,
-        "| {trace} | {design} | {up_frames:.0} / {:.0} | {} / {} | **{}** | {} | {} | {} | {} |",
+        "| {trace} | {design} | {up_frames:.0} / {:.0} | {} / {} | **{}** | {deflated} | {} | {} | {} | {} |",
         down.frames,
         kb(up_payload),
         kb(down.payload_bytes),
@@ -76,9 +78,9 @@ fn design(version: u32) -> String {
 pub fn markdown(rows: &[WireRow]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| trace | design | frames per hour, up / down | payload KB/h, up / down | payload KB/h, both | WebSocket framing KB/h | TCP/IP+TLS KB/h (model) | connection set-up KB/h (model) | all KB/h |\n",
+        "| trace | design | frames per hour, up / down | payload KB/h, up / down | payload KB/h, both | payload with permessage-deflate KB/h (estimate) | WebSocket framing KB/h | TCP/IP+TLS KB/h (model) | connection set-up KB/h (model) | all KB/h |\n",
     );
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in rows {
         let trace = format!(
             "{} ({} fixes, {:.1} min; {} records)",
@@ -95,7 +97,7 @@ pub fn markdown(rows: &[WireRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nKB are 1,000 bytes. TCP/IP+TLS: {TRANSPORT_BYTES_PER_FRAME} bytes per frame (every frame in a TCP segment of its own: IPv4 20, TCP 20 + 12 timestamp option, TLS 1.3 record 5 + 1 + 16 tag; pure ACKs not counted). Connection set-up: {CONNECTION_SETUP_BYTES} bytes per connection (TCP and TLS 1.3 handshakes with a 3 KB certificate chain, HTTP upgrade)."
+        "\nKB are 1,000 bytes. permessage-deflate: what the same messages would take compressed as RFC 7692 does by default (raw deflate, zlib's default level, 15-bit window, context kept between messages, 4-byte tail dropped), computed from the real frames; no server here speaks it (see the text above the table). All KB/h counts the payload uncompressed. TCP/IP+TLS: {TRANSPORT_BYTES_PER_FRAME} bytes per frame (every frame in a TCP segment of its own: IPv4 20, TCP 20 + 12 timestamp option, TLS 1.3 record 5 + 1 + 16 tag; pure ACKs not counted). Connection set-up: {CONNECTION_SETUP_BYTES} bytes per connection (TCP and TLS 1.3 handshakes with a 3 KB certificate chain, HTTP upgrade)."
     );
     out
 }
@@ -111,8 +113,8 @@ pub fn json(rows: &[WireRow]) -> String {
             "hours": row.hours,
             "records": row.records,
             "connections": traffic.connections,
-            "up": { "frames": up.frames, "payload_bytes": up.payload_bytes, "framing_bytes": up.framing_bytes, "transport_bytes": up.transport_bytes },
-            "down": { "frames": down.frames, "payload_bytes": down.payload_bytes, "framing_bytes": down.framing_bytes, "transport_bytes": down.transport_bytes },
+            "up": { "frames": up.frames, "payload_bytes": up.payload_bytes, "deflated_payload_bytes": traffic.up.deflated_payload_bytes as f64 / row.hours, "framing_bytes": up.framing_bytes, "transport_bytes": up.transport_bytes },
+            "down": { "frames": down.frames, "payload_bytes": down.payload_bytes, "deflated_payload_bytes": traffic.down.deflated_payload_bytes as f64 / row.hours, "framing_bytes": down.framing_bytes, "transport_bytes": down.transport_bytes },
         })
     };
     let entries: Vec<serde_json::Value> = rows
