@@ -97,7 +97,7 @@ pub fn markdown(rows: &[WireRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nKB are 1,000 bytes. permessage-deflate: what the same messages would take compressed as RFC 7692 does by default (raw deflate, zlib's default level, 15-bit window, context kept between messages, 4-byte tail dropped), computed from the real frames; no server here speaks it (see the text above the table). All KB/h counts the payload uncompressed. TCP/IP+TLS: {TRANSPORT_BYTES_PER_FRAME} bytes per frame (every frame in a TCP segment of its own: IPv4 20, TCP 20 + 12 timestamp option, TLS 1.3 record 5 + 1 + 16 tag; pure ACKs not counted). Connection set-up: {CONNECTION_SETUP_BYTES} bytes per connection (TCP and TLS 1.3 handshakes with a 3 KB certificate chain, HTTP upgrade)."
+        "\nKB are 1,000 bytes. permessage-deflate: what the same messages would take compressed as RFC 7692 does by default (raw deflate, zlib's default level, 15-bit window, context kept between messages, 4-byte tail dropped), computed from the real frames; the server does not speak it (why: the text after this table). All KB/h counts the payload uncompressed. TCP/IP+TLS: {TRANSPORT_BYTES_PER_FRAME} bytes per frame (every frame in a TCP segment of its own: IPv4 20, TCP 20 + 12 timestamp option, TLS 1.3 record 5 + 1 + 16 tag; pure ACKs not counted). Connection set-up: {CONNECTION_SETUP_BYTES} bytes per connection (TCP and TLS 1.3 handshakes with a 3 KB certificate chain, HTTP upgrade)."
     );
     out
 }
