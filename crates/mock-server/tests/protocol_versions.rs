@@ -153,7 +153,7 @@ async fn a_bad_compact_record_is_rejected_alone_and_named_in_the_compact_ack() {
     let good = wire.encode_client(&ClientMessage::Records(RecordBatch::new(drive(now_ms())[..1].to_vec())));
     send_text(&mut app, good).await;
     assert_eq!(receive_text(&mut app).await, r#"["a",1]"#);
-    send_text(&mut app, r#"["r",[2,"AAAAAAAAAAAAAAAAAAAAAC",0,0,"north",11.5,5]]"#.into()).await;
+    send_text(&mut app, r#"["r",[2,"AAAAAAAAAAAAAAAAAAAAAg",0,0,"north",11.5,5]]"#.into()).await;
     let ack = ServerMessage::decode(&receive_text(&mut app).await).unwrap();
     let ServerMessage::Ack(ack) = ack else { panic!("an ack: {ack:?}") };
     assert_eq!(ack.acked_seq, 2, "a refused record is settled");

@@ -98,10 +98,7 @@ impl WireFormat {
         };
         match tag.as_str() {
             "r" | "R" => {
-                if items.len() < 2 {
-                    return Err(malformed("a records frame holds at least one record"));
-                }
-                let mut values = Vec::with_capacity(items.len() - 1);
+                let mut values = Vec::with_capacity(items.len().saturating_sub(1));
                 let mut unreadable = Vec::new();
                 for item in items.into_iter().skip(1) {
                     match expand_location(item, time_base_ms) {
@@ -187,8 +184,9 @@ fn write_number(out: &mut String, value: Option<f64>) -> Option<()> {
     match value {
         None => out.push_str(",null"),
         Some(number) if !number.is_finite() => return None,
-        // Rust writes the shortest text that reads back as the same f64, and whole numbers
-        // without ".0" (JSON reads both as the same number).
+        // Rust writes the fewest digits that read back as the same f64 (never an exponent:
+        // 1e300 takes 301 characters, but fixes are rounded first, see
+        // `Fix::at_sent_precision`), and whole numbers without ".0" (JSON reads both alike).
         Some(number) => {
             let _ = write!(out, ",{number}");
         }
@@ -241,18 +239,27 @@ fn expand_location(item: Value, time_base_ms: i64) -> Result<Value, (Option<u64>
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// 32 lowercase hex digits as 22 characters of base64url (no padding); `None` for other ids.
+/// 32 lowercase hex digits as their 16 bytes in base64url (RFC 4648 §5, no padding): 22
+/// characters, the last holding the final 2 bits and 4 zero bits. `None` for other ids.
 fn id_to_base64url(id: &RecordId) -> Option<String> {
     let hex = id.0.as_bytes();
     if hex.len() != 32 || !hex.iter().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    let bits = u128::from_str_radix(&id.0, 16).ok()?;
-    // 128 bits in 22 sixes: the first character holds the top 2 bits.
-    Some((0..22).rev().map(|index| BASE64URL[((bits >> (index * 6)) & 63) as usize] as char).collect())
+    let bytes = u128::from_str_radix(&id.0, 16).ok()?.to_be_bytes();
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let group = chunk.iter().enumerate().fold(0u32, |group, (index, byte)| group | (u32::from(*byte) << (16 - 8 * index)));
+        // 3 bytes give 4 characters; the last chunk (1 byte) gives 2.
+        for index in 0..=chunk.len() {
+            out.push(BASE64URL[((group >> (18 - 6 * index)) & 63) as usize] as char);
+        }
+    }
+    Some(out)
 }
 
-/// The inverse of [`id_to_base64url`]; `None` for anything it cannot have written.
+/// The inverse of [`id_to_base64url`]; `None` for anything it cannot have written (another
+/// length, another alphabet, or bits set after the 128th).
 fn id_from_base64url(text: &str) -> Option<String> {
     if text.len() != 22 {
         return None;
@@ -260,10 +267,14 @@ fn id_from_base64url(text: &str) -> Option<String> {
     let mut bits: u128 = 0;
     for (index, byte) in text.bytes().enumerate() {
         let six = BASE64URL.iter().position(|candidate| *candidate == byte)? as u128;
-        if index == 0 && six > 3 {
-            return None; // more than 128 bits
+        if index == 21 {
+            if six & 0b1111 != 0 {
+                return None;
+            }
+            bits = (bits << 2) | (six >> 4);
+        } else {
+            bits = (bits << 6) | six;
         }
-        bits = (bits << 6) | six;
     }
     Some(RecordId::from_random_bits(bits).0)
 }
@@ -271,6 +282,14 @@ fn id_from_base64url(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_their_bytes_in_rfc_4648_base64url() {
+        // RFC 4648's own test vectors, as 16-byte ids: "foobar" then zeros, and every byte 0xff.
+        let foobar = RecordId("666f6f62617200000000000000000000".into());
+        assert_eq!(id_to_base64url(&foobar).as_deref(), Some("Zm9vYmFyAAAAAAAAAAAAAA"));
+        assert_eq!(id_to_base64url(&RecordId::from_random_bits(u128::MAX)).as_deref(), Some("_____________________w"));
+    }
 
     #[test]
     fn ids_survive_base64url_and_only_canonical_ids_are_shortened() {
@@ -282,7 +301,7 @@ mod tests {
         }
         assert_eq!(id_to_base64url(&RecordId("ABCDEF0123456789abcdef0123456789".into())), None);
         assert_eq!(id_to_base64url(&RecordId("abc".into())), None);
-        assert_eq!(id_from_base64url("EAAAAAAAAAAAAAAAAAAAAA"), None, "129 bits");
+        assert_eq!(id_from_base64url("AAAAAAAAAAAAAAAAAAAAAB"), None, "bits after the 128th");
         assert_eq!(id_from_base64url("AAAAAAAAAAAAAAAAAAAAA*"), None);
         assert_eq!(id_from_base64url("AAAA"), None);
     }

@@ -234,7 +234,7 @@ fn compact_records(frame: &str) -> RecordBatch {
 
 #[test]
 fn a_compact_location_reads_back_with_absolute_times() {
-    let batch = compact_records(r#"["r",[7,"AAAAAAAAAAAAAAAAAAAAAH",1500,500,48.1,11.5,5,null,90]]"#);
+    let batch = compact_records(r#"["r",[7,"AAAAAAAAAAAAAAAAAAAABw",1500,500,48.1,11.5,5,null,90]]"#);
     assert!(batch.unreadable.is_empty());
     let record = &batch.records[0];
     assert_eq!(
@@ -259,7 +259,7 @@ fn a_compact_location_reads_back_with_absolute_times() {
 #[test]
 fn a_bad_compact_location_is_rejected_alone_when_its_seq_is_readable() {
     let batch = compact_records(
-        r#"["r",[1,"not an id",0,0,48.1,11.5,5],[2,"AAAAAAAAAAAAAAAAAAAAAH",0,0,48.1,11.5],[3,"AAAAAAAAAAAAAAAAAAAAAH",0.5,0,48.1,11.5,5],[4,"AAAAAAAAAAAAAAAAAAAAAH",0,0,"north",11.5,5],[5,"AAAAAAAAAAAAAAAAAAAAAH",0,0,48.1,11.5,5]]"#,
+        r#"["r",[1,"not an id",0,0,48.1,11.5,5],[2,"AAAAAAAAAAAAAAAAAAAABw",0,0,48.1,11.5],[3,"AAAAAAAAAAAAAAAAAAAABw",0.5,0,48.1,11.5,5],[4,"AAAAAAAAAAAAAAAAAAAABw",0,0,"north",11.5,5],[5,"AAAAAAAAAAAAAAAAAAAABw",0,0,48.1,11.5,5]]"#,
     );
     assert_eq!(batch.records.iter().map(|record| record.seq).collect::<Vec<_>>(), [5]);
     let mut reasons: Vec<(u64, String)> =
@@ -275,13 +275,24 @@ fn a_bad_compact_location_is_rejected_alone_when_its_seq_is_readable() {
 #[test]
 fn a_compact_entry_without_a_readable_seq_fails_the_frame() {
     for frame in [
-        r#"["r",["one","AAAAAAAAAAAAAAAAAAAAAH",0,0,48.1,11.5,5]]"#,
+        r#"["r",["one","AAAAAAAAAAAAAAAAAAAABw",0,0,48.1,11.5,5]]"#,
         r#"["r",[0,"x",0,0,1,1,1]]"#,
         r#"["r",[]]"#,
-        r#"["r"]"#,
     ] {
         assert!(matches!(compact().decode_client(frame), Err(DecodeError::Malformed { .. })), "{frame}");
     }
+}
+
+#[test]
+fn regression_a_compact_frame_whose_records_are_all_unreadable_encodes_and_decodes_again() {
+    // Found by review: `["r",[5]]` decodes to a batch of no readable records; encoded again it
+    // is `["r"]`, which must read back (version 1 reads `"records":[]` too).
+    let batch = compact_records(r#"["r",[5]]"#);
+    assert!(batch.records.is_empty());
+    assert_eq!(batch.unreadable.len(), 1);
+    let again = compact().encode_client(&ClientMessage::Records(batch));
+    assert_eq!(again, r#"["r"]"#);
+    assert!(compact_records(&again).records.is_empty());
 }
 
 #[test]
