@@ -249,7 +249,10 @@ fn id_to_base64url(id: &RecordId) -> Option<String> {
     let bytes = u128::from_str_radix(&id.0, 16).ok()?.to_be_bytes();
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let group = chunk.iter().enumerate().fold(0u32, |group, (index, byte)| group | (u32::from(*byte) << (16 - 8 * index)));
+        let group = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |group, (index, byte)| group | (u32::from(*byte) << (16 - 8 * index)));
         // 3 bytes give 4 characters; the last chunk (1 byte) gives 2.
         for index in 0..=chunk.len() {
             out.push(BASE64URL[((group >> (18 - 6 * index)) & 63) as usize] as char);
@@ -288,7 +291,10 @@ mod tests {
         // RFC 4648's own test vectors, as 16-byte ids: "foobar" then zeros, and every byte 0xff.
         let foobar = RecordId("666f6f62617200000000000000000000".into());
         assert_eq!(id_to_base64url(&foobar).as_deref(), Some("Zm9vYmFyAAAAAAAAAAAAAA"));
-        assert_eq!(id_to_base64url(&RecordId::from_random_bits(u128::MAX)).as_deref(), Some("_____________________w"));
+        assert_eq!(
+            id_to_base64url(&RecordId::from_random_bits(u128::MAX)).as_deref(),
+            Some("_____________________w")
+        );
     }
 
     #[test]

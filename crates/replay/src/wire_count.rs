@@ -111,17 +111,90 @@ impl PermessageDeflate {
             self.output.reserve(payload.len() + payload.len() / 8 + 64);
             let consumed = (self.compressor.total_in() - before_in) as usize;
             let written = self.output.len();
-            let status =
-                self.compressor.compress_vec(&payload[consumed..], &mut self.output, flate2::FlushCompress::Sync);
+            let status = self.compressor.compress_vec(
+                &payload[consumed..],
+                &mut self.output,
+                flate2::FlushCompress::Sync,
+            );
             let all_in = (self.compressor.total_in() - before_in) as usize == payload.len();
             let flushed = self.output.len() < self.output.capacity();
-            let stuck = self.output.len() == written && (self.compressor.total_in() - before_in) as usize == consumed;
+            let stuck =
+                self.output.len() == written && (self.compressor.total_in() - before_in) as usize == consumed;
             if status.is_err() || (all_in && flushed) || stuck {
                 break;
             }
         }
         self.output.len().saturating_sub(4)
     }
+}
+
+/// A [`WireCount`] per hour of driving.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PerHour {
+    pub frames: f64,
+    pub payload_bytes: f64,
+    pub framing_bytes: f64,
+    pub transport_bytes: f64,
+}
+
+/// The size of a WebSocket frame's header (RFC 6455 §5.2) for a payload of `payload_len` bytes.
+pub fn websocket_header_bytes(payload_len: usize, masked: bool) -> u64 {
+    let length = match payload_len {
+        0..=125 => 0,
+        126..=65_535 => 2,
+        _ => 8,
+    };
+    2 + length + if masked { 4 } else { 0 }
+}
+
+/// Both directions of one connection or of many.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireTraffic {
+    /// From the phone to the server.
+    pub up: WireCount,
+    /// From the server to the phone.
+    pub down: WireCount,
+    /// WebSocket connections opened (each costs [`CONNECTION_SETUP_BYTES`] more).
+    pub connections: u64,
+}
+
+impl AddAssign for WireTraffic {
+    fn add_assign(&mut self, other: WireTraffic) {
+        self.up += other.up;
+        self.down += other.down;
+        self.connections += other.connections;
+    }
+}
+
+/// What the source documents' design would send for the same drive: one Socket.IO 4 event per
+/// position the phone gives (`42["location",{…}]` over Engine.IO's WebSocket transport, no
+/// acknowledgement), and Engine.IO's heartbeat (the server's `2` every 25 s, the client's `3`).
+/// `fixes` are every position of the trace; `seconds` is the drive's length.
+pub fn socketio_event_per_fix(driver_id: &str, fixes: &[enroute_core::Fix], seconds: f64) -> WireTraffic {
+    let mut traffic = WireTraffic { connections: 1, ..WireTraffic::default() };
+    for fix in fixes {
+        let mut body = serde_json::json!({
+            "driverId": driver_id,
+            "lat": fix.lat,
+            "lng": fix.lon,
+            "accuracy": fix.accuracy_m,
+            "timestamp": fix.time_ms,
+        });
+        if let Some(speed) = fix.speed_mps {
+            body["speed"] = speed.into();
+        }
+        if let Some(heading) = fix.heading_deg {
+            body["heading"] = heading.into();
+        }
+        let frame = format!("42[\"location\",{body}]");
+        traffic.up.add_frame(frame.len(), true);
+    }
+    let heartbeats = (seconds / 25.0).floor() as u64;
+    for _ in 0..heartbeats {
+        traffic.down.add_frame(1, false);
+        traffic.up.add_frame(1, true);
+    }
+    traffic
 }
 
 #[cfg(test)]
@@ -163,7 +236,15 @@ mod tests {
         assert!(second < first / 2, "the second copy refers back to the first: {second} of {first}");
         assert_eq!(deflate.message_len(b""), 0);
         // A message larger than one deflate block of incompressible bytes.
-        let noise: Vec<u8> = (0..70_000u32).map(|index| (index.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: Vec<u8> = (0..70_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
         let length = deflate.message_len(&noise);
         assert!(length >= noise.len() * 9 / 10 && length <= noise.len() + noise.len() / 8 + 64, "{length}");
         // What a real inflater makes of the stream is the messages themselves.
