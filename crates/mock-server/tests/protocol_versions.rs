@@ -9,26 +9,14 @@ mod support;
 use support::{Client, connect, start_server};
 
 use enroute_protocol::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn send_text(client: &mut Client, text: String) {
     client.send(Message::text(text)).await.unwrap();
 }
 
-/// The next text frame, as sent.
-async fn receive_text(client: &mut Client) -> String {
-    loop {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
-            .await
-            .expect("server answered within 5 s")
-            .expect("connection still open")
-            .unwrap();
-        if let Message::Text(text) = frame {
-            return text.to_string();
-        }
-    }
-}
+use support::next_text as receive_text;
 
 fn hello(driver_id: &str, max_protocol: Option<u32>) -> ClientMessage {
     ClientMessage::Hello(Hello {

@@ -15,16 +15,7 @@ async fn send(client: &mut Client, message: ClientMessage) {
 }
 
 async fn receive(client: &mut Client) -> ServerMessage {
-    loop {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
-            .await
-            .expect("server answered within 5 s")
-            .expect("connection still open")
-            .unwrap();
-        if let Message::Text(text) = frame {
-            return ServerMessage::decode(&text).unwrap();
-        }
-    }
+    ServerMessage::decode(&support::next_text(client).await).unwrap()
 }
 
 const T0: i64 = 1_763_769_600_000;

@@ -45,14 +45,6 @@ impl WireFormat {
         }
     }
 
-    /// The protocol version of this form.
-    pub fn version(&self) -> u32 {
-        match self {
-            WireFormat::Objects => crate::PROTOCOL_VERSION,
-            WireFormat::Compact { .. } => COMPACT_PROTOCOL_VERSION,
-        }
-    }
-
     /// Writes a message from the app.
     pub fn encode_client(&self, message: &ClientMessage) -> String {
         let WireFormat::Compact { time_base_ms } = *self else { return message.encode() };

@@ -45,6 +45,24 @@ fn sample_fix() -> Fix {
     }
 }
 
+/// A duty change and a fix, as a `records` frame carries them (both versions' goldens).
+fn on_duty_then_a_fix() -> Vec<Record> {
+    vec![
+        Record {
+            seq: 41,
+            id: RecordId::from_random_bits(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
+            created_at_ms: 1_763_769_599_000,
+            kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
+        },
+        Record {
+            seq: 42,
+            id: RecordId::from_random_bits(0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff),
+            created_at_ms: 1_763_769_600_010,
+            kind: RecordKind::Location { fix: sample_fix() },
+        },
+    ]
+}
+
 #[test]
 fn client_hello() {
     check_client(
@@ -82,20 +100,7 @@ fn client_records() {
         ClientMessage::Records(RecordBatch {
             unreadable: Vec::new(),
             live: false,
-            records: vec![
-                Record {
-                    seq: 41,
-                    id: RecordId::from_random_bits(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
-                    created_at_ms: 1_763_769_599_000,
-                    kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
-                },
-                Record {
-                    seq: 42,
-                    id: RecordId::from_random_bits(0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff),
-                    created_at_ms: 1_763_769_600_010,
-                    kind: RecordKind::Location { fix: sample_fix() },
-                },
-            ],
+            records: on_duty_then_a_fix(),
         }),
     );
 }
@@ -644,20 +649,9 @@ fn v2_client_records() {
         ClientMessage::Records(RecordBatch {
             unreadable: Vec::new(),
             live: false,
-            records: vec![
-                Record {
-                    seq: 41,
-                    id: RecordId::from_random_bits(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
-                    created_at_ms: 1_763_769_599_000,
-                    kind: RecordKind::Status { status: DriverStatus::OnDuty, reason: None },
-                },
-                Record {
-                    seq: 42,
-                    id: RecordId::from_random_bits(0xfedc_ba98_7654_3210_8899_aabb_ccdd_eeff),
-                    created_at_ms: 1_763_769_600_010,
-                    kind: RecordKind::Location { fix: sample_fix() },
-                },
-                Record {
+            records: [
+                on_duty_then_a_fix(),
+                vec![Record {
                     seq: 43,
                     id: RecordId::from_random_bits(43),
                     created_at_ms: 1_763_769_612_500,
@@ -670,8 +664,9 @@ fn v2_client_records() {
                             ..sample_fix()
                         },
                     },
-                },
-            ],
+                }],
+            ]
+            .concat(),
         }),
     );
 }

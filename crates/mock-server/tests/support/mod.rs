@@ -27,6 +27,21 @@ pub const TEST_DRIVERS: [&str; 9] = [
 ];
 
 /// A test driver's token.
+/// The next text frame the server sends, as sent (control frames skipped); panics after 5 s.
+pub async fn next_text(client: &mut Client) -> String {
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
+            .await
+            .expect("server answered within 5 s")
+            .expect("connection still open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            return text.to_string();
+        }
+    }
+}
+
 pub fn token_of(driver_id: &str) -> String {
     format!("{driver_id}-test-token")
 }
