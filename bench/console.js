@@ -16,7 +16,9 @@
 // ENROUTE_BENCH_CONSOLE_DRIVERS (default 1000), ENROUTE_BENCH_CONSOLE_PAGES (5),
 // ENROUTE_BENCH_CONSOLE_DURATION_S (60, the measurement window), ENROUTE_BENCH_CONSOLE_ACTION_MS
 // (2000), ENROUTE_BENCH_CONSOLE_TRACE (../shared/traces/barefoot-munich-car.gpx),
-// ENROUTE_BENCH_CONSOLE_SPEEDS (1,10).
+// ENROUTE_BENCH_CONSOLE_SPEEDS (1,10). ENROUTE_BENCH_CONSOLE_CDP_TRACE=FILE: a Chrome trace of
+// the first console, 8 s from 10 s into the window (open it in chrome://tracing or Perfetto),
+// and that console's latency entries other than positions in FILE.latency.json.
 
 'use strict';
 
@@ -285,21 +287,43 @@ async function main(speed) {
       browserRssMax = Math.max(browserRssMax, sum(browserPids().map(rssKib)));
     }, 1000);
     const actions = { job: 0, message: 0, failed: 0 };
+    /** Each action's own time, from the API request to its answer (the commit is in it). */
+    const actionMs = [];
     /** When the server answered each action, by kind, in order. */
     const answered = { job: [], message: [] };
     let fps = null;
+    let traceStarted = false;
     const loadBefore = os.loadavg()[0];
     for (let index = 0; Date.now() - windowStart < DURATION_S * 1000; index += 1) {
       const due = windowStart + index * ACTION_MS;
       if (due > Date.now()) await sleep(due - Date.now());
       if (Date.now() - windowStart >= DURATION_S * 1000) break;
       try {
+        const asked = Date.now();
         const kind = await act(server, index);
+        actionMs.push(Date.now() - asked);
         actions[kind] += 1;
         answered[kind].push(Date.now());
       } catch (error) {
         actions.failed += 1;
         console.error(`action ${index}: ${error.message}`);
+      }
+      if (process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE && !traceStarted && Date.now() - windowStart > 10000) {
+        traceStarted = true;
+        await cdps[0].send('Tracing.start', { transferMode: 'ReturnAsStream', traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'cc', 'viz', 'benchmark', 'toplevel', 'blink', 'gpu', 'disabled-by-default-cc.debug.scheduler.frames'] } });
+        setTimeout(async () => {
+          const done = new Promise((resolve) => cdps[0].once('Tracing.tracingComplete', resolve));
+          await cdps[0].send('Tracing.end');
+          const { stream } = await done;
+          const parts = [];
+          for (;;) {
+            const chunk = await cdps[0].send('IO.read', { handle: stream, size: 1 << 20 });
+            parts.push(chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data);
+            if (chunk.eof) break;
+          }
+          fs.writeFileSync(process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE, parts.join(''));
+          console.log('trace written');
+        }, 8000);
       }
       if (fps === null && Date.now() - windowStart > (DURATION_S * 1000) / 2) {
         fps = Promise.all(pages.map(framesPerSecond));
@@ -334,6 +358,7 @@ async function main(speed) {
       job: entries.filter((entry) => inWindow(entry) && entry.change === 'job').length,
       message: entries.filter((entry) => inWindow(entry) && entry.change === 'message').length,
     }));
+    if (process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE) fs.writeFileSync(`${process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE}.latency.json`, JSON.stringify(measured[0].filter((entry) => entry.change !== 'position')));
     const all = measured.flat();
     const windowed = all.filter(inWindow);
     const before = all.filter(beforeWindow);
@@ -357,14 +382,21 @@ async function main(speed) {
       if (of.length > 0) slices.push({ p50: percentile(of, 0.5), p95: percentile(of, 0.95) });
     }
     const kinds = (entries) => [...new Set(entries.map((entry) => entry.change))].sort((a, b) => (a === 'position') - (b === 'position') || a.localeCompare(b));
+    // A delta not shown when the numbers were collected has no arrival time.
+    const row = (kind, of) => ({
+      kind,
+      latency: stats(of.map((entry) => entry.latency_ms)),
+      drawn: stats(of.map((entry) => entry.drawn_ms)),
+      received: stats(of.filter((entry) => entry.received_ms !== undefined).map((entry) => entry.received_ms)),
+    });
     const summarise = (entries) => {
       const rows = kinds(entries).map((kind) => {
         const of = entries.filter((entry) => entry.change === kind);
-        return { kind, latency: stats(of.map((entry) => entry.latency_ms)), drawn: stats(of.map((entry) => entry.drawn_ms)) };
+        return row(kind, of);
       });
       const others = entries.filter((entry) => entry.change !== 'position');
-      if (others.length > 0) rows.push({ kind: 'all but position', latency: stats(others.map((entry) => entry.latency_ms)), drawn: stats(others.map((entry) => entry.drawn_ms)) });
-      rows.push({ kind: 'all', latency: stats(entries.map((entry) => entry.latency_ms)), drawn: stats(entries.map((entry) => entry.drawn_ms)) });
+      if (others.length > 0) rows.push(row('all but position', others));
+      rows.push(row('all', entries));
       return rows;
     };
     const windowRows = summarise(windowed);
@@ -373,10 +405,10 @@ async function main(speed) {
 
     const ms = (value) => (value === undefined || value === null ? '–' : `${Math.round(value).toLocaleString('en')} ms`);
     const table = (rows) => [
-      '| change | deltas | p50 | p95 | p99 | max | p95 at DOM write |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-      ...rows.map(({ kind, latency, drawn }) =>
-        `| ${kind === 'all but position' || kind === 'all' ? `**${kind}**` : `\`${kind}\``} | ${latency.count.toLocaleString('en')} | ${ms(latency.p50)} | ${ms(latency.p95)} | ${ms(latency.p99)} | ${ms(latency.max)} | ${ms(drawn.p95)} |`),
+      '| change | deltas | p50 | p95 | p99 | max | p95 on arrival | p95 at DOM write |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map(({ kind, latency, drawn, received }) =>
+        `| ${kind === 'all but position' || kind === 'all' ? `**${kind}**` : `\`${kind}\``} | ${latency.count.toLocaleString('en')} | ${ms(latency.p50)} | ${ms(latency.p95)} | ${ms(latency.p99)} | ${ms(latency.max)} | ${ms(received && received.p95)} | ${ms(drawn.p95)} |`),
     ].join('\n');
     const others = windowRows.find((row) => row.kind === 'all but position');
     const positions = windowRows.find((row) => row.kind === 'position');
@@ -409,7 +441,9 @@ duty and move along the trace at ${speed}× speed with the app's default throttl
 on duty with a position ${((liveAt - driveStart) / 1000).toFixed(0)} s after the drive started, and it was ${driveStillRunning ? 'still running' : '**no longer running**'} at the end of the
 window). ${SETTLE_MS / 1000} s later, a ${DURATION_S} s window in which a job is offered or a message sent
 (alternately, to a simulated driver) every ${ACTION_MS / 1000} s through the API the console's forms call
-(not through a console's forms, so the pace does not depend on how busy that console is): ${actions.job} jobs, ${actions.message} messages${actions.failed ? `, ${actions.failed} failed` : ''}.
+(not through a console's forms, so the pace does not depend on how busy that console is): ${actions.job} jobs, ${actions.message} messages${actions.failed ? `, ${actions.failed} failed` : ''};
+each took p50 ${ms(percentile(actionMs, 0.5))}, p95 ${ms(percentile(actionMs, 0.95))} from the API request to its answer (storing it,
+with the fsync of its commit, is in that time, and not in the latencies below, which start at the commit).
 ${notShown === 0 ? `Every console showed all of them (the numbers were collected ${((collectedAt - windowEnd) / 1000).toFixed(0)} s after the window).` : `${notShown} job and message deltas (of ${(actions.job + actions.message) * PAGES}) were not shown by some console ${((collectedAt - windowEnd) / 1000).toFixed(0)} s after the window; they count with the time they had waited by then (a lower bound).`}
 Everything on one 2-core machine, loopback; load average ${loadBefore.toFixed(1)} at the start of the window, ${loadAfter.toFixed(1)} at its end.
 
@@ -417,8 +451,9 @@ Everything on one 2-core machine, loopback; load average ${loadBefore.toFixed(1)
 the commit that made the change) to when it is visible. Only with \`?measure\`, console.js notes
 the time at the start of the animation frame after the one that wrote the change into the DOM
 and the map (the "double requestAnimationFrame" measure): by then the frame that drew it was
-laid out, painted and handed to the compositor. "At DOM write" is when that frame's render
-ended. Both clocks are this machine's. The console renders what the feed changed in the next
+laid out, painted and handed to the compositor. "On arrival" is when the WebSocket frame
+carrying it reached the page's script; "at DOM write" is when the animation frame that wrote it
+had done its work (the tables, the map's pins and lines, the markers). Both clocks are this machine's. The console renders what the feed changed in the next
 animation frame, so even an idle console adds up to two frames (about 33 ms).
 ${ONE_BROWSER ? '' : `Each console has a browser of its own, as each dispatcher does: with several pages in one
 headless Chromium only the page in front drew 60 frames a second, the others 1–2 as soon as

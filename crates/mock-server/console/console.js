@@ -79,11 +79,11 @@
 
   /**
    * Latency measurement for benchmarks (bench/console.js), only with `?measure` in the page's
-   * address: for every delta applied, commit (`at_ms`, the server's clock) to shown. `drawn_ms`
-   * is taken right after the render that wrote it into the DOM and the map (in an animation
-   * frame); `latency_ms` at the start of the next animation frame, by when the frame that drew
-   * it was laid out, painted and handed to the compositor (the "double requestAnimationFrame"
-   * measure). Both clocks are the machine's when the server runs on it. Bounded: the first
+   * address: for every delta applied, commit (`at_ms`, the server's clock) to shown.
+   * `received_ms` is taken when its frame arrived; `drawn_ms` at the end of the animation frame
+   * that wrote it into the DOM and the map; `latency_ms` at the start of the next animation
+   * frame, by when the frame that drew it was laid out, painted and handed to the compositor
+   * (the "double requestAnimationFrame" measure). Both clocks are the machine's when the server runs on it. Bounded: the first
    * 200,000 deltas.
    */
   const measure = params.has('measure') ? { pending: [], cap: 200000 } : null;
@@ -91,7 +91,7 @@
 
   function noteApplied(delta) {
     if (measure.pending.length + window.enrouteConsoleLatency.length >= measure.cap) return;
-    measure.pending.push({ change: delta.change, feed_seq: delta.feed_seq, at_ms: delta.at_ms });
+    measure.pending.push({ change: delta.change, feed_seq: delta.feed_seq, at_ms: delta.at_ms, received_ms: Date.now() - delta.at_ms });
   }
 
   function noteDrawn() {
@@ -413,7 +413,10 @@
     lastFrame = performance.now();
     frameRequested = false;
     if (renderWanted) render();
+    // The map's own drawing of what render changed (a job's line), in this same frame.
+    if (view.flush) view.flush();
     animate();
+    if (measure) noteDrawn();
     if (drivers.pending()) wantFrame(0);
     else if (markersMoving) wantFrame(drivers.markersDueIn());
   }
@@ -471,7 +474,6 @@
     byId('drivers-empty').hidden = model.drivers.size > 0;
     byId('jobs-empty').hidden = model.jobs.size > 0;
     renderUpdated();
-    if (measure) noteDrawn();
   }
 
   function relative(ms) {

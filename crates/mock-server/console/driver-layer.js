@@ -106,14 +106,26 @@
     const live = sprite(ratio, COLORS.live, white);
     const headings = [];
     for (let step = 0; step < 360 / HEADING_STEP; step += 1) headings.push(sprite(ratio, COLORS.live, white, step * HEADING_STEP));
+    // Index 0 offline, 1 greyed, 2 live without a heading, then one per heading step.
+    const images = [offline, grey, live, ...headings];
+    // Copied from an ImageBitmap once there is one: copying from a canvas makes Chromium take a
+    // snapshot of that canvas for every copy (a thousand a drawing). The canvases serve until
+    // then, and wherever createImageBitmap is missing or fails.
+    if (typeof window.createImageBitmap === 'function') {
+      images.forEach((canvas, index) => {
+        window.createImageBitmap(canvas).then((bitmap) => {
+          images[index] = bitmap;
+        }, () => {});
+      });
+    }
     return {
       ratio,
       of(entry) {
-        if (entry.state === 'offline') return offline;
-        if (entry.state !== 'live') return grey;
-        if (typeof entry.heading !== 'number' || !Number.isFinite(entry.heading)) return live;
+        if (entry.state === 'offline') return images[0];
+        if (entry.state !== 'live') return images[1];
+        if (typeof entry.heading !== 'number' || !Number.isFinite(entry.heading)) return images[2];
         const step = Math.round((((entry.heading % 360) + 360) % 360) / HEADING_STEP) % headings.length;
-        return headings[step];
+        return images[3 + step];
       },
     };
   }

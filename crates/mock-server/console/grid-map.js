@@ -287,13 +287,22 @@
       element.style.transform = `translate(${at.x.toFixed(1)}px, ${at.y.toFixed(1)}px)`;
     }
 
+    /**
+     * Redraws the grid and the jobs' lines once for any number of job changes: in `flush`,
+     * which the console calls at the end of the frame that rendered them, so a job's line shows
+     * in the same frame as its pins and its row; else in the next animation frame.
+     */
     drawSoon() {
       if (this.pending) return;
       this.pending = true;
-      requestAnimationFrame(() => {
-        this.pending = false;
-        this.drawCanvas();
-      });
+      requestAnimationFrame(() => this.flush());
+    }
+
+    /** Draws now what `drawSoon` was asked for, if it has not been drawn yet. */
+    flush() {
+      if (!this.pending) return;
+      this.pending = false;
+      this.drawCanvas();
     }
 
     /** Redraws everything after the view changed. */

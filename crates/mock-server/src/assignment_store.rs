@@ -535,7 +535,7 @@ impl SqliteStore {
                 Err(refusal) => return Ok(Err(refusal)),
             };
         transaction.commit()?;
-        self.announce(vec![change], now_ms);
+        self.announce(vec![change]);
         Ok(Ok((assignment, event)))
     }
 
@@ -553,7 +553,7 @@ impl SqliteStore {
                 Err(refusal) => return Ok(Err(refusal)),
             };
         transaction.commit()?;
-        self.announce(vec![change], now_ms);
+        self.announce(vec![change]);
         Ok(Ok((driver_id, assignment, event)))
     }
 
@@ -563,7 +563,7 @@ impl SqliteStore {
         let transaction = inner.connection.transaction()?;
         let Expired { events, changes } = expire_due_in(&mut SqliteSql(&transaction), now_ms)?;
         transaction.commit()?;
-        self.announce(changes, now_ms);
+        self.announce(changes);
         Ok(events)
     }
 
@@ -585,7 +585,7 @@ impl SqliteStore {
         let transaction = inner.connection.transaction()?;
         let (event, message) = send_message_in(&mut SqliteSql(&transaction), driver_id, text, now_ms)?;
         transaction.commit()?;
-        self.announce(vec![message], now_ms);
+        self.announce(vec![message]);
         Ok(event)
     }
 

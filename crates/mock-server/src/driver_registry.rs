@@ -155,7 +155,7 @@ impl SqliteStore {
         if !insert_account(&mut SqliteSql(&inner.connection), driver_id, &token, now_ms)? {
             return Err(RegistryError::AlreadyRegistered(driver_id.to_string()));
         }
-        self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }], now_ms);
+        self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }]);
         Ok(token)
     }
 
@@ -167,7 +167,7 @@ impl SqliteStore {
         }
         let inner = self.lock();
         set_account_token(&mut SqliteSql(&inner.connection), driver_id, token, now_ms)?;
-        self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }], now_ms);
+        self.announce(vec![FeedChange::DriverRegistered { driver_id: driver_id.to_string() }]);
         Ok(())
     }
 
@@ -187,7 +187,7 @@ impl SqliteStore {
         if !revoke_account(&mut SqliteSql(&inner.connection), driver_id, now_ms)? {
             return Err(RegistryError::NotRegistered(driver_id.to_string()));
         }
-        self.announce(vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }], now_ms);
+        self.announce(vec![FeedChange::DriverRevoked { driver_id: driver_id.to_string() }]);
         Ok(())
     }
 

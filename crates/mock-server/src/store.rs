@@ -295,9 +295,11 @@ impl SqliteStore {
     }
 
     /// Tells consoles what a commit outside the writer changed: call it with the lock still
-    /// held, right after the commit.
-    pub(crate) fn announce(&self, changes: Vec<enroute_protocol::FeedChange>, at_ms: i64) {
-        self.writer.announce(changes, at_ms);
+    /// held, right after the commit. The changes are stamped now, after the commit, as the
+    /// feed's `at_ms` promises (regression: they carried the request's time from before the
+    /// lock and the fsync, so consoles' latency counted the commit itself).
+    pub(crate) fn announce(&self, changes: Vec<enroute_protocol::FeedChange>) {
+        self.writer.announce(changes, crate::socket::unix_time_ms());
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, StoreInner> {

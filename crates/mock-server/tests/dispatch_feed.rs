@@ -237,6 +237,34 @@ async fn every_console_sees_a_dispatcher_action_and_a_message() {
     }
 }
 
+/// Regression: a dispatcher action's delta carried the time the request was made, from before
+/// the store's lock and the commit's fsync, while `at_ms` promises the commit; consoles'
+/// latency (docs/benchmarks.md) then counted the commit itself.
+#[tokio::test]
+async fn a_dispatcher_actions_delta_is_stamped_when_it_committed_not_when_it_was_asked() {
+    let state = support::test_state();
+    let address = start_server(state.clone()).await;
+    let mut console = console(address, everything()).await;
+    snapshot(&mut console).await;
+    let asked_ms = now_ms() - 60_000;
+    let before_commit_ms = now_ms();
+    state.store.create_assignment(new_job("job-3", "driver-4"), asked_ms).unwrap().unwrap();
+    state.store.send_message("driver-4", "Ring twice", asked_ms).unwrap();
+    let after_commit_ms = now_ms();
+    let deltas = deltas_until(&mut console, |deltas| deltas.len() == 2).await;
+    for delta in &deltas {
+        assert!(
+            (before_commit_ms..=after_commit_ms).contains(&delta.at_ms),
+            "{delta:?} stamped outside {before_commit_ms}..={after_commit_ms}"
+        );
+    }
+    // The job's own history keeps the time the dispatcher acted.
+    match &deltas[0].change {
+        FeedChange::Job { latest, .. } => assert_eq!(latest.at_ms, asked_ms),
+        other => panic!("expected the job, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_console_that_comes_back_gets_what_it_missed_or_a_fresh_snapshot() {
     let state = support::test_state();
