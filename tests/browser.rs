@@ -453,6 +453,18 @@ async fn scratch_database() -> (String, IndexedDbOutbox) {
     (name, storage)
 }
 
+/// Regression: a transaction the browser aborted without a failed request (over quota, a disk
+/// error at commit) came back from rexie as `Ok(TransactionResult::Aborted)`, and the writes
+/// took it for a commit: records never stored would have been sent, then lost on a reload.
+#[wasm_bindgen_test]
+fn an_aborted_transaction_is_a_failed_write_not_a_commit() {
+    use enroute::platform::database::committed;
+    assert_eq!(committed(Ok(rexie::TransactionResult::Committed)), Ok(()));
+    let aborted = committed(Ok(rexie::TransactionResult::Aborted)).unwrap_err();
+    assert!(aborted.to_string().contains("aborted"), "{aborted}");
+    assert!(committed(Err(rexie::Error::TransactionAbortFailed)).is_err());
+}
+
 #[wasm_bindgen_test]
 async fn indexeddb_outbox_survives_closing_and_reopening_the_database() {
     let (name, storage) = scratch_database().await;

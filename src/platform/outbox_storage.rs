@@ -12,6 +12,7 @@ use enroute_core::{
     AssignmentWrite, DeadLetter, OutboxCounters, StorageWrite, StoredAssignments, StoredOutbox,
 };
 use enroute_protocol::Record;
+use futures::future::LocalBoxFuture;
 use rexie::{KeyRange, Rexie, TransactionMode};
 use std::cell::RefCell;
 use std::future::Future;
@@ -154,7 +155,7 @@ impl OutboxStorage for IndexedDbOutbox {
         let transaction = self.db().transaction(&[OUTBOX_STORE, META_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(OUTBOX_STORE)?.get_all(None, None).await?;
         let counters = transaction.store(META_STORE)?.get(JsValue::from_str(COUNTERS_KEY)).await?;
-        transaction.done().await?;
+        database::finish(transaction).await?;
         let mut records = Vec::with_capacity(values.len());
         for value in values {
             let Some(text) = value.as_string() else { continue };
@@ -197,33 +198,41 @@ impl OutboxStorage for IndexedDbOutbox {
         } else {
             &[OUTBOX_STORE, META_STORE, DEAD_LETTERS_STORE]
         };
+        let delete_range = write
+            .delete_up_to
+            .map(|up_to| KeyRange::upper_bound(&JsValue::from_f64(up_to as f64), Some(false)))
+            .transpose()
+            .map_err(|error| DatabaseError(format!("{error:?}")))?;
+        let counters =
+            counters.map(|counters| (JsValue::from_str(&counters), JsValue::from_str(COUNTERS_KEY)));
         let transaction = self.db().transaction(stores, TransactionMode::ReadWrite)?;
-        if !dead_letters.is_empty() {
-            let store = transaction.store(DEAD_LETTERS_STORE)?;
+        let dead_letter_store =
+            if dead_letters.is_empty() { None } else { Some(transaction.store(DEAD_LETTERS_STORE)?) };
+        let outbox = transaction.store(OUTBOX_STORE)?;
+        let meta = transaction.store(META_STORE)?;
+        let mut requests: Vec<LocalBoxFuture<'_, Result<(), rexie::Error>>> = Vec::new();
+        if let Some(store) = &dead_letter_store {
             for (value, key) in &dead_letters {
-                store.put(value, Some(key)).await?;
+                requests.push(Box::pin(async move { store.put(value, Some(key)).await.map(drop) }));
             }
         }
-        let outbox = transaction.store(OUTBOX_STORE)?;
-        if let Some(up_to) = write.delete_up_to {
-            let range = KeyRange::upper_bound(&JsValue::from_f64(up_to as f64), Some(false))
-                .map_err(|error| DatabaseError(format!("{error:?}")))?;
-            outbox.delete(range.into()).await?;
+        if let Some(range) = delete_range {
+            let outbox = &outbox;
+            requests.push(Box::pin(async move { outbox.delete(range.into()).await }));
         }
         for seq in &write.delete {
-            outbox.delete(JsValue::from_f64(*seq as f64)).await?;
+            let outbox = &outbox;
+            requests.push(Box::pin(async move { outbox.delete(JsValue::from_f64(*seq as f64)).await }));
         }
         for (value, key) in &encoded {
-            outbox.put(value, Some(key)).await?;
+            let outbox = &outbox;
+            requests.push(Box::pin(async move { outbox.put(value, Some(key)).await.map(drop) }));
         }
-        if let Some(counters) = counters {
-            transaction
-                .store(META_STORE)?
-                .put(&JsValue::from_str(&counters), Some(&JsValue::from_str(COUNTERS_KEY)))
-                .await?;
+        if let Some((value, key)) = &counters {
+            let meta = &meta;
+            requests.push(Box::pin(async move { meta.put(value, Some(key)).await.map(drop) }));
         }
-        transaction.done().await?;
-        Ok(())
+        database::write_all(transaction, requests).await
     }
 
     async fn load_assignments(&self) -> Result<StoredAssignments, DatabaseError> {
@@ -231,7 +240,7 @@ impl OutboxStorage for IndexedDbOutbox {
             self.db().transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(ASSIGNMENTS_STORE)?.get_all(None, None).await?;
         let events = transaction.store(META_STORE)?.get(JsValue::from_str(EVENTS_KEY)).await?;
-        transaction.done().await?;
+        database::finish(transaction).await?;
         let mut entries = Vec::with_capacity(values.len());
         for value in values {
             let Some(text) = value.as_string() else { continue };
@@ -259,15 +268,15 @@ impl OutboxStorage for IndexedDbOutbox {
         let transaction =
             self.db().transaction(&[ASSIGNMENTS_STORE, META_STORE], TransactionMode::ReadWrite)?;
         let store = transaction.store(ASSIGNMENTS_STORE)?;
+        let meta = transaction.store(META_STORE)?;
+        let (events, events_key) = (JsValue::from_str(&events), JsValue::from_str(EVENTS_KEY));
+        let mut requests: Vec<LocalBoxFuture<'_, Result<(), rexie::Error>>> = Vec::new();
         for (value, key) in &entries {
-            store.put(value, Some(key)).await?;
+            let store = &store;
+            requests.push(Box::pin(async move { store.put(value, Some(key)).await.map(drop) }));
         }
-        transaction
-            .store(META_STORE)?
-            .put(&JsValue::from_str(&events), Some(&JsValue::from_str(EVENTS_KEY)))
-            .await?;
-        transaction.done().await?;
-        Ok(())
+        requests.push(Box::pin(async { meta.put(&events, Some(&events_key)).await.map(drop) }));
+        database::write_all(transaction, requests).await
     }
 
     async fn remember_flush_device(&self, device: &FlushDevice) -> Result<(), DatabaseError> {
@@ -285,7 +294,7 @@ impl OutboxStorage for IndexedDbOutbox {
     async fn load_dead_letters(&self) -> Result<Vec<DeadLetter>, DatabaseError> {
         let transaction = self.db().transaction(&[DEAD_LETTERS_STORE], TransactionMode::ReadOnly)?;
         let values = transaction.store(DEAD_LETTERS_STORE)?.get_all(None, None).await?;
-        transaction.done().await?;
+        database::finish(transaction).await?;
         let mut letters: Vec<DeadLetter> = values
             .into_iter()
             .filter_map(|value| value.as_string())
