@@ -1,9 +1,9 @@
 //! The app's IndexedDB databases (one per server and driver, see `device_registry.rs`): their
-//! names, schema and upgrades. Every transaction is opened,
-//! used and finished inside one function here, never held across an unrelated `.await`
-//! (IndexedDB commits a transaction as soon as it has no pending request).
+//! names, schema and upgrades, and how a transaction is finished (`finish`, `write_all`). A
+//! transaction is opened, used and finished in one call, never held across an unrelated
+//! `.await` (IndexedDB commits a transaction as soon as it has no pending request).
 
-use futures::future::{LocalBoxFuture, try_join_all};
+use futures::future::{LocalBoxFuture, join_all};
 use rexie::{ObjectStore, Rexie, Transaction, TransactionMode, TransactionResult};
 use wasm_bindgen::JsValue;
 
@@ -45,41 +45,25 @@ pub fn committed(result: Result<TransactionResult, rexie::Error>) -> Result<(), 
     }
 }
 
-/// Makes a write's requests all at once, in order, asks for the commit right behind them, and
-/// waits until it is committed. IndexedDB runs a transaction's requests in the order they were
-/// made; made one after the other's answer, each cost a round trip to the browser's database
-/// and back through this page's event loop, and left to commit by itself a transaction waits
-/// for the page to have taken every answer. While the outbox drains the page is busy, and each
-/// of those waits took milliseconds (`docs/benchmarks.md`, "Outbox").
+/// Makes a write's requests all at once, in order, and waits until every one is answered and
+/// the transaction has committed. IndexedDB runs a transaction's requests in the order they
+/// were made; made one after the other's answer, each cost a round trip to the browser's
+/// database and back through this page's event loop, which took milliseconds while the outbox
+/// drains and the page is busy (`docs/benchmarks.md`, "Outbox").
+///
+/// Every request is waited for even after one failed: dropping the others would leave the
+/// browser calling their dropped closures when it fails them in turn. The transaction's own
+/// events are listened to only once every request succeeded (the `complete` event comes after
+/// the last answer), so a failure that fails several requests reaches it not at all.
 pub async fn write_all(
     transaction: Transaction,
     requests: Vec<LocalBoxFuture<'_, Result<(), rexie::Error>>>,
 ) -> Result<(), DatabaseError> {
-    // Polled in this order: every request is made before the commit is asked for.
-    let requests = async { try_join_all(requests).await.map(drop).map_err(DatabaseError::from) };
-    let commit = async {
-        if commit_is_supported() {
-            transaction.commit().await.map_err(DatabaseError::from)
-        } else {
-            finish(transaction).await
-        }
-    };
-    futures::future::try_join(requests, commit).await.map(drop)
-}
-
-/// Whether `IDBTransaction.commit()` exists (Chromium 76, Firefox 74, Safari 15 and later).
-/// Without it, a transaction commits by itself once its requests are answered.
-fn commit_is_supported() -> bool {
-    thread_local! {
-        static SUPPORTED: bool = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("IDBTransaction"))
-            .ok()
-            .filter(|constructor| constructor.is_function())
-            .and_then(|constructor| js_sys::Reflect::get(&constructor, &JsValue::from_str("prototype")).ok())
-            .is_some_and(|prototype| {
-                js_sys::Reflect::get(&prototype, &JsValue::from_str("commit")).is_ok_and(|commit| commit.is_function())
-            });
+    let answers = join_all(requests).await;
+    if let Some(error) = answers.into_iter().find_map(Result::err) {
+        return Err(error.into());
     }
-    SUPPORTED.with(|supported| *supported)
+    finish(transaction).await
 }
 
 /// Opens (creating or upgrading) the database called `name`.

@@ -108,18 +108,25 @@
     for (let step = 0; step < 360 / HEADING_STEP; step += 1) headings.push(sprite(ratio, COLORS.live, white, step * HEADING_STEP));
     // Index 0 offline, 1 greyed, 2 live without a heading, then one per heading step.
     const images = [offline, grey, live, ...headings];
+    let closed = false;
     // Copied from an ImageBitmap once there is one: copying from a canvas makes Chromium take a
     // snapshot of that canvas for every copy (a thousand a drawing). The canvases serve until
     // then, and wherever createImageBitmap is missing or fails.
     if (typeof window.createImageBitmap === 'function') {
       images.forEach((canvas, index) => {
         window.createImageBitmap(canvas).then((bitmap) => {
-          images[index] = bitmap;
+          if (closed) bitmap.close();
+          else images[index] = bitmap;
         }, () => {});
       });
     }
     return {
       ratio,
+      /** Frees the bitmaps (the set is made again when the screen's density changes). */
+      close() {
+        closed = true;
+        for (const image of images) if (typeof image.close === 'function') image.close();
+      },
       of(entry) {
         if (entry.state === 'offline') return images[0];
         if (entry.state !== 'live') return images[1];
@@ -333,7 +340,10 @@
     /** The marker sprites at the screen's density (made again when it changes). */
     sprites() {
       const ratio = window.devicePixelRatio || 1;
-      if (!this.spriteSet || this.spriteSet.ratio !== ratio) this.spriteSet = makeSprites(ratio);
+      if (!this.spriteSet || this.spriteSet.ratio !== ratio) {
+        if (this.spriteSet) this.spriteSet.close();
+        this.spriteSet = makeSprites(ratio);
+      }
       return this.spriteSet;
     }
 

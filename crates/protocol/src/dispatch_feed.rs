@@ -141,7 +141,9 @@ pub struct JobChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedDelta {
     pub feed_seq: u64,
-    /// When the change was committed (server clock).
+    /// When the change was committed (server clock): read right after the commit; on
+    /// PostgreSQL, for the changes every node shares, right before it, since the time is stored
+    /// in the same transaction.
     pub at_ms: i64,
     #[serde(flatten)]
     pub change: FeedChange,
