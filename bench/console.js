@@ -80,8 +80,8 @@ with the time its request was made, before the store's lock and the commit's fsy
 \`at_ms\` promises the commit (now stamped after it; the actions' own time is given above); a
 job's dashed line on the map was drawn one frame after its pins and its row (now in the same
 frame); and each marker was copied from a canvas, for which Chromium took a snapshot of that
-canvas at every copy (now from ImageBitmaps; in a trace the console's script time per second
-halved).`;
+canvas at every copy (now from ImageBitmaps; in a trace, 9,300 snapshots a second, about 16 ms
+a second of the console's main thread, went to none).`;
 const DESK = { credentials: null, viewport: { width: 1440, height: 900 }, isMobile: false, hasTouch: false };
 
 for (const binary of [process.env.ENROUTE_SERVER_BIN, REPLAY]) {
