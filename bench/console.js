@@ -32,6 +32,7 @@ process.env.ENROUTE_SERVER_BIN = process.env.ENROUTE_SERVER_BIN || path.join(ROO
 const REPLAY = process.env.ENROUTE_BENCH_REPLAY_BIN || path.join(ROOT, 'target/release/enroute-replay');
 const { startServer, launchBrowser, eventually, postJson, scratchDirectory, DISPATCHER_TOKEN, TRACES } = require('../e2e/harness');
 const { writeSection, percentile } = require('./report');
+const { startTrace, saveTrace } = require('./chrome-trace');
 
 const DRIVERS = Number(process.env.ENROUTE_BENCH_CONSOLE_DRIVERS || 1000);
 const PAGES = Number(process.env.ENROUTE_BENCH_CONSOLE_PAGES || 5);
@@ -68,20 +69,20 @@ consoles with 10 drivers instead of 1,000 showed jobs and messages at p95 81 ms 
 most of what is left is the browsers' frame pipeline, not the console's work. At 10× each
 console also takes the feed's limit of 1,000 positions a second.`;
 /** What was changed to get here, printed with every run. */
-const WHAT_WAS_CUT = `What was cut on the way (p95 15.9 s at 10× at first): one WebSocket message per delta (now about ten \`deltas\` frames a
-second), a Leaflet marker element per driver, each its own composited layer, gliding in every
-frame (now sprites on one canvas, drawn at most ten times a second with more than 100
-drivers), every trail redrawn at once (now off screen, 150 a frame, once a second), every
-driver row rewritten, scrolled away or not (now only rows in view), a frame requested every
-vsync (now only when something is to be drawn), and a 1,000-row table laid out again whenever a
-cell changed (9–14 ms each time; now each row is a grid of its own and rows out of view skip
-rendering, under 4 ms). On 2026-11-28: a dispatcher's action reached the consoles stamped
-with the time its request was made, before the store's lock and the commit's fsync, though
+const WHAT_WAS_CUT = `What was cut on the way (p95 15.9 s at 10× at first): one WebSocket message
+per delta (now about ten \`deltas\` frames a second), a Leaflet marker element per driver, each
+its own composited layer, gliding in every frame (now sprites on one canvas, drawn at most ten
+times a second with more than 100 drivers), every trail redrawn at once (now off screen, 150 a
+frame, once a second), every driver row rewritten, scrolled away or not (now only rows in view), a
+frame requested every vsync (now only when something is to be drawn), and a 1,000-row table laid
+out again whenever a cell changed (9–14 ms each time; now each row is a grid of its own and rows
+out of view skip rendering, under 4 ms). On 2026-11-28: a dispatcher's action reached the consoles
+stamped with the time its request was made, before the store's lock and the commit's fsync, though
 \`at_ms\` promises the commit (now stamped after it; the actions' own time is given above); a
 job's dashed line on the map was drawn one frame after its pins and its row (now in the same
 frame); and each marker was copied from a canvas, for which Chromium took a snapshot of that
-canvas at every copy (now from ImageBitmaps; in a trace, 9,300 snapshots a second, about 16 ms
-a second of the console's main thread, went to none).`;
+canvas at every copy (now from ImageBitmaps; in a trace, 9,300 snapshots a second, about 16 ms a
+second of the console's main thread, went to none).`;
 const DESK = { credentials: null, viewport: { width: 1440, height: 900 }, isMobile: false, hasTouch: false };
 
 for (const binary of [process.env.ENROUTE_SERVER_BIN, REPLAY]) {
@@ -317,20 +318,8 @@ async function main(speed) {
       }
       if (process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE && !traceStarted && Date.now() - windowStart > 10000) {
         traceStarted = true;
-        await cdps[0].send('Tracing.start', { transferMode: 'ReturnAsStream', traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'cc', 'viz', 'benchmark', 'toplevel', 'blink', 'gpu', 'disabled-by-default-cc.debug.scheduler.frames'] } });
-        setTimeout(async () => {
-          const done = new Promise((resolve) => cdps[0].once('Tracing.tracingComplete', resolve));
-          await cdps[0].send('Tracing.end');
-          const { stream } = await done;
-          const parts = [];
-          for (;;) {
-            const chunk = await cdps[0].send('IO.read', { handle: stream, size: 1 << 20 });
-            parts.push(chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data);
-            if (chunk.eof) break;
-          }
-          fs.writeFileSync(process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE, parts.join(''));
-          console.log('trace written');
-        }, 8000);
+        await startTrace(cdps[0], ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'cc', 'viz', 'benchmark', 'toplevel', 'blink', 'gpu', 'disabled-by-default-cc.debug.scheduler.frames']);
+        setTimeout(() => saveTrace(cdps[0], process.env.ENROUTE_BENCH_CONSOLE_CDP_TRACE).then(() => console.log('trace written')), 8000);
       }
       if (fps === null && Date.now() - windowStart > (DURATION_S * 1000) / 2) {
         fps = Promise.all(pages.map(framesPerSecond));

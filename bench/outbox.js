@@ -14,6 +14,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 const { startServer, launchBrowser, eventually, scratchDirectory, getJson } = require('../e2e/harness');
 const { writeSection, percentile } = require('./report');
+const { startTrace, saveTrace } = require('./chrome-trace');
 
 const RECORDS = Number(process.env.ENROUTE_BENCH_RECORDS || 10000);
 const BATCHED_RUNS = Number(process.env.ENROUTE_BENCH_OUTBOX_RUNS || 3);
@@ -88,21 +89,12 @@ async function drain(mode) {
     const traceFile = mode === 'batched' ? process.env.ENROUTE_BENCH_OUTBOX_CDP_TRACE : undefined;
     const cdp = traceFile ? await browser.context.newCDPSession(page) : null;
     if (cdp) {
-      await cdp.send('Tracing.start', { transferMode: 'ReturnAsStream', traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing', 'toplevel', 'v8.execute', 'disabled-by-default-v8.cpu_profiler', 'IndexedDB', 'blink'] } });
+      await startTrace(cdp, ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing', 'toplevel', 'v8.execute', 'disabled-by-default-v8.cpu_profiler', 'IndexedDB', 'blink']);
     }
     await browser.context.setOffline(false);
     await page.waitForFunction(() => window.enrouteBench.drainedAt !== undefined, null, { timeout: 30 * 60 * 1000 });
     if (cdp) {
-      const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
-      await cdp.send('Tracing.end');
-      const { stream } = await done;
-      const parts = [];
-      for (;;) {
-        const chunk = await cdp.send('IO.read', { handle: stream, size: 1 << 20 });
-        parts.push(chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data);
-        if (chunk.eof) break;
-      }
-      fs.writeFileSync(traceFile, parts.join(''));
+      await saveTrace(cdp, traceFile);
       fs.writeFileSync(`${traceFile}.made.json`, JSON.stringify(await page.evaluate(() => window.enrouteBench.madeAt)));
     }
     const result = await page.evaluate(() => ({

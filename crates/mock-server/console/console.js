@@ -83,8 +83,8 @@
    * `received_ms` is taken when its frame arrived; `drawn_ms` at the end of the animation frame
    * that wrote it into the DOM and the map; `latency_ms` at the start of the next animation
    * frame, by when the frame that drew it was laid out, painted and handed to the compositor
-   * (the "double requestAnimationFrame" measure). Both clocks are the machine's when the server runs on it. Bounded: the first
-   * 200,000 deltas.
+   * (the "double requestAnimationFrame" measure). Both clocks are the machine's when the
+   * server runs on it. Bounded: the first 200,000 deltas.
    */
   const measure = params.has('measure') ? { pending: [], cap: 200000 } : null;
   if (measure) window.enrouteConsoleLatency = [];

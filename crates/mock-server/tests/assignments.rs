@@ -8,7 +8,7 @@ mod support;
 
 use enroute_mock_server::AppState;
 use enroute_protocol::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 use support::Client;
@@ -73,16 +73,7 @@ async fn connect(address: std::net::SocketAddr, driver_id: &str, last_event_id: 
 }
 
 async fn receive(client: &mut Client) -> ServerMessage {
-    loop {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), client.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("connection open")
-            .unwrap();
-        if let Message::Text(text) = frame {
-            return ServerMessage::decode(&text).unwrap();
-        }
-    }
+    ServerMessage::decode(&support::next_text(client).await).unwrap()
 }
 
 async fn receive_event(client: &mut Client) -> Event {

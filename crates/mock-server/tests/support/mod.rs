@@ -26,7 +26,6 @@ pub const TEST_DRIVERS: [&str; 9] = [
     "driver-9",
 ];
 
-/// A test driver's token.
 /// The next text frame the server sends, as sent (control frames skipped); panics after 5 s.
 pub async fn next_text(client: &mut Client) -> String {
     use futures_util::StreamExt;
@@ -42,6 +41,7 @@ pub async fn next_text(client: &mut Client) -> String {
     }
 }
 
+/// A test driver's token.
 pub fn token_of(driver_id: &str) -> String {
     format!("{driver_id}-test-token")
 }
