@@ -19,8 +19,13 @@ use std::time::Duration;
 /// The whole app: loads settings, runs tracking if this tab leads (or follows the tab that
 /// does), and renders the shell.
 #[component]
-pub fn App() -> impl IntoView {
-    let settings = RwSignal::new(settings_storage::load_with_sign_in_link());
+pub fn App(
+    /// The settings the page started with, if already read (`main` reads them in the task
+    /// before the first render); read from storage and the sign-in link when not given.
+    #[prop(optional)]
+    start_settings: Option<Settings>,
+) -> impl IntoView {
+    let settings = RwSignal::new(start_settings.unwrap_or_else(settings_storage::load_with_sign_in_link));
     let state = SyncState::new();
     let driver = StoredValue::new_local(None::<SyncDriver>);
     let follower_channel =
@@ -44,38 +49,49 @@ pub fn App() -> impl IntoView {
         draining.update_value(|drivers| drivers.push(SyncDriver::start(options, progress)));
     };
     let leadership = StoredValue::new_local(None::<LeadershipRequest>);
-    leadership.set_value(Some(request_leadership(move || {
-        follower_channel.set_value(None);
-        state.role.set(TabRole::Leader);
-        // The outbox must survive storage pressure: ask the browser to keep it.
-        leptos::task::spawn_local(async {
-            log::info!("storage: {:?}", storage_persistence::request().await);
-        });
-        // In a task of its own: the first render and the driver's start each fit in a short
-        // task, so a slow phone can paint and respond in between.
-        set_timeout(
-            move || {
-                let options = SyncDriverOptions::from_settings(&settings.get_untracked());
-                let (server, driver_id) = (options.url.clone(), options.identity.driver_id.clone());
-                driver.set_value(Some(SyncDriver::start(options, state)));
-                // Records another driver left on this phone (a switch before the last close).
-                leptos::task::spawn_local(async move {
-                    for options in drivers_left_behind(&server, &driver_id).await {
-                        drain(options);
-                    }
-                });
-            },
-            Duration::ZERO,
-        );
-    })));
-    // Not granted at once: another tab leads.
+    // Asked in a task of its own, after the one that builds the app: the lock comes
+    // asynchronously anyway, and the first call into the browser's lock manager is not cheap on
+    // a slow phone (issue 15, total blocking time).
     set_timeout(
         move || {
-            if state.role.get_untracked() == TabRole::Starting {
-                state.role.set(TabRole::Follower);
+            if leadership.is_disposed() {
+                return; // the app was unmounted first (a test)
             }
+            leadership.set_value(Some(request_leadership(move || {
+                follower_channel.set_value(None);
+                state.role.set(TabRole::Leader);
+                // The outbox must survive storage pressure: ask the browser to keep it.
+                leptos::task::spawn_local(async {
+                    log::info!("storage: {:?}", storage_persistence::request().await);
+                });
+                // In a task of its own: the first render and the driver's start each fit in a short
+                // task, so a slow phone can paint and respond in between.
+                set_timeout(
+                    move || {
+                        let options = SyncDriverOptions::from_settings(&settings.get_untracked());
+                        let (server, driver_id) = (options.url.clone(), options.identity.driver_id.clone());
+                        driver.set_value(Some(SyncDriver::start(options, state)));
+                        // Records another driver left on this phone (a switch before the last close).
+                        leptos::task::spawn_local(async move {
+                            for options in drivers_left_behind(&server, &driver_id).await {
+                                drain(options);
+                            }
+                        });
+                    },
+                    Duration::ZERO,
+                );
+            })));
+            // Not granted at once: another tab leads.
+            set_timeout(
+                move || {
+                    if state.role.get_untracked() == TabRole::Starting {
+                        state.role.set(TabRole::Follower);
+                    }
+                },
+                Duration::from_millis(300),
+            );
         },
-        Duration::from_millis(300),
+        Duration::ZERO,
     );
     // Saved settings: the same driver on the same server takes a new token or policy over
     // without losing anything it holds; another driver or server gets device state of its own,
