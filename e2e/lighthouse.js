@@ -11,8 +11,12 @@ const { CHROMIUM_ARGS } = require('./harness');
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-/** The Lighthouse result (`lhr`) for `url`, limited to `categories` (e.g. ['pwa']). */
-async function lighthouseReport(url, categories) {
+/**
+ * The Lighthouse result (`lhr`) for `url`, limited to `categories` (e.g. ['pwa']).
+ * `throttlingMethod`: Lighthouse's default 'simulate' (a fast load, then a model of a slow one)
+ * or 'devtools' (the page is loaded on a throttled network and CPU).
+ */
+async function lighthouseReport(url, categories, { throttlingMethod = 'simulate' } = {}) {
   const { default: lighthouse } = await import('lighthouse');
   const chromeLauncher = await import('chrome-launcher');
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enroute-lighthouse-'));
@@ -23,7 +27,7 @@ async function lighthouseReport(url, categories) {
     logLevel: 'silent',
   });
   try {
-    const result = await lighthouse(url, { port: chrome.port, output: 'json', logLevel: 'error', onlyCategories: categories });
+    const result = await lighthouse(url, { port: chrome.port, output: 'json', logLevel: 'error', onlyCategories: categories, throttlingMethod });
     if (result.lhr.runtimeError) throw new Error(`lighthouse: ${result.lhr.runtimeError.code} ${result.lhr.runtimeError.message}`);
     return result.lhr;
   } finally {
