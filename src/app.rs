@@ -16,16 +16,15 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use std::time::Duration;
 
-/// The whole app: loads settings, runs tracking if this tab leads (or follows the tab that
+/// The whole app: keeps the settings, runs tracking if this tab leads (or follows the tab that
 /// does), and renders the shell.
 #[component]
 pub fn App(
-    /// The settings the page started with, if already read (`main` reads them in the task
-    /// before the first render); read from storage and the sign-in link when not given.
-    #[prop(optional)]
-    start_settings: Option<Settings>,
+    /// The settings the page started with: `settings_storage::load_with_sign_in_link()`, which
+    /// `main` reads in the task before the first render.
+    start_settings: Settings,
 ) -> impl IntoView {
-    let settings = RwSignal::new(start_settings.unwrap_or_else(settings_storage::load_with_sign_in_link));
+    let settings = RwSignal::new(start_settings);
     let state = SyncState::new();
     let driver = StoredValue::new_local(None::<SyncDriver>);
     let follower_channel =
@@ -64,11 +63,16 @@ pub fn App(
                 leptos::task::spawn_local(async {
                     log::info!("storage: {:?}", storage_persistence::request().await);
                 });
-                // In a task of its own: the first render and the driver's start each fit in a short
-                // task, so a slow phone can paint and respond in between.
+                // In a task of its own: the render of the new role and the driver's start each fit
+                // in a short task, so a slow phone can paint and respond in between.
                 set_timeout(
                     move || {
-                        let options = SyncDriverOptions::from_settings(&settings.get_untracked());
+                        // Unmounted meanwhile (a test), or a settings change already started one.
+                        let Some(current) = settings.try_get_untracked() else { return };
+                        if driver.with_value(Option::is_some) {
+                            return;
+                        }
+                        let options = SyncDriverOptions::from_settings(&current);
                         let (server, driver_id) = (options.url.clone(), options.identity.driver_id.clone());
                         driver.set_value(Some(SyncDriver::start(options, state)));
                         // Records another driver left on this phone (a switch before the last close).
@@ -84,7 +88,7 @@ pub fn App(
             // Not granted at once: another tab leads.
             set_timeout(
                 move || {
-                    if state.role.get_untracked() == TabRole::Starting {
+                    if state.role.try_get_untracked() == Some(TabRole::Starting) {
                         state.role.set(TabRole::Follower);
                     }
                 },

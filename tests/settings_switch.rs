@@ -14,6 +14,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use enroute::app::App;
+use enroute::platform::settings_storage;
 use enroute::platform::websocket::{Socket, SocketEvent};
 use enroute_protocol::{ClientMessage, Hello, PROTOCOL_VERSION, ServerMessage};
 use futures::StreamExt;
@@ -45,7 +46,7 @@ fn fresh_device_signed_in_as(driver_id: &str) {
     storage.set_item("enroute.settings", &settings.to_string()).unwrap();
 }
 
-/// The whole app, mounted as `main.rs` does (without the service worker).
+/// The whole app, mounted as `main.rs` mounts it (without the service worker).
 struct MountedApp {
     root: web_sys::HtmlElement,
     owner: Owner,
@@ -56,7 +57,11 @@ impl MountedApp {
     fn mount(path: &str) -> MountedApp {
         let root = fresh_root_at(path);
         let owner = Owner::new();
-        let handle = owner.with(|| mount_to(root.clone(), || view! { <App /> }.into_any()));
+        let handle = owner.with(|| {
+            mount_to(root.clone(), || {
+                view! { <App start_settings=settings_storage::load_with_sign_in_link() /> }.into_any()
+            })
+        });
         MountedApp { root, owner, handle: Some(handle) }
     }
 
