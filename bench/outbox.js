@@ -221,7 +221,12 @@ requests all made at once, so the browser's database is reached once, not once p
 The same bare transaction made during the drains (10 ms after each pair of records, in a
 database of its own, ${batched.bareDuringDrain.length} in the ${BATCHED_RUNS} runs), from the call to its \`complete\` event:
 p50 ${percentile(batched.bareDuringDrain, 0.5).toFixed(1)} ms, p99 ${percentile(batched.bareDuringDrain, 0.99).toFixed(1)} ms, max ${Math.max(...batched.bareDuringDrain).toFixed(1)} ms. This is the least a write can
-take in this browser under this load, with no app code in it.
+take in this browser under this load, with no app code in it. In the four runs of this
+benchmark on 2026-11-28 (fd2f4d5 to 6a6730c, the write unchanged), enqueue p99 was 28.5, 12.1,
+9.4 and 7.5 ms, and the bare transaction's during the same drains 13.6, 7.2, 4.2 and 3.0 ms: the
+floor itself was over 5 ms in two of them, and the app's write took 2 to 2.5 times as long at
+the tail. Its write holds more requests (each record and the counters), and every answer comes
+back through the page's busy main thread (see below).
 
 Where the rest goes (a Chrome trace of this benchmark, \`ENROUTE_BENCH_OUTBOX_CDP_TRACE=FILE node
 bench/outbox.js\`, read on 2026-11-28): the page makes the transaction about 1–2 ms after the
