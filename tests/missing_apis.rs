@@ -180,6 +180,7 @@ fn browser_event(name: &str) {
 
 async fn whole_flow(case: &str, hidden: &[&str]) {
     console_error_panic_hook::set_once();
+    report_uncaught_errors();
     let _ = console_log::init_with_level(log::Level::Info);
     for name in hidden {
         assert!(hide_api(name), "{name} is still there");

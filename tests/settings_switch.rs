@@ -169,6 +169,7 @@ async fn delete_databases() {
 #[wasm_bindgen_test]
 async fn regression_switching_drivers_sends_each_drivers_records_as_that_driver() {
     console_error_panic_hook::set_once();
+    report_uncaught_errors();
     let _ = console_log::init_with_level(log::Level::Info);
     delete_databases().await;
     // No position questions in a test page: the tracker records nothing but duty changes.
@@ -232,6 +233,7 @@ async fn regression_switching_drivers_sends_each_drivers_records_as_that_driver(
 #[wasm_bindgen_test]
 async fn regression_saving_a_new_policy_loses_no_record_queued_behind_a_write() {
     console_error_panic_hook::set_once();
+    report_uncaught_errors();
     let _ = console_log::init_with_level(log::Level::Info);
     delete_databases().await;
     enroute::platform::geolocation::use_test_positions();

@@ -3,8 +3,18 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+use std::cell::Cell;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(label: &str, value: &JsValue);
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error_text(text: &str);
+}
 
 /// The mock server's WebSocket URL, which `scripts/test` passes at build time.
 pub fn test_server_url() -> &'static str {
@@ -29,7 +39,33 @@ pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
         }
         sleep(20).await;
     }
+    // Also outside the panic machinery: a panic that cannot run its hook aborts without a word.
+    console_error_text(&format!("wait_until gave up: {what}"));
     panic!("{what}: not within 20 s");
+}
+
+/// Writes what is thrown in the page's other tasks (the app's timers, events and futures) to
+/// the console, which the runner prints when a test fails. The runner itself reports only what
+/// the test's own poll throws: a trap elsewhere showed only as a test waiting in vain, with no
+/// message (seen once in WebKit). Once per page.
+pub fn report_uncaught_errors() {
+    thread_local! { static INSTALLED: Cell<bool> = const { Cell::new(false) }; }
+    if INSTALLED.with(|installed| installed.replace(true)) {
+        return;
+    }
+    let window = web_sys::window().unwrap();
+    for (event_name, field) in [("error", "error"), ("unhandledrejection", "reason")] {
+        let listener = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let thrown = js_sys::Reflect::get(&event, &field.into()).unwrap_or(JsValue::UNDEFINED);
+            let stack = js_sys::Reflect::get(&thrown, &"stack".into())
+                .ok()
+                .filter(|stack| !stack.is_undefined())
+                .unwrap_or(thrown);
+            console_error(&format!("thrown in another task ({event_name}):"), &stack);
+        });
+        window.add_event_listener_with_callback(event_name, listener.as_ref().unchecked_ref()).unwrap();
+        listener.forget(); // for the page's life, like the runner's own hooks
+    }
 }
 
 /// Moves the page to `path` (without loading it) and returns a new element in the body to
