@@ -56,9 +56,9 @@ async function main() {
 
     const median = (values) => percentile(values, 0.5);
     /**
-     * Lighthouse performance of `url`, `runs` times: the scores and the metrics. `observed`
-     * holds what the browser itself timed in the run Lighthouse watched (before its model of a
-     * slow phone), to tell which paint was the largest.
+     * Lighthouse performance of `url`, `runs` times: the scores and the metrics, with
+     * `largestWasFirstPaint` from what the browser itself timed in the load Lighthouse watched
+     * (before its model of a slow phone).
      */
     const lighthouseRuns = async (url, { runs = LIGHTHOUSE_RUNS, throttlingMethod = 'simulate' } = {}) => {
       const scores = [];
@@ -88,7 +88,7 @@ async function main() {
     // loopback (see the text below).
     const applied = await lighthouseRuns(signInLink, { runs: APPLIED_RUNS, throttlingMethod: 'devtools' });
     const appliedSignedOut = await lighthouseRuns(`${server.url}/`, { runs: APPLIED_RUNS, throttlingMethod: 'devtools' });
-    const countLargestWasFirstPaint = (runs) => runs.metrics.filter((m) => m.largestWasFirstPaint).length;
+    const countLargestWasFirstPaint = (runMetrics) => runMetrics.filter((m) => m.largestWasFirstPaint).length;
 
     const browser = await launchBrowser();
     const renders = [];
@@ -139,7 +139,7 @@ layout shift ${median(signedOut.metrics.map((m) => m.cls)).toFixed(3)}.
 
 Which paint was the largest, as the browser timed it in the load Lighthouse watched: opened
 with the sign-in link, the starting frame from \`index.html\` (its paragraph, painted before the
-module arrives) in ${countLargestWasFirstPaint({ metrics })} of ${metrics.length} runs; signed out, in ${countLargestWasFirstPaint(signedOut)} of ${signedOut.metrics.length}. Otherwise it is
+module arrives) in ${countLargestWasFirstPaint(metrics)} of ${metrics.length} runs; signed out, in ${countLargestWasFirstPaint(signedOut.metrics)} of ${signedOut.metrics.length}. Otherwise it is
 text the app draws once its module has loaded: signed out, the sign-in warning, which is larger
 than that paragraph. Lighthouse's model of a slow phone ("simulated") counts every download that
 had ended before the largest paint in its own fast load on loopback as blocking that paint; the

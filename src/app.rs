@@ -47,6 +47,33 @@ pub fn App(
         });
         draining.update_value(|drivers| drivers.push(SyncDriver::start(options, progress)));
     };
+    // In a task of its own, after the lock is granted: the render of the new role and the
+    // driver's start each fit in a short task, so a slow phone can paint and respond in between.
+    let start_driver = move || {
+        // Unmounted meanwhile (a test), or a settings change already started one.
+        let Some(current) = settings.try_get_untracked() else { return };
+        if driver.with_value(Option::is_some) {
+            return;
+        }
+        let options = SyncDriverOptions::from_settings(&current);
+        let (server, driver_id) = (options.url.clone(), options.identity.driver_id.clone());
+        driver.set_value(Some(SyncDriver::start(options, state)));
+        // Records another driver left on this phone (a switch before the last close).
+        leptos::task::spawn_local(async move {
+            for options in drivers_left_behind(&server, &driver_id).await {
+                drain(options);
+            }
+        });
+    };
+    let lead = move || {
+        follower_channel.set_value(None);
+        state.role.set(TabRole::Leader);
+        // The outbox must survive storage pressure: ask the browser to keep it.
+        leptos::task::spawn_local(async {
+            log::info!("storage: {:?}", storage_persistence::request().await);
+        });
+        set_timeout(start_driver, Duration::ZERO);
+    };
     let leadership = StoredValue::new_local(None::<LeadershipRequest>);
     // Asked in a task of its own, after the one that builds the app: the lock comes
     // asynchronously anyway, and the first call into the browser's lock manager is not cheap on
@@ -56,35 +83,7 @@ pub fn App(
             if leadership.is_disposed() {
                 return; // the app was unmounted first (a test)
             }
-            leadership.set_value(Some(request_leadership(move || {
-                follower_channel.set_value(None);
-                state.role.set(TabRole::Leader);
-                // The outbox must survive storage pressure: ask the browser to keep it.
-                leptos::task::spawn_local(async {
-                    log::info!("storage: {:?}", storage_persistence::request().await);
-                });
-                // In a task of its own: the render of the new role and the driver's start each fit
-                // in a short task, so a slow phone can paint and respond in between.
-                set_timeout(
-                    move || {
-                        // Unmounted meanwhile (a test), or a settings change already started one.
-                        let Some(current) = settings.try_get_untracked() else { return };
-                        if driver.with_value(Option::is_some) {
-                            return;
-                        }
-                        let options = SyncDriverOptions::from_settings(&current);
-                        let (server, driver_id) = (options.url.clone(), options.identity.driver_id.clone());
-                        driver.set_value(Some(SyncDriver::start(options, state)));
-                        // Records another driver left on this phone (a switch before the last close).
-                        leptos::task::spawn_local(async move {
-                            for options in drivers_left_behind(&server, &driver_id).await {
-                                drain(options);
-                            }
-                        });
-                    },
-                    Duration::ZERO,
-                );
-            })));
+            leadership.set_value(Some(request_leadership(lead)));
             // Not granted at once: another tab leads.
             set_timeout(
                 move || {

@@ -46,8 +46,8 @@ pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
 
 /// Writes what is thrown in the page's other tasks (the app's timers, events and futures) to
 /// the console, which the runner prints when a test fails. The runner itself reports only what
-/// the test's own poll throws: a trap elsewhere showed only as a test waiting in vain, with no
-/// message (seen once in WebKit). Once per page.
+/// the test's own poll throws, so a trap elsewhere would show only as a test waiting in vain
+/// (added after a WebKit run trapped once with no panic message). Once per page.
 pub fn report_uncaught_errors() {
     thread_local! { static INSTALLED: Cell<bool> = const { Cell::new(false) }; }
     if INSTALLED.with(|installed| installed.replace(true)) {
