@@ -14,11 +14,11 @@ const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { writeSection } = require('./report');
 const { untilListening, stopServer } = require('./server-process');
+const { TRACES } = require('../e2e/harness'); // ../shared/traces, or ENROUTE_TRACES_DIR
 
 const ROOT = path.resolve(__dirname, '..');
 const SERVER = path.join(ROOT, 'target/release/enroute-mock-server');
 const REPLAY = path.join(ROOT, 'target/release/enroute-replay');
-const TRACES = path.resolve(ROOT, '..', 'shared', 'traces');
 const TOKEN = 'bench-dispatcher-token';
 const SPEED = Number(process.env.ENROUTE_WIRE_SPEED || 20);
 

@@ -44,7 +44,9 @@ const records = async (server) => (await getJson(server, '/api/drivers/demo-driv
 
 /** The first fixes of the Munich trace, as the route to drive. */
 function munichRoute(count) {
-  const text = fs.readFileSync(path.join(TRACES, 'barefoot-munich-car.gpx'), 'utf8');
+  const file = path.join(TRACES, 'barefoot-munich-car.gpx');
+  if (!fs.existsSync(file)) throw new Error(`missing shared trace ${file} (set ENROUTE_TRACES_DIR to the traces directory)`);
+  const text = fs.readFileSync(file, 'utf8');
   const points = [...text.matchAll(/lat="([\d.]+)" lon="([\d.]+)"/g)].map((match) => ({
     latitude: Number(match[1]),
     longitude: Number(match[2]),
