@@ -5,6 +5,7 @@ use crate::pages::{AssignmentDetailPage, AssignmentsPage, DutyPage, NotFoundPage
 use crate::platform::alerts::on_notification_open;
 use crate::platform::clock::Clock;
 use crate::platform::leadership::{LeadershipRequest, request_leadership};
+use crate::platform::next_task::in_next_task;
 use crate::platform::service_worker::{switch_to_waiting_version, watch_for_update};
 use crate::platform::sync_driver::{SyncDriver, SyncDriverOptions, drivers_left_behind};
 use crate::platform::tab_channel::TabChannel;
@@ -72,30 +73,27 @@ pub fn App(
         leptos::task::spawn_local(async {
             log::info!("storage: {:?}", storage_persistence::request().await);
         });
-        set_timeout(start_driver, Duration::ZERO);
+        in_next_task(start_driver);
     };
     let leadership = StoredValue::new_local(None::<LeadershipRequest>);
     // Asked in a task of its own, after the one that builds the app: the lock comes
     // asynchronously anyway, and the first call into the browser's lock manager is not cheap on
     // a slow phone (issue 15, total blocking time).
-    set_timeout(
-        move || {
-            if leadership.is_disposed() {
-                return; // the app was unmounted first (a test)
-            }
-            leadership.set_value(Some(request_leadership(lead)));
-            // Not granted at once: another tab leads.
-            set_timeout(
-                move || {
-                    if state.role.try_get_untracked() == Some(TabRole::Starting) {
-                        state.role.set(TabRole::Follower);
-                    }
-                },
-                Duration::from_millis(300),
-            );
-        },
-        Duration::ZERO,
-    );
+    in_next_task(move || {
+        if leadership.is_disposed() {
+            return; // the app was unmounted first (a test)
+        }
+        leadership.set_value(Some(request_leadership(lead)));
+        // Not granted at once: another tab leads.
+        set_timeout(
+            move || {
+                if state.role.try_get_untracked() == Some(TabRole::Starting) {
+                    state.role.set(TabRole::Follower);
+                }
+            },
+            Duration::from_millis(300),
+        );
+    });
     // Saved settings: the same driver on the same server takes a new token or policy over
     // without losing anything it holds; another driver or server gets device state of its own,
     // and the old driver ends its duty and goes on sending what it left.

@@ -9,17 +9,12 @@ fn main() {
     // first load blocks its main thread less (issue 15, total blocking time). The settings are
     // read in this one: the page's first use of localStorage is the slow part of reading them.
     let start_settings = enroute::platform::settings_storage::load_with_sign_in_link();
-    leptos::prelude::set_timeout(
-        move || {
-            // First: it only queues the registration, which then happens even if mounting fails.
-            enroute::platform::service_worker::register();
-            leptos::mount::mount_to_body(move || {
-                enroute::app::App(enroute::app::AppProps { start_settings })
-            });
-            enroute::platform::browser::remove_element("app-starting");
-        },
-        std::time::Duration::ZERO,
-    );
+    enroute::platform::next_task::in_next_task(move || {
+        // First: it only queues the registration, which then happens even if mounting fails.
+        enroute::platform::service_worker::register();
+        leptos::mount::mount_to_body(move || enroute::app::App(enroute::app::AppProps { start_settings }));
+        enroute::platform::browser::remove_element("app-starting");
+    });
 }
 
 #[cfg(not(target_arch = "wasm32"))]

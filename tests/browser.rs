@@ -787,3 +787,26 @@ async fn the_settings_page_says_whether_waiting_records_are_kept() {
     })
     .await;
 }
+
+/// The app's start is split with `in_next_task` (a timer would be held back to once a second in
+/// a hidden page): each task runs after the current one, in the order queued, and one queued by
+/// a task runs after those already waiting.
+#[wasm_bindgen_test]
+async fn tasks_queued_for_the_next_task_run_after_the_current_one_in_order() {
+    use enroute::platform::next_task::in_next_task;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let ran = Rc::new(RefCell::new(Vec::<&str>::new()));
+    let log = ran.clone();
+    in_next_task(move || {
+        log.borrow_mut().push("first");
+        let log = log.clone();
+        in_next_task(move || log.borrow_mut().push("queued by the first"));
+    });
+    let log = ran.clone();
+    in_next_task(move || log.borrow_mut().push("second"));
+    assert!(ran.borrow().is_empty(), "a task ran in the task that queued it");
+    let done = ran.clone();
+    wait_until("three tasks run", move || done.borrow().len() == 3).await;
+    assert_eq!(*ran.borrow(), ["first", "second", "queued by the first"]);
+}

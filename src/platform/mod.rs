@@ -15,6 +15,7 @@ pub mod event_listener;
 pub mod geolocation;
 pub mod js_api;
 pub mod leadership;
+pub mod next_task;
 pub mod outbox_storage;
 pub mod permissions;
 pub mod service_worker;
