@@ -788,25 +788,30 @@ async fn the_settings_page_says_whether_waiting_records_are_kept() {
     .await;
 }
 
-/// The app's start is split with `in_next_task` (a timer would be held back to once a second in
-/// a hidden page): each task runs after the current one, in the order queued, and one queued by
-/// a task runs after those already waiting.
+/// The app's start is split with `in_next_task` (a timer in a visible page, a message in a hidden
+/// one, whose timers are held back): each task runs after the current one, in the order queued
+/// whichever way it is woken, and one queued by a task runs after those already waiting.
 #[wasm_bindgen_test]
 async fn tasks_queued_for_the_next_task_run_after_the_current_one_in_order() {
-    use enroute::platform::next_task::in_next_task;
+    use enroute::platform::next_task::{in_next_task, in_next_task_by_message};
     use std::cell::RefCell;
     use std::rc::Rc;
     let ran = Rc::new(RefCell::new(Vec::<&str>::new()));
     let log = ran.clone();
-    in_next_task(move || {
-        log.borrow_mut().push("first");
+    in_next_task_by_message(move || {
+        log.borrow_mut().push("first, by message");
         let log = log.clone();
         in_next_task(move || log.borrow_mut().push("queued by the first"));
     });
     let log = ran.clone();
-    in_next_task(move || log.borrow_mut().push("second"));
+    in_next_task(move || log.borrow_mut().push("second, by timer"));
+    let log = ran.clone();
+    in_next_task_by_message(move || log.borrow_mut().push("third, by message"));
     assert!(ran.borrow().is_empty(), "a task ran in the task that queued it");
     let done = ran.clone();
-    wait_until("three tasks run", move || done.borrow().len() == 3).await;
-    assert_eq!(*ran.borrow(), ["first", "second", "queued by the first"]);
+    wait_until("four tasks run", move || done.borrow().len() == 4).await;
+    assert_eq!(
+        *ran.borrow(),
+        ["first, by message", "second, by timer", "third, by message", "queued by the first"]
+    );
 }
