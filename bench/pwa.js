@@ -16,6 +16,7 @@ const APPLIED_RUNS = Number(process.env.ENROUTE_BENCH_LIGHTHOUSE_APPLIED_RUNS ||
 const RENDER_RUNS = Number(process.env.ENROUTE_BENCH_RENDER_RUNS || 10);
 const TARGET_BYTES = 200 * 1024;
 const TARGET_PERFORMANCE = 95;
+const TARGET_BLOCKING_MS = 150;
 
 /** Bytes on the wire for `path` when the browser accepts `accepts`, and the encoding used. */
 async function compressedSize(server, path, accepts) {
@@ -112,6 +113,13 @@ async function main() {
     // render (playwright polls); the paint entry is the placeholder from index.html.
     const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
     const ms = (value) => `${Math.round(value)} ms`;
+    // Every run's figure too: on a machine that is slower one day than the next, the spread says
+    // more than the median.
+    const blockingTime = (runs) => {
+      const values = runs.map((m) => m.tbt);
+      const verdict = median(values) <= TARGET_BLOCKING_MS ? 'met' : '**not met**';
+      return `total blocking time ${ms(median(values))} (runs: ${values.map(Math.round).join(', ')}; target ≤ ${TARGET_BLOCKING_MS} ms: ${verdict})`;
+    };
     const markdown = `## PWA: first load
 
 What a phone downloads on its first visit, as the mock server sends it: to a browser that
@@ -130,11 +138,11 @@ Lighthouse 11 performance, default mobile settings (simulated slow 4G, 4× CPU s
 opened with the demo driver's sign-in link,
 ${LIGHTHOUSE_RUNS} runs: median **${median(scores)}** (runs: ${scores.join(', ')}); target ≥ ${TARGET_PERFORMANCE}:
 ${median(scores) >= TARGET_PERFORMANCE ? 'met' : '**not met**'}. Median metrics: first contentful paint ${ms(median(metrics.map((m) => m.fcp)))},
-largest contentful paint ${ms(median(metrics.map((m) => m.lcp)))}, total blocking time ${ms(median(metrics.map((m) => m.tbt)))},
+largest contentful paint ${ms(median(metrics.map((m) => m.lcp)))}, ${blockingTime(metrics)},
 speed index ${ms(median(metrics.map((m) => m.si)))}, layout shift ${median(metrics.map((m) => m.cls)).toFixed(3)}.
 
 The same, opened signed out: median **${median(signedOut.scores)}** (runs: ${signedOut.scores.join(', ')}), ${median(signedOut.scores) >= TARGET_PERFORMANCE ? 'met' : '**not met**'};
-total blocking time ${ms(median(signedOut.metrics.map((m) => m.tbt)))}, largest contentful paint ${ms(median(signedOut.metrics.map((m) => m.lcp)))},
+${blockingTime(signedOut.metrics)}, largest contentful paint ${ms(median(signedOut.metrics.map((m) => m.lcp)))},
 layout shift ${median(signedOut.metrics.map((m) => m.cls)).toFixed(3)}.
 
 Which paint was the largest, as the browser timed it in the load Lighthouse watched: opened
