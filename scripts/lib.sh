@@ -34,9 +34,13 @@ ensure_rust_target() {
 
 # ensure_cargo_tool BINARY VERSION CRATE [cargo install flags...]
 ensure_cargo_tool() {
-  local binary=$1 version=$2 crate=$3
+  local binary=$1 version=$2 crate=$3 installed
   shift 3
-  if command -v "$binary" >/dev/null 2>&1 && "$binary" --version 2>/dev/null | grep -qF " $version"; then
+  # The output is read whole before it is searched: `--version | grep -q` under pipefail fails
+  # when grep stops reading at its match while the tool still writes (geckodriver prints its
+  # licence after the version), and the tool was then built again for nothing.
+  if command -v "$binary" >/dev/null 2>&1 && installed=$("$binary" --version 2>/dev/null) &&
+    grep -qF " $version" <<<"$installed"; then
     return
   fi
   say "installing $crate $version (cargo install; takes minutes the first time)"
