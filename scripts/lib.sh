@@ -26,7 +26,9 @@ wasm_bindgen_version() {
 }
 
 ensure_rust_target() {
-  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  local installed
+  installed=$(rustup target list --installed) # whole, before grep: see ensure_cargo_tool
+  if ! grep -qx wasm32-unknown-unknown <<<"$installed"; then
     say "adding the rust target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
@@ -38,7 +40,8 @@ ensure_cargo_tool() {
   shift 3
   # The output is read whole before it is searched: `--version | grep -q` under pipefail fails
   # when grep stops reading at its match while the tool still writes (geckodriver prints its
-  # licence after the version), and the tool was then built again for nothing.
+  # licence after the version; the write fails with a broken pipe), and the tool was then built
+  # again for nothing.
   if command -v "$binary" >/dev/null 2>&1 && installed=$("$binary" --version 2>/dev/null) &&
     grep -qF " $version" <<<"$installed"; then
     return
@@ -94,7 +97,7 @@ stop_display() {
 ensure_debian_packages() {
   local missing=()
   for package in "$@"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return
   say "installing Debian packages: ${missing[*]}"

@@ -5,7 +5,7 @@
 //! trace of Lighthouse's load the browser laid out and painted the app's first frame between the
 //! mount's timer and the next, while messages ran those steps back to back. (Lighthouse's total
 //! blocking time varied too much between runs on this machine to tell the two apart: 77–179 ms
-//! with timers in eight runs, 93–225 ms with messages in four.)
+//! with timers in eleven single runs, 93–225 ms with messages in four, interleaved.)
 //!
 //! But browsers hold a hidden page's timers back (Chromium checks them once a second), and a
 //! phone starts the app hidden often enough: restored in the background, or opened while the
@@ -84,6 +84,7 @@ pub fn in_next_task(task: impl FnOnce() + 'static) {
 
 /// [`in_next_task`] as a hidden page does it, visible or not (for the browser tests, whose pages
 /// are always visible).
+#[doc(hidden)]
 pub fn in_next_task_by_message(task: impl FnOnce() + 'static) {
     WAITING.with(|waiting| waiting.borrow_mut().push_back(Box::new(task)));
     if !wake_by_message() {
