@@ -76,18 +76,19 @@ fn wake_by_message() -> bool {
 /// Runs `task` in a task of its own, after the current one: a timer's in a visible page, a
 /// message's in a hidden one. Tasks run in the order given.
 pub fn in_next_task(task: impl FnOnce() + 'static) {
-    WAITING.with(|waiting| waiting.borrow_mut().push_back(Box::new(task)));
-    if super::browser::is_page_visible() || !wake_by_message() {
-        wake_by_timer();
-    }
+    queue_and_wake(Box::new(task), !super::browser::is_page_visible());
 }
 
 /// [`in_next_task`] as a hidden page does it, visible or not (for the browser tests, whose pages
 /// are always visible).
 #[doc(hidden)]
 pub fn in_next_task_by_message(task: impl FnOnce() + 'static) {
-    WAITING.with(|waiting| waiting.borrow_mut().push_back(Box::new(task)));
-    if !wake_by_message() {
+    queue_and_wake(Box::new(task), true);
+}
+
+fn queue_and_wake(task: Box<dyn FnOnce()>, by_message: bool) {
+    WAITING.with(|waiting| waiting.borrow_mut().push_back(task));
+    if !(by_message && wake_by_message()) {
         wake_by_timer();
     }
 }

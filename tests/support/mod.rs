@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+use enroute::platform::event_listener::EventListener;
 use std::cell::Cell;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
@@ -55,7 +56,7 @@ pub fn report_uncaught_errors() {
     }
     let window = web_sys::window().unwrap();
     for (event_name, field) in [("error", "error"), ("unhandledrejection", "reason")] {
-        let listener = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let listener = EventListener::new(window.as_ref(), event_name, move |event: web_sys::Event| {
             let thrown = js_sys::Reflect::get(&event, &field.into()).unwrap_or(JsValue::UNDEFINED);
             let stack = js_sys::Reflect::get(&thrown, &"stack".into())
                 .ok()
@@ -63,8 +64,7 @@ pub fn report_uncaught_errors() {
                 .unwrap_or(thrown);
             console_error(&format!("thrown in another task ({event_name}):"), &stack);
         });
-        window.add_event_listener_with_callback(event_name, listener.as_ref().unchecked_ref()).unwrap();
-        listener.forget(); // for the page's life, like the runner's own hooks
+        std::mem::forget(listener); // for the page's life, like the runner's own hooks
     }
 }
 
